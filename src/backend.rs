@@ -1,0 +1,157 @@
+//! The blocking `Backend` contract and its optional capabilities.
+//!
+//! Every store (local directory, S3, Azure Blob) implements [`Backend`].
+//! Optional capabilities are separate traits, found at run time through the
+//! `as_*` accessors, the way the Go package finds them with a type assertion.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::error::Result;
+
+/// Metadata of one object, as returned by [`ObjectLister::list_objects`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Key relative to the store's root (and prefix), `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time as reported by the store.
+    pub last_modified: SystemTime,
+}
+
+/// The blocking storage contract shared by every backend.
+///
+/// Paths are `/`-separated keys relative to the store's root. A leading `/` is
+/// ignored. Every method validates its path: NUL bytes, empty keys and `..`
+/// components are [`crate::Error::InvalidPath`] errors on every backend.
+///
+/// A backend is `Send + Sync`: one instance may be shared by many threads.
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// Writes `data` to `path` atomically: a concurrent reader sees the old
+    /// object or the new one, never a mix.
+    fn write(&self, path: &str, data: &[u8]) -> Result<()>;
+
+    /// Streams `reader` to `path`. `size` is the exact number of bytes the
+    /// reader will give when known; a reader that ends early is an error and
+    /// publishes nothing.
+    fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()>;
+
+    /// Reads the whole object into memory.
+    fn read(&self, path: &str) -> Result<Vec<u8>>;
+
+    /// Streams the whole object into `writer`; returns the bytes written.
+    fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64>;
+
+    /// Streams the object from byte `offset` to its end into `writer`; returns
+    /// the bytes written. Offset 0 is the whole object (an empty object gives
+    /// nothing); an offset at or past the end of a non-empty object is
+    /// [`crate::Error::InvalidArgument`].
+    fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64>;
+
+    /// Reads up to `buf.len()` bytes starting at `offset` into `buf`; returns
+    /// how many were read (fewer only at the end of the object). Offsets follow
+    /// the rules of [`Backend::read_to_at`].
+    fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize>;
+
+    /// The object's size, or `None` when it does not exist.
+    fn stat_file(&self, path: &str) -> Result<Option<u64>>;
+
+    /// Whether the object exists.
+    fn exists(&self, path: &str) -> Result<bool>;
+
+    /// Deletes the object; deleting a missing object succeeds.
+    fn delete(&self, path: &str) -> Result<()>;
+
+    /// Every key that starts with `prefix` (a plain string prefix, as on S3),
+    /// recursively, sorted.
+    fn list(&self, prefix: &str) -> Result<Vec<String>>;
+
+    /// Releases resources held by the backend. Later calls may fail.
+    fn close(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The backend's kind: `"local"`, `"s3"` or `"azure"`.
+    fn kind(&self) -> &'static str;
+
+    /// The backend's configuration as JSON, without any secret.
+    fn config_json(&self) -> String;
+
+    /// Where this store's keys live for engines that read it directly
+    /// (DuckDB's `read_parquet`), ending in `/`: the base directory for the
+    /// local backend, `s3://bucket/prefix/`, `azure://container/`.
+    fn storage_root(&self) -> String {
+        "./data/".to_owned()
+    }
+
+    /// The base directory, for backends that are a local directory.
+    fn local_base_path(&self) -> Option<&Path> {
+        None
+    }
+
+    /// The batch-delete capability, if supported.
+    fn as_batch_deleter(&self) -> Option<&dyn BatchDeleter> {
+        None
+    }
+
+    /// The directory-listing capability, if supported.
+    fn as_directory_lister(&self) -> Option<&dyn DirectoryLister> {
+        None
+    }
+
+    /// The object-listing (with metadata) capability, if supported.
+    fn as_object_lister(&self) -> Option<&dyn ObjectLister> {
+        None
+    }
+
+    /// The directory-removal capability, if supported.
+    fn as_directory_remover(&self) -> Option<&dyn DirectoryRemover> {
+        None
+    }
+
+    /// The resumable-append capability, if supported.
+    fn as_appending(&self) -> Option<&dyn AppendingBackend> {
+        None
+    }
+}
+
+/// Deletes many objects in as few requests as the store allows.
+pub trait BatchDeleter {
+    /// Deletes every path it can. Missing objects are not failures. When some
+    /// paths fail, returns [`crate::Error::Batch`] listing each of them; every
+    /// other path has been deleted.
+    fn delete_batch(&self, paths: &[&str]) -> Result<()>;
+}
+
+/// Lists immediate child "directories" under a prefix.
+pub trait DirectoryLister {
+    /// Names (without slashes) of the immediate child directories of the
+    /// directory `prefix`, sorted. Hidden names (starting with `.`) are
+    /// skipped. A missing directory lists as empty.
+    fn list_directories(&self, prefix: &str) -> Result<Vec<String>>;
+}
+
+/// Lists objects with their size and modification time.
+pub trait ObjectLister {
+    /// Like [`Backend::list`], with metadata, sorted by path.
+    fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
+}
+
+/// Removes empty directories.
+pub trait DirectoryRemover {
+    /// Removes the directory at `path` if it is empty; a missing directory is
+    /// fine; a non-empty one is an error. Object stores have no directories
+    /// and succeed without doing anything.
+    fn remove_directory(&self, path: &str) -> Result<()>;
+}
+
+/// Resumes interrupted streaming writes by appending to their staged part.
+pub trait AppendingBackend {
+    /// Appends `reader` to the staged partial of `path` left by an interrupted
+    /// [`Backend::write_reader`]. When exactly `append_size` bytes were
+    /// appended, the partial is published at `path`.
+    fn append_reader(&self, path: &str, reader: &mut dyn Read, append_size: u64) -> Result<()>;
+}

@@ -1,0 +1,21 @@
+//! blobio: blocking object storage for C, C++ and Rust programs.
+//!
+//! One [`Backend`] trait reaches a local directory ([`LocalBackend`]), S3 and
+//! every S3-compatible store, and Azure Blob Storage, without an async
+//! runtime. The C ABI lives in `src/ffi/` and is described by
+//! `include/blobio.h`.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod error;
+pub mod local;
+pub mod paths;
+
+pub use backend::{
+    AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
+    ObjectLister,
+};
+pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
+pub use local::LocalBackend;
+pub use paths::{get_local_base_path, get_storage_path, sanitize_s3_prefix, validate_key, validate_prefix};
