@@ -9,13 +9,19 @@
 
 pub mod backend;
 pub mod error;
+pub mod http;
 pub mod local;
 pub mod paths;
+mod pool;
+pub mod s3;
+mod xml;
 
 pub use backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
     ObjectLister,
 };
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
+pub use http::{HttpConfig, Timeouts};
 pub use local::LocalBackend;
+pub use s3::{S3Backend, S3Config};
 pub use paths::{get_local_base_path, get_storage_path, sanitize_s3_prefix, validate_key, validate_prefix};

@@ -1,0 +1,271 @@
+//! The HTTP transport shared by the S3 and Azure backends: one ureq agent per
+//! store (connection pooling, timeouts, TLS roots), and the mapping of
+//! transport failures onto [`Error`].
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::{Agent, Body, SendBody};
+
+use crate::error::{Error, Result};
+
+/// Timeouts of a network store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection (DNS, TCP, TLS). Default 10 s.
+    pub connect: Duration,
+    /// Sending a request and receiving the response headers. Default 60 s.
+    pub request: Duration,
+    /// Longest silence while a body is sent or received (a stalled
+    /// transfer). Default 30 s.
+    pub stall: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            request: Duration::from_secs(60),
+            stall: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Transport settings common to the network backends.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// PEM file of CA certificates to trust instead of the built-in Mozilla
+    /// roots (as curl's `CURLOPT_CAINFO`), for private CAs and test servers.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// One pooled HTTP client. Cheap to share between threads.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    agent: Agent,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transport")
+    }
+}
+
+/// A response with its status and headers; the body is read by the caller.
+pub(crate) type Response = ureq::http::Response<Body>;
+
+impl Transport {
+    /// Builds the agent once; every request of the store reuses it.
+    pub(crate) fn new(cfg: &HttpConfig) -> Result<Self> {
+        let mut tls = TlsConfig::builder();
+        if let Some(path) = &cfg.ca_bundle {
+            tls = tls.root_certs(load_roots(path)?);
+        }
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            // Objects are bytes: never ask for, nor inflate, compressed bodies.
+            .accept_encoding("identity")
+            .user_agent(concat!("blobio/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(cfg.timeouts.connect))
+            .timeout_send_request(Some(cfg.timeouts.request))
+            .timeout_recv_response(Some(cfg.timeouts.request))
+            .timeout_per_read(Some(cfg.timeouts.stall))
+            .timeout_per_write(Some(cfg.timeouts.stall))
+            .max_idle_connections(64)
+            .max_idle_connections_per_host(32)
+            .tls_config(tls.build())
+            .build();
+        Ok(Transport {
+            agent: Agent::new_with_config(config),
+        })
+    }
+
+    /// Sends one request. `path` names the object in errors.
+    pub(crate) fn send(
+        &self,
+        path: &str,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: RequestBody<'_>,
+    ) -> Result<Response> {
+        let mut builder = ureq::http::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let result = match body {
+            RequestBody::Empty => {
+                let req = builder
+                    .body(())
+                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
+                self.agent.run(req)
+            }
+            RequestBody::Bytes(b) => {
+                let req = builder
+                    .header("content-length", b.len().to_string())
+                    .body(b)
+                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
+                self.agent.run(req)
+            }
+            RequestBody::Reader(r, len) => {
+                let req = builder
+                    .header("content-length", len.to_string())
+                    .body(SendBody::from_reader(r))
+                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
+                self.agent.run(req)
+            }
+        };
+        result.map_err(|e| transport_error(path, e))
+    }
+}
+
+/// The body of a request.
+pub(crate) enum RequestBody<'a> {
+    /// No body.
+    Empty,
+    /// An in-memory body.
+    Bytes(&'a [u8]),
+    /// A streamed body of exactly this many bytes.
+    Reader(&'a mut dyn Read, u64),
+}
+
+fn load_roots(path: &Path) -> Result<RootCerts> {
+    let shown = path.to_string_lossy();
+    let pem = std::fs::read(path).map_err(|e| Error::from_io(&shown, "read CA bundle", e))?;
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c.to_owned()),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::invalid_argument(format!(
+                    "CA bundle {shown}: not valid PEM: {e}"
+                )))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::invalid_argument(format!(
+            "CA bundle {shown}: no certificates found"
+        )));
+    }
+    Ok(RootCerts::Specific(Arc::new(certs)))
+}
+
+/// Maps a ureq failure onto blobio's error kinds.
+pub(crate) fn transport_error(path: &str, e: ureq::Error) -> Error {
+    let message = e.to_string();
+    match e {
+        ureq::Error::Timeout(which) => Error::Timeout {
+            path: path.to_owned(),
+            message: format!("{which:?} timeout expired"),
+            source: Some(Box::new(ureq::Error::Timeout(which))),
+        },
+        ureq::Error::Io(io) => io_error(path, "request", io),
+        ureq::Error::Tls(msg) => Error::Network {
+            path: path.to_owned(),
+            message: format!("TLS: {msg}"),
+            source: None,
+        },
+        other @ (ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Protocol(_)) => Error::Network {
+            path: path.to_owned(),
+            message,
+            source: Some(Box::new(other)),
+        },
+        other => Error::Other {
+            path: path.to_owned(),
+            message,
+            remote: None,
+            source: Some(Box::new(other)),
+        },
+    }
+}
+
+/// Maps an I/O error on the connection (while sending or reading a body).
+pub(crate) fn io_error(path: &str, what: &str, io: io::Error) -> Error {
+    // ureq reports its own failures inside io::Error while a body streams.
+    let io = match io.downcast::<ureq::Error>() {
+        Ok(ureq_err) => return transport_error(path, ureq_err),
+        Err(io) => io,
+    };
+    let message = if io.kind() == io::ErrorKind::UnexpectedEof {
+        format!("{what}: connection closed before the body was complete")
+    } else if matches!(io.kind(), io::ErrorKind::InvalidData | io::ErrorKind::Other)
+        && io.to_string().contains("certificate")
+    {
+        format!("{what}: TLS: {io}")
+    } else {
+        format!("{what}: {io}")
+    };
+    if io.kind() == io::ErrorKind::TimedOut || io.kind() == io::ErrorKind::WouldBlock {
+        return Error::Timeout {
+            path: path.to_owned(),
+            message,
+            source: Some(Box::new(io)),
+        };
+    }
+    Error::Network {
+        path: path.to_owned(),
+        message,
+        source: Some(Box::new(io)),
+    }
+}
+
+/// A response header as text.
+pub(crate) fn header<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads a (small) response body completely, for XML documents and errors.
+pub(crate) fn read_small_body(path: &str, resp: Response, limit: u64) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    resp.into_body()
+        .into_reader()
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| io_error(path, "read response", e))?;
+    Ok(out)
+}
+
+/// Streams a response body into `writer`, checking it is as long as the
+/// server announced. Returns the bytes written. Errors from `writer` are
+/// [`Error::Io`] (the caller's side); errors reading the body are network
+/// errors (the server's side).
+pub(crate) fn copy_body(path: &str, resp: Response, writer: &mut dyn Write) -> Result<u64> {
+    let expected = resp.body().content_length();
+    let mut reader = resp.into_body().into_reader();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(path, "read body", e)),
+        };
+        writer.write_all(&buf[..n]).map_err(|e| Error::Io {
+            path: path.to_owned(),
+            operation: "write to destination",
+            source: e,
+        })?;
+        total += n as u64;
+    }
+    if let Some(expected) = expected {
+        if total != expected {
+            return Err(Error::Network {
+                path: path.to_owned(),
+                message: format!("body ended after {total} of {expected} bytes"),
+                source: None,
+            });
+        }
+    }
+    Ok(total)
+}

@@ -1,0 +1,204 @@
+//! A small worker pool on crossbeam channels, for the parts, ranges and
+//! batches a store moves in parallel.
+//!
+//! The pool starts no thread until the first job arrives, so a program that
+//! never moves a large object never pays for it. Jobs that panic come back as
+//! errors; dropping the pool (or calling [`Pool::shutdown`]) stops and joins
+//! every worker.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use crate::error::{Error, Result};
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// A lazily started, fixed-size pool of worker threads.
+pub(crate) struct Pool {
+    size: usize,
+    name: &'static str,
+    running: OnceLock<Running>,
+}
+
+struct Running {
+    tx: Mutex<Option<Sender<Job>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The pending result of a submitted job.
+pub(crate) struct Ticket<T> {
+    rx: Receiver<Result<T>>,
+}
+
+impl<T> Ticket<T> {
+    /// Blocks until the job has run and returns its result.
+    pub(crate) fn wait(self) -> Result<T> {
+        self.rx.recv().unwrap_or_else(|_| {
+            Err(Error::Other {
+                path: String::new(),
+                message: "worker pool shut down before the job ran".into(),
+                remote: None,
+                source: None,
+            })
+        })
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("size", &self.size)
+            .field("started", &self.running.get().is_some())
+            .finish()
+    }
+}
+
+impl Pool {
+    /// A pool of `size` workers (at least one), not yet started.
+    pub(crate) fn new(name: &'static str, size: usize) -> Self {
+        Pool {
+            size: size.max(1),
+            name,
+            running: OnceLock::new(),
+        }
+    }
+
+    /// Whether any worker thread has been started.
+    #[cfg(test)]
+    fn is_started(&self) -> bool {
+        self.running.get().is_some()
+    }
+
+    fn start(&self) -> &Running {
+        self.running.get_or_init(|| {
+            // A short queue: callers bound what they have in flight anyway,
+            // and a full queue pushes back instead of buffering.
+            let (tx, rx) = bounded::<Job>(self.size * 2);
+            let workers = (0..self.size)
+                .filter_map(|i| {
+                    let rx = rx.clone();
+                    std::thread::Builder::new()
+                        .name(format!("{}-{i}", self.name))
+                        .spawn(move || {
+                            for job in rx.iter() {
+                                job();
+                            }
+                        })
+                        .map_err(|e| log::error!("cannot start a blobio worker thread: {e}"))
+                        .ok()
+                })
+                .collect();
+            Running {
+                tx: Mutex::new(Some(tx)),
+                workers: Mutex::new(workers),
+            }
+        })
+    }
+
+    /// Runs `job` on a worker. A panic in the job becomes an error.
+    pub(crate) fn submit<T, F>(&self, job: F) -> Ticket<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
+        let (done_tx, done_rx) = bounded(1);
+        let wrapped: Job = Box::new(move || {
+            let result = catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(Error::Other {
+                    path: String::new(),
+                    message: format!("a worker job panicked: {what}"),
+                    remote: None,
+                    source: None,
+                })
+            });
+            let _ = done_tx.send(result);
+        });
+        let running = self.start();
+        let tx = running.tx.lock().ok().and_then(|g| g.clone());
+        match tx {
+            Some(tx) if !running.workers.lock().map(|w| w.is_empty()).unwrap_or(true) => {
+                if let Err(e) = tx.send(wrapped) {
+                    // Shut down meanwhile: run the job here rather than lose it.
+                    (e.into_inner())();
+                }
+            }
+            // No worker could be started, or the pool was shut down: run
+            // inline so callers still make progress.
+            _ => wrapped(),
+        }
+        Ticket { rx: done_rx }
+    }
+
+    /// Stops accepting jobs, lets queued ones finish, and joins every worker.
+    pub(crate) fn shutdown(&self) {
+        let Some(running) = self.running.get() else {
+            return;
+        };
+        if let Ok(mut tx) = running.tx.lock() {
+            tx.take();
+        }
+        let workers = running
+            .workers
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default();
+        let me = std::thread::current().id();
+        for w in workers {
+            // A pool dropped by its own worker cannot join that worker.
+            if w.thread().id() != me {
+                let _ = w.join();
+            }
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_thread_starts_before_the_first_job() {
+        let pool = Pool::new("t", 3);
+        assert!(!pool.is_started());
+        assert_eq!(pool.submit(|| Ok(41 + 1)).wait().unwrap(), 42);
+        assert!(pool.is_started());
+    }
+
+    #[test]
+    fn a_panicking_job_becomes_an_error_and_the_pool_survives() {
+        let pool = Pool::new("t", 1);
+        let err = pool
+            .submit::<(), _>(|| panic!("boom"))
+            .wait()
+            .unwrap_err();
+        assert!(err.to_string().contains("boom"), "{err}");
+        assert_eq!(pool.submit(|| Ok("still works")).wait().unwrap(), "still works");
+    }
+
+    #[test]
+    fn shutdown_joins_every_worker() {
+        let pool = Pool::new("t", 4);
+        let tickets: Vec<_> = (0..16).map(|i| pool.submit(move || Ok(i * 2))).collect();
+        let sum: i32 = tickets.into_iter().map(|t| t.wait().unwrap()).sum();
+        assert_eq!(sum, (0..16).map(|i| i * 2).sum::<i32>());
+        pool.shutdown();
+        let running = pool.running.get().unwrap();
+        assert!(running.workers.lock().unwrap().is_empty());
+        // After shutdown jobs still run (inline) instead of being lost.
+        assert_eq!(pool.submit(|| Ok(7)).wait().unwrap(), 7);
+    }
+}

@@ -1,0 +1,118 @@
+//! DeleteObjects in chunks of 1,000 keys, with per-key failures reported.
+
+use rusty_s3::actions::{DeleteObjects, DeleteObjectsResponse, ObjectIdentifier};
+
+use super::{S3Backend, S3Inner};
+use crate::backend::{Backend, BatchDeleter};
+use crate::error::{BatchFailure, Error, Result, ServiceDetail};
+use crate::http::{read_small_body, RequestBody};
+
+/// S3's limit of keys per DeleteObjects request.
+const CHUNK: usize = 1000;
+
+/// Whether XML 1.0 can carry every character of `key`.
+fn xml_safe(key: &str) -> bool {
+    key.chars().all(|c| {
+        matches!(c, '\t' | '\n' | '\r')
+            || ('\u{20}'..='\u{D7FF}').contains(&c)
+            || ('\u{E000}'..='\u{FFFD}').contains(&c)
+            || c >= '\u{10000}'
+    })
+}
+
+impl BatchDeleter for S3Backend {
+    fn delete_batch(&self, paths: &[&str]) -> Result<()> {
+        let mut failures = Vec::new();
+        let mut batch: Vec<(String, &str)> = Vec::new();
+        for &path in paths {
+            match self.inner.key(path) {
+                // A key XML cannot carry is deleted on its own.
+                Ok(key) if !xml_safe(&key) => {
+                    if let Err(error) = self.delete(path) {
+                        failures.push(BatchFailure { path: path.to_owned(), error });
+                    }
+                }
+                Ok(key) => batch.push((key, path)),
+                Err(error) => failures.push(BatchFailure { path: path.to_owned(), error }),
+            }
+        }
+        for chunk in batch.chunks(CHUNK) {
+            delete_chunk(&self.inner, chunk, &mut failures);
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Batch { failures })
+        }
+    }
+}
+
+/// One DeleteObjects request; every key that failed is added to `failures`.
+fn delete_chunk(s3: &S3Inner, chunk: &[(String, &str)], failures: &mut Vec<BatchFailure>) {
+    let ids: Vec<ObjectIdentifier> = chunk.iter().map(|(k, _)| ObjectIdentifier::new(k.clone())).collect();
+    let mut action = DeleteObjects::new(&s3.bucket, s3.credentials.as_ref(), ids.iter());
+    action.set_quiet(true);
+    let url = s3.sign(action.clone());
+    let (body, md5) = action.body_with_md5();
+    let label = format!("batch of {} keys", chunk.len());
+    let result = s3
+        .send_ok(&label, "POST", &url, &[("content-md5", &md5), ("content-type", "application/xml")], RequestBody::Bytes(body.as_bytes()))
+        .and_then(|resp| read_small_body(&label, resp, 16 * 1024 * 1024));
+    let body = match result {
+        Ok(b) => b,
+        Err(e) => {
+            // The whole request failed: every key in it failed the same way.
+            let msg = e.to_string();
+            for (_, path) in chunk {
+                failures.push(BatchFailure {
+                    path: (*path).to_owned(),
+                    error: Error::Other {
+                        path: (*path).to_owned(),
+                        message: format!("DeleteObjects failed: {msg}"),
+                        remote: e.service_detail().cloned().map(Box::new),
+                        source: None,
+                    },
+                });
+            }
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&body);
+    let parsed = match DeleteObjectsResponse::parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            for (_, path) in chunk {
+                failures.push(BatchFailure {
+                    path: (*path).to_owned(),
+                    error: Error::Other {
+                        path: (*path).to_owned(),
+                        message: format!("unreadable DeleteObjects response: {e}"),
+                        remote: None,
+                        source: None,
+                    },
+                });
+            }
+            return;
+        }
+    };
+    for err in parsed.errors {
+        if err.code == "NoSuchKey" {
+            continue;
+        }
+        let path = chunk
+            .iter()
+            .find(|(k, _)| *k == err.key)
+            .map(|(_, p)| (*p).to_owned())
+            .unwrap_or_else(|| err.key.strip_prefix(s3.prefix.as_str()).unwrap_or(&err.key).to_owned());
+        let error = super::error::classify(
+            &path,
+            ServiceDetail {
+                status: 200,
+                code: Some(err.code),
+                message: Some(err.message),
+                request_id: None,
+            },
+        );
+        failures.push(BatchFailure { path, error });
+    }
+}

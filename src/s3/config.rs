@@ -1,0 +1,127 @@
+//! S3 configuration: explicit fields, AWS environment fallbacks, endpoint
+//! normalisation.
+
+use std::fmt;
+
+use crate::http::HttpConfig;
+
+/// Objects at or above this size are uploaded in parts. 100 MiB.
+pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 * 1024 * 1024;
+/// Size of every part but the last. 16 MiB.
+pub const DEFAULT_PART_SIZE: u64 = 16 * 1024 * 1024;
+/// Parts uploaded at once.
+pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 5;
+/// S3's lower bound on every part but the last.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+/// Configuration of an [`super::S3Backend`].
+///
+/// Missing credentials fall back to `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; a missing region to
+/// `AWS_REGION` then `AWS_DEFAULT_REGION` then `us-east-1`; a missing endpoint
+/// to `AWS_ENDPOINT_URL_S3` then `AWS_ENDPOINT_URL` then AWS itself.
+#[derive(Clone)]
+pub struct S3Config {
+    /// Bucket name (required).
+    pub bucket: String,
+    /// Region; see the fallbacks above.
+    pub region: Option<String>,
+    /// Endpoint URL for S3-compatible stores. A bare `host:port` gets
+    /// `https://` or `http://` according to `use_ssl`.
+    pub endpoint: Option<String>,
+    /// Access key id.
+    pub access_key: Option<String>,
+    /// Secret access key.
+    pub secret_key: Option<String>,
+    /// Session token of temporary credentials.
+    pub session_token: Option<String>,
+    /// Scheme for a bare `host:port` endpoint. Default true.
+    pub use_ssl: bool,
+    /// Path-style URLs (`endpoint/bucket/key`) instead of virtual-hosted
+    /// ones; what most S3-compatible stores want. Default false.
+    pub path_style: bool,
+    /// Key prefix under which this store lives, normalised by
+    /// [`crate::sanitize_s3_prefix`].
+    pub prefix: String,
+    /// Timeouts and TLS roots.
+    pub http: HttpConfig,
+    /// Size at or above which uploads go multipart. Default 100 MiB.
+    pub multipart_threshold: u64,
+    /// Part size of multipart uploads (at least 5 MiB). Default 16 MiB.
+    pub part_size: u64,
+    /// Parts in flight at once. Default 5.
+    pub upload_concurrency: usize,
+}
+
+impl S3Config {
+    /// A configuration for `bucket` with every other field at its default.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        S3Config {
+            bucket: bucket.into(),
+            ..Default::default()
+        }
+    }
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            bucket: String::new(),
+            region: None,
+            endpoint: None,
+            access_key: None,
+            secret_key: None,
+            session_token: None,
+            use_ssl: true,
+            path_style: false,
+            prefix: String::new(),
+            http: HttpConfig::default(),
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
+            part_size: DEFAULT_PART_SIZE,
+            upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
+        }
+    }
+}
+
+/// Secrets are never printed.
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key", &self.access_key.as_ref().map(|_| "<set>"))
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field("use_ssl", &self.use_ssl)
+            .field("path_style", &self.path_style)
+            .field("prefix", &self.prefix)
+            .field("http", &self.http)
+            .field("multipart_threshold", &self.multipart_threshold)
+            .field("part_size", &self.part_size)
+            .field("upload_concurrency", &self.upload_concurrency)
+            .finish()
+    }
+}
+
+/// First non-empty of an explicit value and environment variables.
+pub(crate) fn or_env(value: &Option<String>, vars: &[&str]) -> Option<String> {
+    value
+        .as_ref()
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .or_else(|| {
+            vars.iter()
+                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        })
+}
+
+/// The endpoint URL: explicit or from the environment, with a scheme; or
+/// AWS's regional endpoint.
+pub(crate) fn endpoint_url(cfg: &S3Config, region: &str) -> String {
+    match or_env(&cfg.endpoint, &["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]) {
+        Some(e) if e.contains("://") => e,
+        Some(e) => format!("{}://{e}", if cfg.use_ssl { "https" } else { "http" }),
+        None => format!("https://s3.{region}.amazonaws.com"),
+    }
+}
