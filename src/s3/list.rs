@@ -1,5 +1,4 @@
-//! ListObjectsV2 with continuation paging. Keys come back url-encoded
-//! (rusty-s3 asks for `encoding-type=url`) and relative to the store prefix.
+//! ListObjectsV2 with continuation paging; keys relative to the store prefix.
 
 use std::time::SystemTime;
 
@@ -53,11 +52,8 @@ pub(crate) fn list(
         let text = std::str::from_utf8(&body).map_err(|_| bad_listing(prefix, "not UTF-8"))?;
         let page = ListObjectsV2::parse_response(text)
             .map_err(|e| bad_listing(prefix, &e.to_string()))?;
-        let encoded = page.encoding_type.as_deref() == Some("url");
-        let strip = |raw: &str| -> Option<String> {
-            let key = if encoded { decode_key(raw) } else { raw.to_owned() };
-            key.strip_prefix(s3.prefix.as_str()).map(str::to_owned)
-        };
+        // rusty-s3 has already undone the `encoding-type=url` encoding.
+        let strip = |key: &str| key.strip_prefix(s3.prefix.as_str()).map(str::to_owned);
         for obj in page.contents {
             let Some(key) = strip(&obj.key) else { continue };
             let last_modified = obj
@@ -90,24 +86,5 @@ fn bad_listing(prefix: &str, why: &str) -> Error {
         message: format!("unreadable ListObjectsV2 response: {why}"),
         remote: None,
         source: None,
-    }
-}
-
-/// Decodes S3's `encoding-type=url` form: `+` is a space, `%XX` a byte.
-fn decode_key(raw: &str) -> String {
-    let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode_key;
-
-    #[test]
-    fn url_encoded_keys_decode_plus_as_space_and_percent_escapes() {
-        assert_eq!(decode_key("a+b%2Bc%25d%3D"), "a b+c%d=");
-        assert_eq!(decode_key("%C3%BCnicode/x"), "ünicode/x");
     }
 }

@@ -307,11 +307,24 @@ impl S3Inner {
         }
     }
 
-    /// GET with an optional Range header value.
-    fn get(&self, path: &str, key: &str, range: Option<&str>) -> Result<Response> {
+    /// GET of the whole object.
+    fn get(&self, path: &str, key: &str) -> Result<Response> {
         let url = self.sign(self.bucket.get_object(self.credentials.as_ref(), key));
-        let headers: Vec<(&str, &str)> = range.map(|r| vec![("range", r)]).unwrap_or_default();
-        self.send_ok(path, "GET", &url, &headers, RequestBody::Empty)
+        self.send_ok(path, "GET", &url, &[], RequestBody::Empty)
+    }
+
+    /// GET with a Range header; `None` when the range is not satisfiable
+    /// (416: the offset is at or past the end).
+    fn get_range(&self, path: &str, key: &str, range: &str) -> Result<Option<Response>> {
+        let url = self.sign(self.bucket.get_object(self.credentials.as_ref(), key));
+        let resp = self
+            .transport
+            .send(path, "GET", &url, &[("range", range)], RequestBody::Empty)?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(Some(resp)),
+            416 => Ok(None),
+            _ => Err(self.error_for(path, resp)),
+        }
     }
 
     /// The object's size from a HEAD, NotFound when missing.
@@ -459,7 +472,7 @@ impl Backend for S3Backend {
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
         let key = self.inner.key(path)?;
-        let resp = self.inner.get(path, &key, None)?;
+        let resp = self.inner.get(path, &key)?;
         let mut out = Vec::with_capacity(resp.body().content_length().unwrap_or(0) as usize);
         copy_body(path, resp, &mut out)?;
         Ok(out)
@@ -467,20 +480,19 @@ impl Backend for S3Backend {
 
     fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
         let key = self.inner.key(path)?;
-        let resp = self.inner.get(path, &key, None)?;
+        let resp = self.inner.get(path, &key)?;
         copy_body(path, resp, writer)
     }
 
     fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
         let key = self.inner.key(path)?;
         if offset == 0 {
-            let resp = self.inner.get(path, &key, None)?;
+            let resp = self.inner.get(path, &key)?;
             return copy_body(path, resp, writer);
         }
-        match self.inner.get(path, &key, Some(&format!("bytes={offset}-"))) {
-            Ok(resp) => ranged_body(path, resp, offset, writer),
-            Err(e) if e.http_status() == Some(416) => Err(past_end(path, offset, None)),
-            Err(e) => Err(e),
+        match self.inner.get_range(path, &key, &format!("bytes={offset}-"))? {
+            Some(resp) => ranged_body(path, resp, offset, writer),
+            None => Err(past_end(path, offset, None)),
         }
     }
 
@@ -495,16 +507,12 @@ impl Backend for S3Backend {
         }
         let last = offset.saturating_add(buf.len() as u64 - 1);
         let range = format!("bytes={offset}-{last}");
-        let resp = match self.inner.get(path, &key, Some(&range)) {
-            Ok(r) => r,
-            Err(e) if e.http_status() == Some(416) => {
-                // An empty object has no byte 0, yet offset 0 reads nothing.
-                if offset == 0 && self.inner.size_of(path, &key)? == 0 {
-                    return Ok(0);
-                }
-                return Err(past_end(path, offset, None));
+        let Some(resp) = self.inner.get_range(path, &key, &range)? else {
+            // An empty object has no byte 0, yet offset 0 reads nothing.
+            if offset == 0 && self.inner.size_of(path, &key)? == 0 {
+                return Ok(0);
             }
-            Err(e) => return Err(e),
+            return Err(past_end(path, offset, None));
         };
         let mut cursor = io::Cursor::new(&mut *buf);
         let mut bounded = BoundedWriter(&mut cursor);
