@@ -131,6 +131,12 @@ pub trait DirectoryLister {
     /// Names (without slashes) of the immediate child directories of the
     /// directory `prefix`, sorted. Hidden names (starting with `.`) are
     /// skipped. A missing directory lists as empty.
+    ///
+    /// `prefix` names a directory, not a partial name: `"p"` and `"p/"` give
+    /// the same answer, and `""` (or `"/"`) is the root. On an object store
+    /// a child directory is any `<prefix>/<name>/` that some key starts with
+    /// (a delimiter listing), so writing `p/d1/x`, `p/d2/y` and `p/f` lists
+    /// `["d1", "d2"]` for `p` on every backend; `p/d` lists nothing there.
     fn list_directories(&self, prefix: &str) -> Result<Vec<String>>;
 }
 
@@ -145,6 +151,9 @@ pub trait DirectoryRemover {
     /// Removes the directory at `path` if it is empty; a missing directory is
     /// fine; a non-empty one is an error. Object stores have no directories
     /// and succeed without doing anything.
+    ///
+    /// `path` may end in `/`; an empty path (the root) is
+    /// [`crate::Error::InvalidPath`], as are the key rule's other refusals.
     fn remove_directory(&self, path: &str) -> Result<()>;
 }
 

@@ -9,6 +9,8 @@
 
 pub mod backend;
 pub mod error;
+#[allow(unsafe_code)]
+pub mod ffi;
 pub mod http;
 pub mod local;
 pub mod paths;

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
@@ -137,10 +137,12 @@ impl LocalBackend {
         }
     }
 
-    /// Checks that `dir` resolves inside the base directory. `Ok(false)` when
-    /// it does not exist.
-    fn check_dir(&self, path: &str, dir: &Path) -> Result<bool> {
-        if self.is_cached(dir) {
+    /// Checks that `dir` is a directory that resolves inside the base.
+    /// `Ok(false)` when it does not exist or is not a directory (a file, a
+    /// dangling symlink). With `use_cache`, a directory verified earlier is
+    /// trusted without asking the file system again.
+    fn check_dir(&self, path: &str, dir: &Path, use_cache: bool) -> Result<bool> {
+        if use_cache && self.is_cached(dir) {
             return Ok(true);
         }
         match fs::canonicalize(dir) {
@@ -151,6 +153,14 @@ impl LocalBackend {
                         "resolves outside the base directory through a symlink",
                     ));
                 }
+                // canonicalize() also succeeds on files; caching a file as a
+                // verified directory would make it look like one forever.
+                match fs::metadata(&real) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                    Err(e) => return Err(Error::from_io(path, "stat directory", e)),
+                }
                 self.remember(dir.to_path_buf());
                 Ok(true)
             }
@@ -159,23 +169,88 @@ impl LocalBackend {
         }
     }
 
+    /// Like [`Self::check_dir`] (with the cache), and when `dir` is missing
+    /// also checks its deepest existing ancestor, so a key under a symlink
+    /// leading outside is refused even where the rest of its path does not
+    /// exist, instead of reporting (and so probing) what is missing outside.
+    fn dir_exists(&self, path: &str, dir: &Path) -> Result<bool> {
+        if self.check_dir(path, dir, true)? {
+            return Ok(true);
+        }
+        let mut cur = dir;
+        while cur != self.base {
+            match cur.parent() {
+                Some(parent) => cur = parent,
+                None => break,
+            }
+            if self.check_dir(path, cur, true)? {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
     /// Creates `dir` (mode 0700) when needed and checks it stays inside the
-    /// base. `fresh` skips the cache, for when the cache was found stale.
+    /// base. `fresh` distrusts the cache, for when it was found stale.
+    ///
+    /// The deepest existing ancestor is verified *before* anything is
+    /// created, and each new level is verified before the next is made:
+    /// creating the whole chain first (`create_dir_all`) would follow a
+    /// symlinked directory inside the base and make directories outside it
+    /// before the containment check could refuse the path.
     fn ensure_dir(&self, path: &str, dir: &Path, fresh: bool) -> Result<()> {
         if fresh {
             self.forget(dir);
         } else if self.is_cached(dir) {
             return Ok(());
         }
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| Error::from_io(path, "create directory", e))?;
-        if !self.check_dir(path, dir)? {
-            return Err(Error::not_found(path));
+        let use_cache = !fresh;
+        let mut missing: Vec<&Path> = Vec::new();
+        let mut cur = dir;
+        while !self.check_dir(path, cur, use_cache)? {
+            missing.push(cur);
+            if cur == self.base {
+                break;
+            }
+            match cur.parent() {
+                Some(parent) => cur = parent,
+                None => break,
+            }
+        }
+        for level in missing.into_iter().rev() {
+            match DirBuilder::new().mode(0o700).create(level) {
+                Ok(()) => {}
+                // Made by a concurrent writer, or something that is not a
+                // directory is in the way: the check below tells which.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::from_io(path, "create directory", e)),
+            }
+            if !self.check_dir(path, level, false)? {
+                return Err(Error::Io {
+                    path: path.to_owned(),
+                    operation: "create directory",
+                    source: io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!(
+                            "{} exists and is not a directory",
+                            level.strip_prefix(&self.base).unwrap_or(level).display()
+                        ),
+                    ),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// Refuses a key whose final component is a symlink leading outside the
+    /// base. Writes and deletes would replace or remove the link itself, not
+    /// its target, but a key that reads as `InvalidPath` must not be
+    /// writable or deletable either.
+    fn refuse_outside_link(&self, path: &str, full: &Path) -> Result<()> {
+        match fs::symlink_metadata(full) {
+            Ok(m) if m.file_type().is_symlink() => self.check_link_target(path, full).map(|_| ()),
+            _ => Ok(()),
+        }
     }
 
     /// Checks that a symlink at `full` resolves to something inside the base.
@@ -218,27 +293,41 @@ impl LocalBackend {
     fn locate(&self, path: &str) -> Result<Option<PathBuf>> {
         let full = self.get_full_path(path)?;
         let dir = full.parent().unwrap_or(&self.base);
-        if !self.check_dir(path, dir)? {
+        if !self.dir_exists(path, dir)? {
             return Ok(None);
         }
         Ok(Some(full))
     }
 
-    /// Opens the object for reading; NotFound when missing. With
+    /// Opens the object for reading and returns it with its size; NotFound
+    /// when missing. A directory is not an object (on an object store the
+    /// same key is just a prefix of other keys), so it is NotFound too. With
     /// `allow_part`, falls back to the staged partial.
-    fn open_object(&self, path: &str, allow_part: bool) -> Result<File> {
+    fn open_object(&self, path: &str, allow_part: bool) -> Result<(File, u64)> {
         let Some(full) = self.locate(path)? else {
             return Err(Error::not_found(path));
         };
-        if let Found::File(f) = self.open_read(path, &full)? {
-            return Ok(f);
+        if let Some(found) = self.open_regular(path, &full)? {
+            return Ok(found);
         }
         if allow_part {
-            if let Found::File(f) = self.open_read(path, &part_path(&full))? {
-                return Ok(f);
+            if let Some(found) = self.open_regular(path, &part_path(&full))? {
+                return Ok(found);
             }
         }
         Err(Error::not_found(path))
+    }
+
+    /// Opens `full` when it is a regular file (or a symlink inside the base
+    /// to one); `None` when missing or not a file.
+    fn open_regular(&self, path: &str, full: &Path) -> Result<Option<(File, u64)>> {
+        let Found::File(file) = self.open_read(path, full)? else {
+            return Ok(None);
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::from_io(path, "stat", e))?;
+        Ok(meta.is_file().then(|| (file, meta.len())))
     }
 
     /// Size of a regular file at `full`, following only symlinks that stay
@@ -264,18 +353,22 @@ impl LocalBackend {
         Ok(meta.is_file().then(|| meta.len()))
     }
 
-    /// Creates a new file (mode 0600) with `opts`, recreating the parent
-    /// directory once if it vanished behind the cache's back.
+    /// Creates a new file with `opts` (which must say `create_new`) at
+    /// `target()`, recreating the parent directory once if it vanished
+    /// behind the cache's back. When the name is taken, `target()` is asked
+    /// again (temp names), after removing what is there with `replace`
+    /// (the staging partial, which a fresh stream restarts from zero).
     fn create_in_dir(
         &self,
         path: &str,
         dir: &Path,
         opts: &OpenOptions,
         target: &dyn Fn() -> PathBuf,
+        replace: bool,
     ) -> Result<(File, PathBuf)> {
         self.ensure_dir(path, dir, false)?;
         let mut retried = false;
-        loop {
+        for _ in 0..1000 {
             let file_path = target();
             match opts.open(&file_path) {
                 Ok(f) => return Ok((f, file_path)),
@@ -283,22 +376,79 @@ impl LocalBackend {
                     retried = true;
                     self.ensure_dir(path, dir, true)?;
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                    return Err(Error::invalid_path(path, "staging file is a symlink"))
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if replace {
+                        match fs::remove_file(&file_path) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(Error::from_io(path, "replace staged partial", e)),
+                        }
+                    }
                 }
                 Err(e) => return Err(Error::from_io(path, "create", e)),
             }
         }
+        Err(Error::Other {
+            path: path.to_owned(),
+            message: "could not create a staging file: the name stayed taken".to_owned(),
+            remote: None,
+            source: None,
+        })
     }
 
-    /// Walks the tree under `prefix`, calling `visit(key, entry)` for every
-    /// listable file.
-    fn walk(
-        &self,
-        prefix: &str,
-        visit: &mut dyn FnMut(&str, &Path, &fs::DirEntry) -> Result<()>,
-    ) -> Result<()> {
+    /// Publishes `file`, a complete staged partial, at `full`.
+    ///
+    /// The partial's name `<full>.part` is shared by every stream of the
+    /// key, so a concurrent `write_reader` of the same key may have replaced
+    /// it with its own (still growing) file. Renaming whatever is at that
+    /// name straight into place could publish someone else's half-written
+    /// object. Instead the name is first claimed by renaming it to a private
+    /// temp name, and published only if it is the very file we wrote;
+    /// otherwise it is put back and our bytes are published through a
+    /// private copy (only in that contended case).
+    fn publish_staged(&self, path: &str, dir: &Path, staging: &Path, full: &Path, mut file: File) -> Result<()> {
+        let mine = file
+            .metadata()
+            .map_err(|e| Error::from_io(path, "stat staged partial", e))?;
+        let claimed = temp_path(dir);
+        match fs::rename(staging, &claimed) {
+            Ok(()) => match fs::symlink_metadata(&claimed) {
+                Ok(m) if m.dev() == mine.dev() && m.ino() == mine.ino() => {
+                    return fs::rename(&claimed, full).map_err(|e| {
+                        // Keep the bytes resumable under their usual name.
+                        let _ = fs::rename(&claimed, staging);
+                        Error::from_io(path, "rename into place", e)
+                    });
+                }
+                _ => {
+                    let _ = fs::rename(&claimed, staging);
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::from_io(path, "claim staged partial", e)),
+        }
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::from_io(path, "seek staged partial", e))?;
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true).mode(0o600);
+        let (mut copy, tmp) = self.create_in_dir(path, dir, &opts, &|| temp_path(dir), false)?;
+        let result = io::copy(&mut file, &mut copy)
+            .map_err(|e| Error::from_io(path, "copy staged partial", e))
+            .and_then(|_| {
+                drop(copy);
+                fs::rename(&tmp, full).map_err(|e| Error::from_io(path, "rename into place", e))
+            });
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Walks the tree under `prefix`, calling `visit(key, dir, name_at)` for
+    /// every listable file, in byte order of the keys. `key` is handed over
+    /// (a listing keeps it without copying); the file is
+    /// `dir.join(&key[name_at..])`.
+    fn walk(&self, prefix: &str, visit: &mut dyn FnMut(String, &Path, usize) -> Result<()>) -> Result<()> {
         let prefix_key = validate_prefix(prefix)?;
         let (dir_key, name_prefix) = match prefix_key.rsplit_once('/') {
             Some((d, n)) => (d, n),
@@ -309,24 +459,34 @@ impl LocalBackend {
         } else {
             self.base.join(dir_key)
         };
-        if !self.check_dir(prefix, &start)? {
+        if !self.dir_exists(prefix, &start)? {
             return Ok(());
         }
-        let mut key = String::with_capacity(256);
+        let mut key = String::new();
         if !dir_key.is_empty() {
             key.push_str(dir_key);
             key.push('/');
         }
-        self.walk_dir(prefix, &start, &mut key, name_prefix, visit)
+        self.walk_dir(prefix, &start, &key, name_prefix, visit)
     }
 
+    /// Visits the listable files under `dir`, whose keys start with
+    /// `dir_key`, in byte order of their keys.
+    ///
+    /// Sorting every key at the end costs a fifth of a large listing
+    /// (memcmp over long shared prefixes). Instead each directory's entries
+    /// are sorted, a directory counting as `name/`, and visited in that
+    /// order: every key of a subtree starts with `name/` and no other key
+    /// does, so the output is globally sorted. Entries are sorted on their
+    /// first 16 name bytes as one integer, falling back to the bytes on a
+    /// tie, and each key is built once and moved out, never copied.
     fn walk_dir(
         &self,
         prefix: &str,
         dir: &Path,
-        key: &mut String,
+        dir_key: &str,
         name_prefix: &str,
-        visit: &mut dyn FnMut(&str, &Path, &fs::DirEntry) -> Result<()>,
+        visit: &mut dyn FnMut(String, &Path, usize) -> Result<()>,
     ) -> Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(it) => it,
@@ -334,6 +494,8 @@ impl LocalBackend {
             Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(Error::from_io(prefix, "read directory", e)),
         };
+        let skip = dir_key.len();
+        let mut items: Vec<(u128, String, WalkKind)> = Vec::new();
         for entry in entries {
             let entry = match entry {
                 Ok(e) => e,
@@ -352,30 +514,42 @@ impl LocalBackend {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::from_io(prefix, "stat", e)),
             };
-            let len = key.len();
-            key.push_str(name);
-            let result = if ft.is_dir() {
-                key.push('/');
-                self.walk_dir(prefix, &entry.path(), key, "", visit)
+            let kind = if ft.is_dir() {
+                WalkKind::Dir
             } else if name.ends_with(PART_SUFFIX) {
-                Ok(())
+                continue;
             } else if ft.is_file() {
-                visit(key, dir, &entry)
+                WalkKind::File
             } else if ft.is_symlink() {
+                WalkKind::Symlink
+            } else {
+                continue;
+            };
+            let mut key = String::with_capacity(skip + name.len() + 1);
+            key.push_str(dir_key);
+            key.push_str(name);
+            if let WalkKind::Dir = kind {
+                key.push('/');
+            }
+            items.push((order_key(&key[skip..]), key, kind));
+        }
+        items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
+        for (_, key, kind) in items {
+            match kind {
+                WalkKind::Dir => {
+                    let sub = dir.join(&key[skip..key.len() - 1]);
+                    self.walk_dir(prefix, &sub, &key, "", visit)?;
+                }
+                WalkKind::File => visit(key, dir, skip)?,
                 // A symlinked file is listed only when it stays inside the
                 // base; symlinked directories are not followed (no cycles).
-                let p = entry.path();
-                match fs::canonicalize(&p) {
+                WalkKind::Symlink => match fs::canonicalize(dir.join(&key[skip..])) {
                     Ok(real) if real.starts_with(&self.canonical_base) && real.is_file() => {
-                        visit(key, dir, &entry)
+                        visit(key, dir, skip)?;
                     }
-                    _ => Ok(()),
-                }
-            } else {
-                Ok(())
-            };
-            key.truncate(len);
-            result?;
+                    _ => {}
+                },
+            }
         }
         Ok(())
     }
@@ -388,6 +562,23 @@ impl LocalBackend {
         }
         Ok(())
     }
+}
+
+/// What [`LocalBackend::walk_dir`] found in a directory.
+enum WalkKind {
+    Dir,
+    File,
+    Symlink,
+}
+
+/// The first 16 bytes of `name` as a big-endian number (zero-padded), so
+/// most comparisons of a sort are one integer compare; ties fall back to
+/// the bytes. Consistent with byte order because names never hold NUL.
+fn order_key(name: &str) -> u128 {
+    let mut head = [0u8; 16];
+    let n = name.len().min(16);
+    head[..n].copy_from_slice(&name.as_bytes()[..n]);
+    u128::from_be_bytes(head)
 }
 
 /// `<full>.part`.
@@ -409,10 +600,21 @@ fn temp_path(dir: &Path) -> PathBuf {
     dir.join(format!(".blobio-{:016x}.tmp", h.finish()))
 }
 
+/// Smallest copy buffer: a small object costs one read and one write.
+const MIN_COPY_BUF: usize = 8 * 1024;
+
+/// A zeroed copy buffer for about `len` bytes: small objects don't pay for
+/// zeroing (and allocating) a full [`COPY_BUF`].
+fn copy_buf(len: Option<u64>) -> Vec<u8> {
+    let want = len.map_or(64 * 1024, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    vec![0u8; want.clamp(MIN_COPY_BUF, COPY_BUF)]
+}
+
 /// Copies `reader` into `file` until end of data; returns the byte count.
-/// Source errors are reported as such, distinct from write errors.
-fn copy_into(path: &str, reader: &mut dyn Read, file: &mut File) -> Result<u64> {
-    let mut buf = vec![0u8; COPY_BUF];
+/// Source errors are reported as such, distinct from write errors. `size`
+/// (when announced) only sizes the buffer; the end is where the source ends.
+fn copy_into(path: &str, reader: &mut dyn Read, file: &mut File, size: Option<u64>) -> Result<u64> {
+    let mut buf = copy_buf(size);
     let mut total = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
@@ -430,16 +632,24 @@ fn copy_into(path: &str, reader: &mut dyn Read, file: &mut File) -> Result<u64> 
         file.write_all(&buf[..n])
             .map_err(|e| Error::from_io(path, "write", e))?;
         total += n as u64;
+        // A source of unknown size that keeps filling the buffer is a big
+        // one: grow towards COPY_BUF so syscalls don't dominate.
+        if n == buf.len() && buf.len() < COPY_BUF {
+            buf.resize((buf.len() * 2).min(COPY_BUF), 0);
+        }
     }
 }
 
-/// Copies `file` to `writer`; returns the byte count.
-fn copy_out(path: &str, file: &mut File, writer: &mut dyn Write) -> Result<u64> {
-    let mut buf = vec![0u8; COPY_BUF];
+/// Copies the `len` bytes from `file`'s position to `writer` (fewer if the
+/// file ends first); returns the byte count. Stopping at `len` saves the
+/// read that would only confirm the end.
+fn copy_out(path: &str, file: &mut File, writer: &mut dyn Write, len: u64) -> Result<u64> {
+    let mut buf = copy_buf(Some(len));
     let mut total = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => return Ok(total),
+    while total < len {
+        let want = buf.len().min(usize::try_from(len - total).unwrap_or(usize::MAX));
+        let n = match file.read(&mut buf[..want]) {
+            Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::from_io(path, "read", e)),
@@ -451,21 +661,18 @@ fn copy_out(path: &str, file: &mut File, writer: &mut dyn Write) -> Result<u64> 
         })?;
         total += n as u64;
     }
-}
-
-fn file_len(path: &str, file: &File) -> Result<u64> {
-    file.metadata()
-        .map(|m| m.len())
-        .map_err(|e| Error::from_io(path, "stat", e))
+    Ok(total)
 }
 
 impl Backend for LocalBackend {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         let full = self.get_full_path(path)?;
         let dir = full.parent().unwrap_or(&self.base).to_path_buf();
+        self.ensure_dir(path, &dir, false)?;
+        self.refuse_outside_link(path, &full)?;
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true).mode(0o600);
-        let (mut file, tmp) = self.create_in_dir(path, &dir, &opts, &|| temp_path(&dir))?;
+        let (mut file, tmp) = self.create_in_dir(path, &dir, &opts, &|| temp_path(&dir), false)?;
         let result = file
             .write_all(data)
             .map_err(|e| Error::from_io(path, "write", e))
@@ -483,15 +690,23 @@ impl Backend for LocalBackend {
         let full = self.get_full_path(path)?;
         let dir = full.parent().unwrap_or(&self.base).to_path_buf();
         let staging = part_path(&full);
+        // Each stream stages in a file of its own (create_new): a stale
+        // partial left by a crash is replaced, never shared with another
+        // live stream (see `publish_staged`).
         let mut opts = OpenOptions::new();
-        opts.write(true)
-            .create(true)
-            .truncate(true)
+        // Readable too: a contended publish copies from it.
+        opts.read(true)
+            .write(true)
+            .create_new(true)
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW);
-        let (mut file, staging) = self.create_in_dir(path, &dir, &opts, &|| staging.clone())?;
+        // Checked before the partial is touched or the source read: a
+        // refused key changes nothing.
+        self.ensure_dir(path, &dir, false)?;
+        self.refuse_outside_link(path, &full)?;
+        let (mut file, staging) = self.create_in_dir(path, &dir, &opts, &|| staging.clone(), true)?;
         // The staging file stays on any failure, so the transfer can resume.
-        let written = copy_into(path, reader, &mut file)?;
+        let written = copy_into(path, reader, &mut file, size)?;
         if let Some(expected) = size {
             if written != expected {
                 return Err(Error::Io {
@@ -504,38 +719,42 @@ impl Backend for LocalBackend {
                 });
             }
         }
-        drop(file);
-        fs::rename(&staging, &full).map_err(|e| Error::from_io(path, "rename into place", e))
+        self.publish_staged(path, &dir, &staging, &full, file)
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let mut file = self.open_object(path, false)?;
-        let len = file_len(path, &file)?;
-        let mut data = Vec::with_capacity(len as usize);
-        file.read_to_end(&mut data)
+        let (file, len) = self.open_object(path, false)?;
+        let cap = usize::try_from(len).map_err(|_| {
+            Error::invalid_argument(format!("{path}: {len} bytes do not fit in memory"))
+        })?;
+        let mut data = Vec::with_capacity(cap);
+        // Not File::read_to_end: it stats and seeks the file again to size
+        // its buffer, two syscalls a small read cannot afford. Take stops at
+        // the size already known, without a read that only confirms the end.
+        (&file)
+            .take(len)
+            .read_to_end(&mut data)
             .map_err(|e| Error::from_io(path, "read", e))?;
         Ok(data)
     }
 
     fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        let mut file = self.open_object(path, false)?;
-        copy_out(path, &mut file, writer)
+        let (mut file, len) = self.open_object(path, false)?;
+        copy_out(path, &mut file, writer, len)
     }
 
     fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        let mut file = self.open_object(path, true)?;
-        let size = file_len(path, &file)?;
+        let (mut file, size) = self.open_object(path, true)?;
         Self::check_offset(path, offset, size)?;
         if offset > 0 {
             file.seek(SeekFrom::Start(offset))
                 .map_err(|e| Error::from_io(path, "seek", e))?;
         }
-        copy_out(path, &mut file, writer)
+        copy_out(path, &mut file, writer, size - offset)
     }
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        let file = self.open_object(path, false)?;
-        let size = file_len(path, &file)?;
+        let (file, size) = self.open_object(path, false)?;
         Self::check_offset(path, offset, size)?;
         let mut filled = 0usize;
         while filled < buf.len() {
@@ -574,6 +793,9 @@ impl Backend for LocalBackend {
             if meta.is_dir() {
                 return Err(Error::invalid_path(path, "names a directory, not an object"));
             }
+            if meta.file_type().is_symlink() {
+                self.check_link_target(path, &full)?;
+            }
         }
         match fs::remove_file(&full) {
             Ok(()) => {}
@@ -591,10 +813,11 @@ impl Backend for LocalBackend {
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let mut out = Vec::new();
         self.walk(prefix, &mut |key, _, _| {
-            out.push(key.to_owned());
+            out.push(key);
             Ok(())
         })?;
-        out.sort_unstable();
+        // walk() visits keys in byte order already.
+        debug_assert!(out.windows(2).all(|w| w[0] < w[1]), "walk order is not sorted");
         Ok(out)
     }
 
@@ -661,21 +884,22 @@ impl BatchDeleter for LocalBackend {
 impl ObjectLister for LocalBackend {
     fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let mut out = Vec::new();
-        self.walk(prefix, &mut |key, _, entry| {
+        self.walk(prefix, &mut |key, dir, name_at| {
             // Follows an (already checked) symlink to describe its target.
-            let meta = match fs::metadata(entry.path()) {
+            let meta = match fs::metadata(dir.join(&key[name_at..])) {
                 Ok(m) => m,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(Error::from_io(key, "stat", e)),
+                Err(e) => return Err(Error::from_io(&key, "stat", e)),
             };
             out.push(ObjectInfo {
-                path: key.to_owned(),
+                path: key,
                 size: meta.len(),
                 last_modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             });
             Ok(())
         })?;
-        out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        // walk() visits keys in byte order already.
+        debug_assert!(out.windows(2).all(|w| w[0].path < w[1].path), "walk order is not sorted");
         Ok(out)
     }
 }
@@ -688,7 +912,7 @@ impl DirectoryLister for LocalBackend {
         } else {
             self.base.join(key)
         };
-        if !self.check_dir(prefix, &dir)? {
+        if !self.dir_exists(prefix, &dir)? {
             return Ok(Vec::new());
         }
         let entries = match fs::read_dir(&dir) {
@@ -714,10 +938,14 @@ impl DirectoryLister for LocalBackend {
 
 impl DirectoryRemover for LocalBackend {
     fn remove_directory(&self, path: &str) -> Result<()> {
-        let key = validate_key(path)?;
+        // A directory may be named with or without its trailing '/'.
+        let key = validate_prefix(path)?.trim_end_matches('/');
+        if key.is_empty() {
+            return Err(Error::invalid_path(path, "empty directory path (the base itself)"));
+        }
         let dir = self.base.join(key);
         let parent = dir.parent().unwrap_or(&self.base);
-        if !self.check_dir(path, parent)? {
+        if !self.dir_exists(path, parent)? {
             return Ok(());
         }
         match fs::remove_dir(&dir) {
@@ -741,9 +969,10 @@ impl AppendingBackend for LocalBackend {
         let Some(full) = self.locate(path)? else {
             return Err(no_partial(path));
         };
+        self.refuse_outside_link(path, &full)?;
         let staging = part_path(&full);
         let mut opts = OpenOptions::new();
-        opts.append(true).custom_flags(libc::O_NOFOLLOW);
+        opts.read(true).append(true).custom_flags(libc::O_NOFOLLOW);
         let mut file = match opts.open(&staging) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(no_partial(path)),
@@ -752,7 +981,7 @@ impl AppendingBackend for LocalBackend {
             }
             Err(e) => return Err(Error::from_io(path, "open staged partial", e)),
         };
-        let written = copy_into(path, reader, &mut file)?;
+        let written = copy_into(path, reader, &mut file, Some(append_size))?;
         if written != append_size {
             // The partial stays, longer by `written`, for another attempt.
             return Err(Error::Io {
@@ -764,8 +993,8 @@ impl AppendingBackend for LocalBackend {
                 ),
             });
         }
-        drop(file);
-        fs::rename(&staging, &full).map_err(|e| Error::from_io(path, "rename into place", e))
+        let dir = full.parent().unwrap_or(&self.base).to_path_buf();
+        self.publish_staged(path, &dir, &staging, &full, file)
     }
 }
 

@@ -11,7 +11,7 @@ mod config;
 mod error;
 mod list;
 mod multipart;
-mod query_path;
+pub(crate) mod query_path;
 
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};

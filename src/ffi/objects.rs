@@ -1,0 +1,323 @@
+//! Reading, writing, stating and deleting objects.
+
+use std::borrow::Cow;
+use std::ffi::{c_char, c_void};
+
+use super::boundary::{
+    arg_bytes, arg_bytes_mut, arg_out, arg_ref, arg_str, boundary, c_str, Failure,
+};
+use super::buffer::blobio_buffer;
+use super::callbacks::{blobio_read_cb, blobio_write_cb, CallbackReader, CallbackWriter};
+use super::status::blobio_status;
+use super::store::blobio_store;
+use crate::error::Error;
+
+// SAFETY (every `arg_*` and `Callback*::new` call in this module): the C
+// caller upholds the module's safety contract for every pointer argument
+// and callback.
+
+/// Writes `len` bytes at `data` to `path`, atomically: a concurrent reader
+/// sees the old object or the new one, never a mix. `data` may be NULL when
+/// `len` is 0 (an empty object).
+#[no_mangle]
+pub unsafe extern "C" fn blobio_write(
+    store: *const blobio_store,
+    path: *const c_char,
+    data: *const u8,
+    len: usize,
+) -> blobio_status {
+    boundary("blobio_write", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let data = unsafe { arg_bytes(data, len, "data") }?;
+        store.backend().write(path, data)?;
+        Ok(())
+    })
+}
+
+/// Streams an object to `path` from `cb` (see `blobio_read_cb`), without
+/// holding it in memory. `size` is the exact number of bytes `cb` will give,
+/// or -1 when unknown; a source that gives a different count fails with
+/// `BLOBIO_STATUS_IO`. Nothing appears at `path` unless the whole stream
+/// arrives. On the local store an interrupted stream leaves a staged
+/// partial that `blobio_append_from()` can complete.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_write_from(
+    store: *const blobio_store,
+    path: *const c_char,
+    cb: blobio_read_cb,
+    user: *mut c_void,
+    size: i64,
+) -> blobio_status {
+    boundary("blobio_write_from", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
+        let size = match size {
+            -1 => None,
+            s => Some(u64::try_from(s).map_err(|_| {
+                Error::invalid_argument(format!(
+                    "size {s} is negative (use -1 for an unknown size)"
+                ))
+            })?),
+        };
+        let mut reader = unsafe { CallbackReader::new(cb, user) };
+        store.backend().write_reader(path, &mut reader, size)?;
+        Ok(())
+    })
+}
+
+/// Resumes an interrupted `blobio_write_from()` to `path`: appends exactly
+/// `append_size` bytes from `cb` to the staged partial, then publishes the
+/// object. `BLOBIO_STATUS_NOT_FOUND` when there is no partial; a short
+/// source fails and keeps the (longer) partial for another attempt. Only
+/// the local store can resume; S3 and Azure give
+/// `BLOBIO_STATUS_RESUME_NOT_SUPPORTED` (delete and write from byte zero).
+#[no_mangle]
+pub unsafe extern "C" fn blobio_append_from(
+    store: *const blobio_store,
+    path: *const c_char,
+    cb: blobio_read_cb,
+    user: *mut c_void,
+    append_size: u64,
+) -> blobio_status {
+    boundary("blobio_append_from", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
+        let backend = store.backend();
+        let appender = backend
+            .as_appending()
+            .ok_or_else(|| Error::ResumeNotSupported {
+                path: path.to_owned(),
+                backend: backend.kind(),
+            })?;
+        let mut reader = unsafe { CallbackReader::new(cb, user) };
+        appender.append_reader(path, &mut reader, append_size)?;
+        Ok(())
+    })
+}
+
+/// Reads the whole object at `path` into memory. On success `*out` receives
+/// the bytes, to release with `blobio_buffer_free()`.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_read(
+    store: *const blobio_store,
+    path: *const c_char,
+    out: *mut blobio_buffer,
+) -> blobio_status {
+    boundary("blobio_read", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let out = unsafe { arg_out(out, "out") }?;
+        let bytes = store.backend().read(path)?;
+        out.write(blobio_buffer::from_vec(bytes));
+        Ok(())
+    })
+}
+
+/// Streams the whole object at `path` to `cb` (see `blobio_write_cb`). On
+/// success `*written` receives the number of bytes delivered. On failure the
+/// callback may already have received part of the object.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_read_to(
+    store: *const blobio_store,
+    path: *const c_char,
+    cb: blobio_write_cb,
+    user: *mut c_void,
+    written: *mut u64,
+) -> blobio_status {
+    boundary("blobio_read_to", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
+        let written = unsafe { arg_out(written, "written") }?;
+        let mut writer = unsafe { CallbackWriter::new(cb, user) };
+        written.write(store.backend().read_to(path, &mut writer)?);
+        Ok(())
+    })
+}
+
+/// Streams the object at `path` from byte `offset` to its end to `cb`. An
+/// offset of 0 is the whole object (an empty object delivers nothing); an
+/// offset at or past the end of a non-empty object is
+/// `BLOBIO_STATUS_INVALID_ARGUMENT`. On success `*written` receives the
+/// number of bytes delivered.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_read_to_at(
+    store: *const blobio_store,
+    path: *const c_char,
+    offset: u64,
+    cb: blobio_write_cb,
+    user: *mut c_void,
+    written: *mut u64,
+) -> blobio_status {
+    boundary("blobio_read_to_at", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
+        let written = unsafe { arg_out(written, "written") }?;
+        let mut writer = unsafe { CallbackWriter::new(cb, user) };
+        written.write(store.backend().read_to_at(path, &mut writer, offset)?);
+        Ok(())
+    })
+}
+
+/// Positional read: copies up to `len` bytes of the object at `path`,
+/// starting at byte `offset`, into `dst`. On success `*n_read` receives the
+/// count, fewer than `len` only at the end of the object. Offsets follow
+/// `blobio_read_to_at()`: one at or past the end of a non-empty object is
+/// `BLOBIO_STATUS_INVALID_ARGUMENT`. `dst` may be NULL when `len` is 0. On
+/// failure the contents of `dst` are unspecified.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_read_range(
+    store: *const blobio_store,
+    path: *const c_char,
+    offset: u64,
+    dst: *mut u8,
+    len: usize,
+    n_read: *mut usize,
+) -> blobio_status {
+    boundary("blobio_read_range", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let n_read = unsafe { arg_out(n_read, "n_read") }?;
+        let dst = unsafe { arg_bytes_mut(dst, len, "dst") }?;
+        n_read.write(store.backend().read_range(path, offset, dst)?);
+        Ok(())
+    })
+}
+
+/// The size of the object at `path`: on success `*size` receives it, or -1
+/// when the object does not exist (not an error). On the local store a
+/// staged partial of an interrupted `blobio_write_from()` reports its
+/// current size, while `blobio_exists()` says false.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_stat(
+    store: *const blobio_store,
+    path: *const c_char,
+    size: *mut i64,
+) -> blobio_status {
+    boundary("blobio_stat", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let size_out = unsafe { arg_out(size, "size") }?;
+        let size = match store.backend().stat_file(path)? {
+            None => -1,
+            Some(n) => i64::try_from(n).map_err(|_| {
+                Error::invalid_argument(format!("{path}: size {n} does not fit in int64_t"))
+            })?,
+        };
+        size_out.write(size);
+        Ok(())
+    })
+}
+
+/// Whether an object exists at `path`: on success `*out` receives the
+/// answer. A missing object is not an error.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_exists(
+    store: *const blobio_store,
+    path: *const c_char,
+    out: *mut bool,
+) -> blobio_status {
+    boundary("blobio_exists", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let out = unsafe { arg_out(out, "out") }?;
+        out.write(store.backend().exists(path)?);
+        Ok(())
+    })
+}
+
+/// Deletes the object at `path` (and, on the local store, any staged
+/// partial of it). Deleting a missing object succeeds.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_delete(
+    store: *const blobio_store,
+    path: *const c_char,
+) -> blobio_status {
+    boundary("blobio_delete", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        store.backend().delete(path)?;
+        Ok(())
+    })
+}
+
+/// Deletes the `n` objects named by `paths` in as few requests as the store
+/// allows. Missing objects are not failures. Every path is checked for NULL
+/// and UTF-8 before anything is deleted. When some deletions fail, the
+/// others still happen, the status is that of the first failure and
+/// `blobio_last_error_message()` counts and names the failures. `paths` may
+/// be NULL when `n` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_delete_batch(
+    store: *const blobio_store,
+    paths: *const *const c_char,
+    n: usize,
+) -> blobio_status {
+    boundary("blobio_delete_batch", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let ptrs: &[*const c_char] = if n == 0 {
+            &[]
+        } else if paths.is_null() {
+            return Err(Failure::NullArgument(Cow::Borrowed("paths")));
+        } else {
+            // SAFETY: non-NULL and, as promised, valid for `n` pointers.
+            unsafe { std::slice::from_raw_parts(paths, n) }
+        };
+        let keys = ptrs
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| unsafe { c_str(p, Cow::Owned(format!("paths[{i}]"))) })
+            .collect::<Result<Vec<&str>, Failure>>()?;
+        let backend = store.backend();
+        match backend.as_batch_deleter() {
+            Some(deleter) => deleter.delete_batch(&keys)?,
+            None => delete_one_by_one(backend, &keys)?,
+        }
+        Ok(())
+    })
+}
+
+/// `delete_batch` for a store without the batch capability, with the same
+/// outcome: every path attempted, failures collected.
+fn delete_one_by_one(backend: &dyn crate::Backend, keys: &[&str]) -> Result<(), Error> {
+    let failures: Vec<crate::BatchFailure> = keys
+        .iter()
+        .filter_map(|&path| {
+            backend.delete(path).err().map(|error| crate::BatchFailure {
+                path: path.to_owned(),
+                error,
+            })
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Batch { failures })
+    }
+}
+
+/// Removes the directory `path` if it is empty; a missing directory
+/// succeeds, a non-empty one fails. Object stores have no directories and
+/// succeed without doing anything. `BLOBIO_STATUS_UNSUPPORTED` for a store
+/// that cannot remove directories.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_remove_directory(
+    store: *const blobio_store,
+    path: *const c_char,
+) -> blobio_status {
+    boundary("blobio_remove_directory", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let backend = store.backend();
+        let remover = backend.as_directory_remover().ok_or(Error::Unsupported {
+            operation: "remove_directory",
+            backend: backend.kind(),
+        })?;
+        remover.remove_directory(path)?;
+        Ok(())
+    })
+}

@@ -1,0 +1,110 @@
+//! `blobio_store`: the opaque handle around any [`Backend`].
+
+use std::ffi::{c_char, CString};
+use std::ptr;
+
+use super::boundary::{arg_out, arg_ref, arg_str, boundary, guard, FfiResult};
+use super::status::blobio_status;
+use super::strings::into_c_string;
+use crate::backend::Backend;
+use crate::local::LocalBackend;
+
+/// A store: a local directory, an S3 bucket (and prefix) or an Azure
+/// container, opened by a `blobio_*_new` function and released with
+/// `blobio_store_free()`.
+///
+/// Thread safety: a store may be shared by any number of threads at once,
+/// without locking on the caller's side; every function taking a
+/// `blobio_store *` may run concurrently with any other on the same store,
+/// except `blobio_store_free()`, which must be the last use. Callbacks run
+/// on the thread that made the call.
+pub struct blobio_store {
+    backend: Box<dyn Backend>,
+    /// `backend.kind()` as a C string, for `blobio_store_kind`.
+    kind: CString,
+}
+
+impl blobio_store {
+    /// Wraps a backend in a handle for C; every `blobio_*_new` ends here.
+    pub(crate) fn new(backend: Box<dyn Backend>) -> FfiResult<Box<blobio_store>> {
+        let kind = into_c_string(backend.kind().to_owned())?;
+        Ok(Box::new(blobio_store { backend, kind }))
+    }
+
+    /// The backend behind the handle.
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+}
+
+/// Opens a store in the local directory `base_path`, creating the directory
+/// (mode 0700) when it is missing. Keys are files under it; no key can
+/// reach outside it. On success `*out` receives a store to release with
+/// `blobio_store_free()`.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_local_new(
+    base_path: *const c_char,
+    out: *mut *mut blobio_store,
+) -> blobio_status {
+    boundary("blobio_local_new", || {
+        // SAFETY (all `arg_*` calls in this module): the C caller upholds
+        // the module's safety contract for every pointer argument.
+        let base_path = unsafe { arg_str(base_path, "base_path") }?;
+        let out = unsafe { arg_out(out, "out") }?;
+        let store = blobio_store::new(Box::new(LocalBackend::new(base_path)?))?;
+        out.write(Box::into_raw(store));
+        Ok(())
+    })
+}
+
+/// Closes and releases a store. NULL is a no-op. The store must not be in
+/// use by another thread, and must not be used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_store_free(store: *mut blobio_store) {
+    guard((), || {
+        if store.is_null() {
+            return;
+        }
+        // SAFETY: a non-NULL store came from Box::into_raw in a constructor
+        // and, as promised, is freed once.
+        let store = unsafe { Box::from_raw(store) };
+        // Nothing can report a close failure from here, and the handle goes
+        // away either way.
+        if let Err(err) = store.backend.close() {
+            log::warn!(
+                "blobio_store_free: closing the {} store failed: {err}",
+                store.backend.kind()
+            );
+        }
+    })
+}
+
+/// The store's kind: `"local"`, `"s3"` or `"azure"`; NULL when `store` is
+/// NULL. The string lives as long as the store; must not be freed.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_store_kind(store: *const blobio_store) -> *const c_char {
+    guard(ptr::null(), || {
+        // SAFETY: NULL or a live store, as promised.
+        match unsafe { store.as_ref() } {
+            Some(store) => store.kind.as_ptr(),
+            None => ptr::null(),
+        }
+    })
+}
+
+/// The store's configuration as a JSON object, never containing a secret
+/// (keys and SAS tokens are left out). On success `*out` receives a string
+/// to release with `blobio_string_free()`.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_store_config_json(
+    store: *const blobio_store,
+    out: *mut *mut c_char,
+) -> blobio_status {
+    boundary("blobio_store_config_json", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let out = unsafe { arg_out(out, "out") }?;
+        let json = into_c_string(store.backend().config_json())?;
+        out.write(json.into_raw());
+        Ok(())
+    })
+}
