@@ -473,3 +473,53 @@ fn construction_against_a_dead_endpoint_is_bounded() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     drop(listener);
 }
+
+#[path = "conformance/mod.rs"]
+#[macro_use]
+mod conformance;
+
+/// A store as the conformance macros take it.
+struct Store(S3Backend);
+
+impl AsRef<dyn Backend> for Store {
+    fn as_ref(&self) -> &(dyn Backend + 'static) {
+        &self.0
+    }
+}
+
+/// The shared conformance suite, unchanged, on s3s-fs (signatures checked).
+mod conformance_on_s3s {
+    use super::*;
+
+    fn store() -> (Store, conformance::Options) {
+        let options = conformance::Options {
+            // s3s-fs lists keys with `+` or `%` wrongly (TEST-SERVERS.md),
+            // and answers 500 for a key that is a "directory" of others.
+            keys_with_plus_and_percent: false,
+            prefix_keys_are_addressable: false,
+            ..Default::default()
+        };
+        (Store(S3Server::S3sFs.new_store("conf")), options)
+    }
+
+    conformance_tests!(store);
+}
+
+/// The shared conformance suite, unchanged, on moto (wide S3 semantics),
+/// with a store prefix, and with objects large enough to go multipart.
+mod conformance_on_moto {
+    use super::*;
+
+    fn store() -> (Store, conformance::Options) {
+        let server = S3Server::Moto;
+        let mut cfg = small_parts(server.config(&server.new_bucket("conf")));
+        cfg.prefix = "tenant/data".into();
+        let options = conformance::Options {
+            large_object_size: 9 * 1024 * 1024 + 17,
+            ..Default::default()
+        };
+        (Store(S3Backend::new(cfg).unwrap()), options)
+    }
+
+    conformance_tests!(store);
+}

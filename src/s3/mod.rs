@@ -424,7 +424,13 @@ impl Read for TrackedSource<'_> {
             return Ok(0);
         }
         let cap = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
-        match self.inner.read(&mut buf[..cap]) {
+        let read = loop {
+            match self.inner.read(&mut buf[..cap]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        match read {
             Ok(0) => {
                 let e = io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -671,7 +677,9 @@ impl DirectoryLister for S3Backend {
 impl DirectoryRemover for S3Backend {
     /// Object stores have no directories: nothing to remove.
     fn remove_directory(&self, path: &str) -> Result<()> {
-        validate_key(path)?;
+        if crate::paths::validate_prefix(path)?.is_empty() {
+            return Err(Error::invalid_path(path, "empty key"));
+        }
         Ok(())
     }
 }
