@@ -13,9 +13,12 @@
 //! drift (page cache, writeback, other load) hits both alike. The ratio is
 //! blobio throughput / std throughput: 1.00 is parity, the target is >= 0.90.
 //!
-//! Files live in the system temp directory (on a real disk here); nothing is
-//! fsync'ed by either side, so this measures the code paths and syscalls,
-//! not the device.
+//! Files live in the system temp directory; nothing is fsync'ed by either
+//! side. Write rounds create fresh objects (the previous round's are deleted
+//! untimed). On a disk file system, creating a file can cost far more than
+//! the code around it (0.15-1 ms per create on the ext4 these figures were
+//! taken on), which buries small-write differences in device noise; run with
+//! `TMPDIR=/dev/shm` to compare the code paths and syscalls alone.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -57,7 +60,7 @@ fn race(
     mut b: impl FnMut(),
 ) -> (Duration, Duration) {
     let (mut ta, mut tb) = (Vec::new(), Vec::new());
-    let mut time = |reset: &mut dyn FnMut(), f: &mut dyn FnMut(), into: Option<&mut Vec<Duration>>| {
+    let time = |reset: &mut dyn FnMut(), f: &mut dyn FnMut(), into: Option<&mut Vec<Duration>>| {
         reset();
         let start = Instant::now();
         f();
@@ -107,12 +110,23 @@ fn std_write_reader(dir: &Path, name: &str, reader: &mut dyn Read) -> io::Result
     fs::rename(&tmp, dir.join(name))
 }
 
-fn bench_object_size(root: &Path, b: &LocalBackend, size: usize, count: usize, rounds: usize, rows: &mut Vec<Row>) {
-    let data: Vec<u8> = (0..size).map(|i| (i.wrapping_mul(31) ^ (i >> 7)) as u8).collect();
+fn bench_object_size(
+    root: &Path,
+    b: &LocalBackend,
+    size: usize,
+    count: usize,
+    rounds: usize,
+    rows: &mut Vec<Row>,
+) {
+    let data: Vec<u8> = (0..size)
+        .map(|i| (i.wrapping_mul(31) ^ (i >> 7)) as u8)
+        .collect();
     let tag = human(size).replace(' ', "");
     let std_dir = root.join(format!("std/{tag}"));
     fs::create_dir_all(&std_dir).unwrap();
-    let keys: Vec<String> = (0..count).map(|i| format!("blobio/{tag}/obj{i:05}")).collect();
+    let keys: Vec<String> = (0..count)
+        .map(|i| format!("blobio/{tag}/obj{i:05}"))
+        .collect();
     let names: Vec<String> = (0..count).map(|i| format!("obj{i:05}")).collect();
     let bytes = (size * count) as f64;
     let mbps = |d: Duration| bytes / d.as_secs_f64() / 1e6;
@@ -122,48 +136,84 @@ fn bench_object_size(root: &Path, b: &LocalBackend, size: usize, count: usize, r
     // the new one, which would bury the code path under device time).
     let clear_blobio = || keys.iter().for_each(|k| b.delete(k).unwrap());
     let clear_std = || {
-        names.iter().for_each(|n| match fs::remove_file(std_dir.join(n)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => panic!("{e}"),
-        })
+        names
+            .iter()
+            .for_each(|n| match fs::remove_file(std_dir.join(n)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => panic!("{e}"),
+            })
     };
     let (tb, ts) = race(
         rounds,
         clear_blobio,
         || keys.iter().for_each(|k| b.write(k, &data).unwrap()),
         clear_std,
-        || names.iter().for_each(|n| std_write(&std_dir, n, &data).unwrap()),
+        || {
+            names
+                .iter()
+                .for_each(|n| std_write(&std_dir, n, &data).unwrap())
+        },
     );
-    rows.push(Row { operation: "write", size: human(size), per_round: count, unit: "MB/s", blobio: mbps(tb), std: mbps(ts) });
+    rows.push(Row {
+        operation: "write",
+        size: human(size),
+        per_round: count,
+        unit: "MB/s",
+        blobio: mbps(tb),
+        std: mbps(ts),
+    });
 
     let (tb, ts) = race(
         rounds,
         clear_blobio,
-        || keys.iter().for_each(|k| {
-            let mut r: &[u8] = &data;
-            b.write_reader(k, &mut r as &mut dyn Read, Some(size as u64)).unwrap()
-        }),
+        || {
+            keys.iter().for_each(|k| {
+                let mut r: &[u8] = &data;
+                b.write_reader(k, &mut r as &mut dyn Read, Some(size as u64))
+                    .unwrap()
+            })
+        },
         clear_std,
-        || names.iter().for_each(|n| {
-            let mut r: &[u8] = &data;
-            std_write_reader(&std_dir, n, &mut r as &mut dyn Read).unwrap()
-        }),
+        || {
+            names.iter().for_each(|n| {
+                let mut r: &[u8] = &data;
+                std_write_reader(&std_dir, n, &mut r as &mut dyn Read).unwrap()
+            })
+        },
     );
-    rows.push(Row { operation: "write_reader", size: human(size), per_round: count, unit: "MB/s", blobio: mbps(tb), std: mbps(ts) });
+    rows.push(Row {
+        operation: "write_reader",
+        size: human(size),
+        per_round: count,
+        unit: "MB/s",
+        blobio: mbps(tb),
+        std: mbps(ts),
+    });
 
     let (tb, ts) = race(
         rounds,
         nothing,
-        || keys.iter().for_each(|k| {
-            black_box(b.read(k).unwrap());
-        }),
+        || {
+            keys.iter().for_each(|k| {
+                black_box(b.read(k).unwrap());
+            })
+        },
         nothing,
-        || names.iter().for_each(|n| {
-            black_box(fs::read(std_dir.join(n)).unwrap());
-        }),
+        || {
+            names.iter().for_each(|n| {
+                black_box(fs::read(std_dir.join(n)).unwrap());
+            })
+        },
     );
-    rows.push(Row { operation: "read", size: human(size), per_round: count, unit: "MB/s", blobio: mbps(tb), std: mbps(ts) });
+    rows.push(Row {
+        operation: "read",
+        size: human(size),
+        per_round: count,
+        unit: "MB/s",
+        blobio: mbps(tb),
+        std: mbps(ts),
+    });
 
     // Sanity: both sides really stored the bytes.
     assert_eq!(b.read(&keys[0]).unwrap(), data);
@@ -249,19 +299,37 @@ fn main() {
     }
 
     println!();
-    println!("| operation | size | per round | blobio | std::fs | ratio (blobio/std) | within 10% |");
+    println!(
+        "| operation | size | per round | blobio | std::fs | ratio (blobio/std) | within 10% |"
+    );
     println!("|---|---|---:|---:|---:|---:|:---:|");
     for r in &rows {
         let ratio = r.blobio / r.std;
         let (b, s) = if r.unit == "MB/s" {
-            (format!("{:.0} {}", r.blobio, r.unit), format!("{:.0} {}", r.std, r.unit))
+            (
+                format!("{:.0} {}", r.blobio, r.unit),
+                format!("{:.0} {}", r.std, r.unit),
+            )
         } else {
-            (format!("{:.2} M {}", r.blobio / 1e6, r.unit), format!("{:.2} M {}", r.std / 1e6, r.unit))
+            (
+                format!("{:.2} M {}", r.blobio / 1e6, r.unit),
+                format!("{:.2} M {}", r.std / 1e6, r.unit),
+            )
         };
-        let per_round = if r.per_round == 1 { "1 listing".to_owned() } else { format!("{} objects", r.per_round) };
+        let per_round = if r.per_round == 1 {
+            "1 listing".to_owned()
+        } else {
+            format!("{} objects", r.per_round)
+        };
         let ok = if ratio >= 0.90 { "yes" } else { "**no**" };
-        println!("| {} | {} | {per_round} | {b} | {s} | {ratio:.2} | {ok} |", r.operation, r.size);
+        println!(
+            "| {} | {} | {per_round} | {b} | {s} | {ratio:.2} | {ok} |",
+            r.operation, r.size
+        );
     }
     println!();
-    println!("(median of the rounds; ratio = blobio throughput / std throughput; total {:.1?})", started.elapsed());
+    println!(
+        "(median of the rounds; ratio = blobio throughput / std throughput; total {:.1?})",
+        started.elapsed()
+    );
 }

@@ -51,6 +51,62 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// [`crate::Error::InvalidArgument`].
     fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64>;
 
+    /// Like [`Backend::read_to`], and says which version of the object it
+    /// read, so that a read cut short can be resumed with
+    /// [`Backend::read_to_at_checked`] without splicing two versions.
+    ///
+    /// A backend that can tell versions apart sets `*seen_version` to an
+    /// opaque token of the version it is reading (S3: the ETag; local: size,
+    /// modification time and inode) *before* it writes any byte to `writer`,
+    /// so the token is there even when the transfer fails half-way. The
+    /// provided implementation calls `read_to` and leaves it `None`: the
+    /// backend cannot tell, and [`crate::ResilientBackend`] then never resumes
+    /// a read of it that failed after delivering bytes.
+    fn read_to_checked(
+        &self,
+        path: &str,
+        writer: &mut dyn Write,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let _ = seen_version;
+        self.read_to(path, writer)
+    }
+
+    /// Like [`Backend::read_to_at`], conditional on the object's version:
+    /// the resumption of a read that was cut after `offset` bytes.
+    ///
+    /// `*seen_version` is set as for [`Backend::read_to_checked`], before any
+    /// byte is written. With `if_match` (a token an earlier read reported),
+    /// the read fails with [`crate::ErrorKind::PreconditionFailed`], writing
+    /// nothing, unless the object is still that version (S3 sends `If-Match`
+    /// and also compares the ETag it gets back, as not every S3-compatible
+    /// server honours the header). With `if_match`, an `offset` equal to that
+    /// version's size is not an error: it writes nothing and returns 0 (the
+    /// earlier read was cut just after its last byte).
+    ///
+    /// Offsets otherwise follow [`Backend::read_to_at`]. The provided
+    /// implementation calls `read_to_at` and leaves `seen_version` `None`; it
+    /// refuses an `if_match` with [`crate::ErrorKind::Unsupported`] rather
+    /// than ignore it. A backend that overrides [`Backend::read_to_checked`]
+    /// overrides this too.
+    fn read_to_at_checked(
+        &self,
+        path: &str,
+        writer: &mut dyn Write,
+        offset: u64,
+        if_match: Option<&str>,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let _ = seen_version;
+        if if_match.is_some() {
+            return Err(crate::Error::Unsupported {
+                operation: "conditional read (read_to_at_checked with if_match)",
+                backend: self.kind(),
+            });
+        }
+        self.read_to_at(path, writer, offset)
+    }
+
     /// Reads up to `buf.len()` bytes starting at `offset` into `buf`; returns
     /// how many were read (fewer only at the end of the object). Offsets follow
     /// the rules of [`Backend::read_to_at`].

@@ -191,6 +191,21 @@ pub enum Error {
         remote: Option<Box<ServiceDetail>>,
     },
 
+    /// The object changed while a resumed read was under way: the bytes
+    /// already delivered belong to a version that no longer exists, and the
+    /// rest was not read, so two versions were never spliced together.
+    #[error("{path}: the object changed during the download after {delivered} bytes had been \
+             delivered (it was replaced or modified); the rest of it was not read, so nothing \
+             was spliced: discard those bytes and read it again{}", Remote(.remote))]
+    ChangedDuringRead {
+        /// The path concerned.
+        path: String,
+        /// Bytes delivered to the writer before the change was detected.
+        delivered: u64,
+        /// What the server said, if it refused the resumed request.
+        remote: Option<Box<ServiceDetail>>,
+    },
+
     /// The backend cannot append to a partial object.
     #[error("{path}: the {backend} backend cannot resume a partial write; delete it and write from byte zero")]
     ResumeNotSupported {
@@ -302,7 +317,9 @@ impl Error {
             Error::InvalidPath { .. } => ErrorKind::InvalidPath,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
-            Error::PreconditionFailed { .. } => ErrorKind::PreconditionFailed,
+            Error::PreconditionFailed { .. } | Error::ChangedDuringRead { .. } => {
+                ErrorKind::PreconditionFailed
+            }
             Error::ResumeNotSupported { .. } => ErrorKind::ResumeNotSupported,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::CircuitOpen { .. } => ErrorKind::CircuitOpen,
@@ -327,6 +344,7 @@ impl Error {
             | Error::PermissionDenied { path, .. }
             | Error::AlreadyExists { path, .. }
             | Error::PreconditionFailed { path, .. }
+            | Error::ChangedDuringRead { path, .. }
             | Error::ResumeNotSupported { path, .. }
             | Error::CircuitOpen { path }
             | Error::Timeout { path, .. }
@@ -347,6 +365,7 @@ impl Error {
             | Error::PermissionDenied { remote, .. }
             | Error::AlreadyExists { remote, .. }
             | Error::PreconditionFailed { remote, .. }
+            | Error::ChangedDuringRead { remote, .. }
             | Error::Server { remote, .. }
             | Error::Other { remote, .. } => remote.as_deref(),
             Error::Batch { failures } => failures.first().and_then(|f| f.error.service_detail()),

@@ -10,8 +10,8 @@
 //! symlink inside the base that points outside it is refused too.
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -42,7 +42,10 @@ pub struct LocalBackend {
     /// The base with symlinks resolved, for containment checks.
     canonical_base: PathBuf,
     /// Directories known to exist and to resolve inside the base.
-    verified_dirs: RwLock<HashSet<PathBuf>>,
+    /// Keyed by the path's bytes: every lookup names a directory the same
+    /// way (`base` joined with a validated key), and hashing bytes is much
+    /// cheaper than hashing a `Path` component by component.
+    verified_dirs: RwLock<HashSet<OsString>>,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -71,7 +74,8 @@ impl LocalBackend {
         if shown.contains('\0') {
             return Err(Error::invalid_path(&shown, "contains a NUL byte"));
         }
-        let base = std::path::absolute(given).map_err(|e| Error::from_io(&shown, "resolve base path", e))?;
+        let base = std::path::absolute(given)
+            .map_err(|e| Error::from_io(&shown, "resolve base path", e))?;
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -118,7 +122,7 @@ impl LocalBackend {
     fn is_cached(&self, dir: &Path) -> bool {
         self.verified_dirs
             .read()
-            .map(|s| s.contains(dir))
+            .map(|s| s.contains(dir.as_os_str()))
             .unwrap_or(false)
     }
 
@@ -127,13 +131,13 @@ impl LocalBackend {
             if set.len() >= MAX_CACHED_DIRS {
                 set.clear();
             }
-            set.insert(dir);
+            set.insert(dir.into_os_string());
         }
     }
 
     fn forget(&self, dir: &Path) {
         if let Ok(mut set) = self.verified_dirs.write() {
-            set.remove(dir);
+            set.remove(dir.as_os_str());
         }
     }
 
@@ -164,7 +168,12 @@ impl LocalBackend {
                 self.remember(dir.to_path_buf());
                 Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => Ok(false),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(Error::from_io(path, "resolve directory", e)),
         }
     }
@@ -327,7 +336,7 @@ impl LocalBackend {
         let meta = file
             .metadata()
             .map_err(|e| Error::from_io(path, "stat", e))?;
-        Ok(meta.is_file().then(|| (file, meta.len())))
+        Ok(meta.is_file().then_some((file, meta.len())))
     }
 
     /// Size of a regular file at `full`, following only symlinks that stay
@@ -350,12 +359,12 @@ impl LocalBackend {
         } else {
             meta
         };
-        Ok(meta.is_file().then(|| meta.len()))
+        Ok(meta.is_file().then_some(meta.len()))
     }
 
     /// Creates a new file with `opts` (which must say `create_new`) at
-    /// `target()`, recreating the parent directory once if it vanished
-    /// behind the cache's back. When the name is taken, `target()` is asked
+    /// `target()` in `dir`, which the caller has ensured, recreating `dir`
+    /// once if it vanished behind the cache's back. When the name is taken, `target()` is asked
     /// again (temp names), after removing what is there with `replace`
     /// (the staging partial, which a fresh stream restarts from zero).
     fn create_in_dir(
@@ -366,7 +375,7 @@ impl LocalBackend {
         target: &dyn Fn() -> PathBuf,
         replace: bool,
     ) -> Result<(File, PathBuf)> {
-        self.ensure_dir(path, dir, false)?;
+        // The caller has ensured `dir`; if it vanished since, recreate once.
         let mut retried = false;
         for _ in 0..1000 {
             let file_path = target();
@@ -381,7 +390,9 @@ impl LocalBackend {
                         match fs::remove_file(&file_path) {
                             Ok(()) => {}
                             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                            Err(e) => return Err(Error::from_io(path, "replace staged partial", e)),
+                            Err(e) => {
+                                return Err(Error::from_io(path, "replace staged partial", e))
+                            }
                         }
                     }
                 }
@@ -406,7 +417,14 @@ impl LocalBackend {
     /// temp name, and published only if it is the very file we wrote;
     /// otherwise it is put back and our bytes are published through a
     /// private copy (only in that contended case).
-    fn publish_staged(&self, path: &str, dir: &Path, staging: &Path, full: &Path, mut file: File) -> Result<()> {
+    fn publish_staged(
+        &self,
+        path: &str,
+        dir: &Path,
+        staging: &Path,
+        full: &Path,
+        mut file: File,
+    ) -> Result<()> {
         let mine = file
             .metadata()
             .map_err(|e| Error::from_io(path, "stat staged partial", e))?;
@@ -448,7 +466,11 @@ impl LocalBackend {
     /// every listable file, in byte order of the keys. `key` is handed over
     /// (a listing keeps it without copying); the file is
     /// `dir.join(&key[name_at..])`.
-    fn walk(&self, prefix: &str, visit: &mut dyn FnMut(String, &Path, usize) -> Result<()>) -> Result<()> {
+    fn walk(
+        &self,
+        prefix: &str,
+        visit: &mut dyn FnMut(String, &Path, usize) -> Result<()>,
+    ) -> Result<()> {
         let prefix_key = validate_prefix(prefix)?;
         let (dir_key, name_prefix) = match prefix_key.rsplit_once('/') {
             Some((d, n)) => (d, n),
@@ -462,31 +484,42 @@ impl LocalBackend {
         if !self.dir_exists(prefix, &start)? {
             return Ok(());
         }
-        let mut key = String::new();
+        let mut key = String::with_capacity(256);
         if !dir_key.is_empty() {
             key.push_str(dir_key);
             key.push('/');
         }
-        self.walk_dir(prefix, &start, &key, name_prefix, visit)
+        self.walk_dir(
+            prefix,
+            &start,
+            &mut key,
+            name_prefix,
+            visit,
+            &mut Vec::new(),
+        )
     }
 
-    /// Visits the listable files under `dir`, whose keys start with
-    /// `dir_key`, in byte order of their keys.
+    /// Visits the listable files under `dir`, whose keys start with `key`,
+    /// in byte order of their keys.
     ///
-    /// Sorting every key at the end costs a fifth of a large listing
-    /// (memcmp over long shared prefixes). Instead each directory's entries
-    /// are sorted, a directory counting as `name/`, and visited in that
-    /// order: every key of a subtree starts with `name/` and no other key
-    /// does, so the output is globally sorted. Entries are sorted on their
-    /// first 16 name bytes as one integer, falling back to the bytes on a
-    /// tie, and each key is built once and moved out, never copied.
+    /// Sorting all keys at the end costs a fifth of a large listing (memcmp
+    /// over long shared prefixes, then freeing the keys in an order unlike
+    /// the one they were allocated in). Instead each directory's entries are
+    /// sorted, a directory counting as `name/`, and visited in that order:
+    /// every key of a subtree starts with `name/` and no other key does, so
+    /// the output is globally sorted, and each key is allocated in output
+    /// order. Names are gathered in one reused buffer per depth and sorted
+    /// as 16-byte records keyed by the 8 bytes after the names' common
+    /// prefix (`part-00|123.parq`), so most comparisons are one integer
+    /// compare; ties fall back to the bytes.
     fn walk_dir(
         &self,
         prefix: &str,
         dir: &Path,
-        dir_key: &str,
+        key: &mut String,
         name_prefix: &str,
         visit: &mut dyn FnMut(String, &Path, usize) -> Result<()>,
+        spare: &mut Vec<WalkBuf>,
     ) -> Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(it) => it,
@@ -494,8 +527,8 @@ impl LocalBackend {
             Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(Error::from_io(prefix, "read directory", e)),
         };
-        let skip = dir_key.len();
-        let mut items: Vec<(u128, String, WalkKind)> = Vec::new();
+        let mut buf = spare.pop().unwrap_or_default();
+        let mut common = usize::MAX;
         for entry in entries {
             let entry = match entry {
                 Ok(e) => e,
@@ -525,33 +558,79 @@ impl LocalBackend {
             } else {
                 continue;
             };
-            let mut key = String::with_capacity(skip + name.len() + 1);
-            key.push_str(dir_key);
-            key.push_str(name);
+            let start = buf.names.len();
+            buf.names.push_str(name);
             if let WalkKind::Dir = kind {
-                key.push('/');
+                buf.names.push('/');
             }
-            items.push((order_key(&key[skip..]), key, kind));
+            let (Ok(at), Ok(len)) = (u32::try_from(start), u16::try_from(buf.names.len() - start))
+            else {
+                return Err(Error::invalid_argument(format!(
+                    "{prefix}: directory {} is too large to list",
+                    dir.display()
+                )));
+            };
+            if let Some(first) = buf.items.first() {
+                let names = buf.names.as_bytes();
+                let (a, b) = (first.name(names), &names[start..]);
+                let most = common.min(a.len()).min(b.len());
+                common = a[..most]
+                    .iter()
+                    .zip(&b[..most])
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(most);
+            }
+            buf.items.push(WalkItem {
+                order: 0,
+                at,
+                len,
+                kind,
+            });
         }
-        items.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
-        for (_, key, kind) in items {
-            match kind {
+        let common = if common == usize::MAX { 0 } else { common };
+        let names = buf.names.as_bytes();
+        for item in buf.items.iter_mut() {
+            let tail = &item.name(names)[common..];
+            let mut head = [0u8; 8];
+            let n = tail.len().min(8);
+            head[..n].copy_from_slice(&tail[..n]);
+            item.order = u64::from_be_bytes(head);
+        }
+        buf.items.sort_unstable_by(|a, b| {
+            a.order
+                .cmp(&b.order)
+                .then_with(|| a.name(names)[common..].cmp(&b.name(names)[common..]))
+        });
+
+        let mut result = Ok(());
+        for item in &buf.items {
+            let name = &buf.names[item.at as usize..item.at as usize + item.len as usize];
+            let len = key.len();
+            key.push_str(name);
+            result = match item.kind {
                 WalkKind::Dir => {
-                    let sub = dir.join(&key[skip..key.len() - 1]);
-                    self.walk_dir(prefix, &sub, &key, "", visit)?;
+                    let sub = dir.join(&name[..name.len() - 1]);
+                    self.walk_dir(prefix, &sub, key, "", visit, spare)
                 }
-                WalkKind::File => visit(key, dir, skip)?,
+                WalkKind::File => visit(key.clone(), dir, len),
                 // A symlinked file is listed only when it stays inside the
                 // base; symlinked directories are not followed (no cycles).
-                WalkKind::Symlink => match fs::canonicalize(dir.join(&key[skip..])) {
+                WalkKind::Symlink => match fs::canonicalize(dir.join(name)) {
                     Ok(real) if real.starts_with(&self.canonical_base) && real.is_file() => {
-                        visit(key, dir, skip)?;
+                        visit(key.clone(), dir, len)
                     }
-                    _ => {}
+                    _ => Ok(()),
                 },
+            };
+            key.truncate(len);
+            if result.is_err() {
+                break;
             }
         }
-        Ok(())
+        buf.names.clear();
+        buf.items.clear();
+        spare.push(buf);
+        result
     }
 
     fn check_offset(path: &str, offset: u64, size: u64) -> Result<()> {
@@ -565,20 +644,43 @@ impl LocalBackend {
 }
 
 /// What [`LocalBackend::walk_dir`] found in a directory.
+#[derive(Clone, Copy)]
 enum WalkKind {
     Dir,
     File,
     Symlink,
 }
 
-/// The first 16 bytes of `name` as a big-endian number (zero-padded), so
-/// most comparisons of a sort are one integer compare; ties fall back to
-/// the bytes. Consistent with byte order because names never hold NUL.
-fn order_key(name: &str) -> u128 {
-    let mut head = [0u8; 16];
-    let n = name.len().min(16);
-    head[..n].copy_from_slice(&name.as_bytes()[..n]);
-    u128::from_be_bytes(head)
+/// One listable entry of a directory: its name is `names[at..at + len]`
+/// of the directory's [`WalkBuf`] (ending in `/` for a directory).
+struct WalkItem {
+    order: u64,
+    at: u32,
+    len: u16,
+    kind: WalkKind,
+}
+
+impl WalkItem {
+    fn name<'a>(&self, names: &'a [u8]) -> &'a [u8] {
+        &names[self.at as usize..self.at as usize + self.len as usize]
+    }
+}
+
+/// The names of one directory being listed, reused from directory to
+/// directory at the same depth.
+#[derive(Default)]
+struct WalkBuf {
+    names: String,
+    items: Vec<WalkItem>,
+}
+
+/// The version token of an open object: `<size>-<mtime ns>-<inode>`.
+fn file_version(path: &str, file: &File) -> Result<String> {
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::from_io(path, "stat", e))?;
+    let mtime_ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+    Ok(format!("{}-{mtime_ns}-{}", meta.len(), meta.ino()))
 }
 
 /// `<full>.part`.
@@ -588,17 +690,27 @@ fn part_path(full: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// A hidden, unpredictable temp name in `dir`.
+/// A hidden temp name in `dir`, unlikely to be taken. Uniqueness does not
+/// rest on it: temp files are created with `create_new` (O_EXCL, which also
+/// refuses a planted symlink) and a taken name is simply drawn again.
 fn temp_path(dir: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    if let Ok(d) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
-        h.write_u128(d.as_nanos());
-    }
-    dir.join(format!(".blobio-{:016x}.tmp", h.finish()))
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    // SplitMix64 finaliser: spreads counter and clock over all 64 bits.
+    let mut z = nanos
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    dir.join(format!(".blobio-{z:016x}.tmp"))
 }
+
+/// Objects up to this size are read with one exactly sized `read`.
+const SMALL_READ: usize = 64 * 1024;
 
 /// Smallest copy buffer: a small object costs one read and one write.
 const MIN_COPY_BUF: usize = 8 * 1024;
@@ -647,7 +759,9 @@ fn copy_out(path: &str, file: &mut File, writer: &mut dyn Write, len: u64) -> Re
     let mut buf = copy_buf(Some(len));
     let mut total = 0u64;
     while total < len {
-        let want = buf.len().min(usize::try_from(len - total).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(len - total).unwrap_or(usize::MAX));
         let n = match file.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
@@ -704,7 +818,8 @@ impl Backend for LocalBackend {
         // refused key changes nothing.
         self.ensure_dir(path, &dir, false)?;
         self.refuse_outside_link(path, &full)?;
-        let (mut file, staging) = self.create_in_dir(path, &dir, &opts, &|| staging.clone(), true)?;
+        let (mut file, staging) =
+            self.create_in_dir(path, &dir, &opts, &|| staging.clone(), true)?;
         // The staging file stays on any failure, so the transfer can resume.
         let written = copy_into(path, reader, &mut file, size)?;
         if let Some(expected) = size {
@@ -728,13 +843,17 @@ impl Backend for LocalBackend {
             Error::invalid_argument(format!("{path}: {len} bytes do not fit in memory"))
         })?;
         let mut data = Vec::with_capacity(cap);
-        // Not File::read_to_end: it stats and seeks the file again to size
-        // its buffer, two syscalls a small read cannot afford. Take stops at
-        // the size already known, without a read that only confirms the end.
-        (&file)
-            .take(len)
-            .read_to_end(&mut data)
-            .map_err(|e| Error::from_io(path, "read", e))?;
+        // File::read_to_end stats and seeks the file again to size its
+        // buffer: two syscalls a small read cannot afford. For small objects
+        // Take reads the size already known in one call, without a read that
+        // only confirms the end. It ramps its reads up from 8 KiB, though,
+        // so large objects go through File::read_to_end's single exact read.
+        let result = if cap <= SMALL_READ {
+            (&file).take(len).read_to_end(&mut data)
+        } else {
+            (&file).read_to_end(&mut data)
+        };
+        result.map_err(|e| Error::from_io(path, "read", e))?;
         Ok(data)
     }
 
@@ -745,6 +864,48 @@ impl Backend for LocalBackend {
 
     fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
         let (mut file, size) = self.open_object(path, true)?;
+        Self::check_offset(path, offset, size)?;
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| Error::from_io(path, "seek", e))?;
+        }
+        copy_out(path, &mut file, writer, size - offset)
+    }
+
+    fn read_to_checked(
+        &self,
+        path: &str,
+        writer: &mut dyn Write,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let (mut file, len) = self.open_object(path, false)?;
+        *seen_version = Some(file_version(path, &file)?);
+        copy_out(path, &mut file, writer, len)
+    }
+
+    /// The version is the open file's size, modification time and inode:
+    /// every write publishes a new file (a rename), so a replaced object
+    /// never matches, even with the same size in the same second.
+    fn read_to_at_checked(
+        &self,
+        path: &str,
+        writer: &mut dyn Write,
+        offset: u64,
+        if_match: Option<&str>,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let (mut file, size) = self.open_object(path, true)?;
+        let version = file_version(path, &file)?;
+        if if_match.is_some_and(|want| want != version) {
+            return Err(Error::PreconditionFailed {
+                path: path.to_owned(),
+                remote: None,
+            });
+        }
+        *seen_version = Some(version);
+        if if_match.is_some() && offset == size {
+            return Ok(0);
+        }
         Self::check_offset(path, offset, size)?;
         if offset > 0 {
             file.seek(SeekFrom::Start(offset))
@@ -791,7 +952,10 @@ impl Backend for LocalBackend {
         };
         if let Ok(meta) = fs::symlink_metadata(&full) {
             if meta.is_dir() {
-                return Err(Error::invalid_path(path, "names a directory, not an object"));
+                return Err(Error::invalid_path(
+                    path,
+                    "names a directory, not an object",
+                ));
             }
             if meta.file_type().is_symlink() {
                 self.check_link_target(path, &full)?;
@@ -817,7 +981,10 @@ impl Backend for LocalBackend {
             Ok(())
         })?;
         // walk() visits keys in byte order already.
-        debug_assert!(out.windows(2).all(|w| w[0] < w[1]), "walk order is not sorted");
+        debug_assert!(
+            out.windows(2).all(|w| w[0] < w[1]),
+            "walk order is not sorted"
+        );
         Ok(out)
     }
 
@@ -899,7 +1066,10 @@ impl ObjectLister for LocalBackend {
             Ok(())
         })?;
         // walk() visits keys in byte order already.
-        debug_assert!(out.windows(2).all(|w| w[0].path < w[1].path), "walk order is not sorted");
+        debug_assert!(
+            out.windows(2).all(|w| w[0].path < w[1].path),
+            "walk order is not sorted"
+        );
         Ok(out)
     }
 }
@@ -941,7 +1111,10 @@ impl DirectoryRemover for LocalBackend {
         // A directory may be named with or without its trailing '/'.
         let key = validate_prefix(path)?.trim_end_matches('/');
         if key.is_empty() {
-            return Err(Error::invalid_path(path, "empty directory path (the base itself)"));
+            return Err(Error::invalid_path(
+                path,
+                "empty directory path (the base itself)",
+            ));
         }
         let dir = self.base.join(key);
         let parent = dir.parent().unwrap_or(&self.base);
@@ -954,11 +1127,15 @@ impl DirectoryRemover for LocalBackend {
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Err(Error::Io {
-                path: path.to_owned(),
-                operation: "remove directory (it is not empty)",
-                source: e,
-            }),
+            // ENOTEMPTY, not io::ErrorKind::DirectoryNotEmpty: that kind is
+            // stable only since Rust 1.83, after this crate's MSRV.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {
+                Err(Error::Io {
+                    path: path.to_owned(),
+                    operation: "remove directory (it is not empty)",
+                    source: e,
+                })
+            }
             Err(e) => Err(Error::from_io(path, "remove directory", e)),
         }
     }

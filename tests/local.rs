@@ -15,11 +15,11 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use blobio::{
-    get_local_base_path, get_storage_path, Backend, ErrorKind, LocalBackend,
-};
+use blobio::{get_local_base_path, get_storage_path, Backend, ErrorKind, LocalBackend};
 use common::TempDir;
-use conformance::{assert_kind, assert_object, assert_same_bytes, pseudo_random_bytes, FailingReader, Options};
+use conformance::{
+    assert_kind, assert_object, assert_same_bytes, pseudo_random_bytes, FailingReader, Options,
+};
 
 /// A local backend and the temp directory it lives in.
 struct LocalStore {
@@ -63,7 +63,10 @@ fn all_conformance_checks_pass_in_parallel_on_one_shared_store() {
             .filter_map(|(name, h)| h.join().is_err().then_some(name))
             .collect()
     });
-    assert!(failed.is_empty(), "checks failed when sharing one store: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "checks failed when sharing one store: {failed:?}"
+    );
     // Every check cleaned up after itself: only empty directories remain.
     assert_eq!(backend.list("").unwrap(), Vec::<String>::new());
 }
@@ -88,10 +91,17 @@ fn version(v: u8) -> Vec<u8> {
 }
 
 fn assert_whole_version(data: &[u8]) -> u8 {
-    assert_eq!(data.len(), VERSION_LEN, "a reader saw a truncated or overlong object");
+    assert_eq!(
+        data.len(),
+        VERSION_LEN,
+        "a reader saw a truncated or overlong object"
+    );
     let v = data[0];
     if let Some(at) = data.iter().position(|&b| b != v) {
-        panic!("a reader saw a torn object: version {v} up to offset {at}, then byte {}", data[at]);
+        panic!(
+            "a reader saw a torn object: version {v} up to offset {at}, then byte {}",
+            data[at]
+        );
     }
     v
 }
@@ -137,7 +147,8 @@ fn concurrent_overwrites_are_seen_whole_by_concurrent_readers() {
                         if r % 2 == 0 {
                             b.write(key, &data).unwrap();
                         } else {
-                            b.write_reader(key, &mut &data[..], Some(VERSION_LEN as u64)).unwrap();
+                            b.write_reader(key, &mut &data[..], Some(VERSION_LEN as u64))
+                                .unwrap();
                         }
                     }
                 })
@@ -166,14 +177,24 @@ fn concurrent_overwrites_are_seen_whole_by_concurrent_readers() {
     });
     assert!(reads.load(Ordering::Relaxed) > 0, "the readers never read");
     let last = assert_whole_version(&b.read(key).unwrap());
-    assert!((1..=WRITERS * ROUNDS).contains(&last), "final version {last} was never written");
-    assert_eq!(b.list("").unwrap(), vec![key.to_owned()], "temp or staging files became visible");
+    assert!(
+        (1..=WRITERS * ROUNDS).contains(&last),
+        "final version {last} was never written"
+    );
+    assert_eq!(
+        b.list("").unwrap(),
+        vec![key.to_owned()],
+        "temp or staging files became visible"
+    );
     let leftovers: Vec<_> = fs::read_dir(dir.join("base/hot"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n != "object.bin")
         .collect();
-    assert!(leftovers.is_empty(), "successful writes left files behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "successful writes left files behind: {leftovers:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -216,7 +237,10 @@ fn killed_writer_child_process() {
     };
     let b = LocalBackend::new(PathBuf::from(base)).unwrap();
     let data = pseudo_random_bytes(KILL_TOTAL, 42);
-    let mut reader = StallingReader { data: data[..KILL_AT].to_vec(), pos: 0 };
+    let mut reader = StallingReader {
+        data: data[..KILL_AT].to_vec(),
+        pos: 0,
+    };
     let result = b.write_reader(KILL_KEY, &mut reader, Some(KILL_TOTAL as u64));
     panic!("the stalled write_reader returned: {result:?}");
 }
@@ -226,7 +250,13 @@ fn writer_killed_mid_stream_leaves_a_part_that_append_reader_completes() {
     let dir = TempDir::new("killed");
     let base = dir.join("base");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "killed_writer_child_process", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "killed_writer_child_process",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(KILL_ENV, &base)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -239,32 +269,67 @@ fn writer_killed_mid_stream_leaves_a_part_that_append_reader_completes() {
         if len == KILL_AT as u64 {
             break;
         }
-        assert!(len <= KILL_AT as u64, ".part grew past what the source gave: {len}");
+        assert!(
+            len <= KILL_AT as u64,
+            ".part grew past what the source gave: {len}"
+        );
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             panic!("writer process exited early ({status}) with .part at {len} bytes:\n{err}");
         }
-        assert!(Instant::now() < deadline, ".part stuck at {len} of {KILL_AT} bytes");
+        assert!(
+            Instant::now() < deadline,
+            ".part stuck at {len} of {KILL_AT} bytes"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().expect("SIGKILL the writer");
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc_sigkill()), "the writer was not killed by SIGKILL: {status}");
+    assert_eq!(
+        status.signal(),
+        Some(libc_sigkill()),
+        "the writer was not killed by SIGKILL: {status}"
+    );
 
     let data = pseudo_random_bytes(KILL_TOTAL, 42);
-    assert!(!base.join(KILL_KEY).exists(), "a killed stream published its object");
-    assert_same_bytes(".part after the kill", &fs::read(&part).unwrap(), &data[..KILL_AT]);
+    assert!(
+        !base.join(KILL_KEY).exists(),
+        "a killed stream published its object"
+    );
+    assert_same_bytes(
+        ".part after the kill",
+        &fs::read(&part).unwrap(),
+        &data[..KILL_AT],
+    );
 
     let b = LocalBackend::new(&base).unwrap();
     assert!(!b.exists(KILL_KEY).unwrap());
-    assert_kind("read of a killed stream", b.read(KILL_KEY), ErrorKind::NotFound);
-    assert_eq!(b.stat_file(KILL_KEY).unwrap(), Some(KILL_AT as u64), "stat_file falls back to the .part");
-    assert_eq!(b.list("").unwrap(), Vec::<String>::new(), "a .part was listed");
+    assert_kind(
+        "read of a killed stream",
+        b.read(KILL_KEY),
+        ErrorKind::NotFound,
+    );
+    assert_eq!(
+        b.stat_file(KILL_KEY).unwrap(),
+        Some(KILL_AT as u64),
+        "stat_file falls back to the .part"
+    );
+    assert_eq!(
+        b.list("").unwrap(),
+        Vec::<String>::new(),
+        "a .part was listed"
+    );
 
     let app = b.as_appending().expect("local backend appends");
     let rest = &data[KILL_AT..];
-    app.append_reader(KILL_KEY, &mut &rest[..], rest.len() as u64).unwrap();
+    app.append_reader(KILL_KEY, &mut &rest[..], rest.len() as u64)
+        .unwrap();
     assert_object(&b, KILL_KEY, &data);
     assert!(!part.exists(), "the .part survived a completed append");
     assert_eq!(b.list("").unwrap(), vec![KILL_KEY.to_owned()]);
@@ -292,7 +357,10 @@ fn snapshot(dir: &Path) -> Vec<(String, Option<Vec<u8>>)> {
                 out.push((format!("{rel}/"), None));
                 walk(root, &p, out);
             } else if ft.is_symlink() {
-                out.push((format!("{rel} -> {}", fs::read_link(&p).unwrap().display()), None));
+                out.push((
+                    format!("{rel} -> {}", fs::read_link(&p).unwrap().display()),
+                    None,
+                ));
             } else {
                 out.push((rel, Some(fs::read(&p).unwrap())));
             }
@@ -308,17 +376,47 @@ fn snapshot(dir: &Path) -> Vec<(String, Option<Vec<u8>>)> {
 #[track_caller]
 fn assert_refused_everywhere(b: &LocalBackend, key: &str) {
     let what = |op: &str| format!("{op}({key:?})");
-    assert_kind(&what("write"), b.write(key, b"evil"), ErrorKind::InvalidPath);
-    assert_kind(&what("write_reader"), b.write_reader(key, &mut &b"evil"[..], Some(4)), ErrorKind::InvalidPath);
+    assert_kind(
+        &what("write"),
+        b.write(key, b"evil"),
+        ErrorKind::InvalidPath,
+    );
+    assert_kind(
+        &what("write_reader"),
+        b.write_reader(key, &mut &b"evil"[..], Some(4)),
+        ErrorKind::InvalidPath,
+    );
     assert_kind(&what("read"), b.read(key), ErrorKind::InvalidPath);
-    assert_kind(&what("read_to"), b.read_to(key, &mut Vec::new()), ErrorKind::InvalidPath);
-    assert_kind(&what("read_to_at"), b.read_to_at(key, &mut Vec::new(), 0), ErrorKind::InvalidPath);
-    assert_kind(&what("read_range"), b.read_range(key, 0, &mut [0u8; 4]), ErrorKind::InvalidPath);
+    assert_kind(
+        &what("read_to"),
+        b.read_to(key, &mut Vec::new()),
+        ErrorKind::InvalidPath,
+    );
+    assert_kind(
+        &what("read_to_at"),
+        b.read_to_at(key, &mut Vec::new(), 0),
+        ErrorKind::InvalidPath,
+    );
+    assert_kind(
+        &what("read_range"),
+        b.read_range(key, 0, &mut [0u8; 4]),
+        ErrorKind::InvalidPath,
+    );
     assert_kind(&what("stat_file"), b.stat_file(key), ErrorKind::InvalidPath);
     assert_kind(&what("exists"), b.exists(key), ErrorKind::InvalidPath);
     assert_kind(&what("delete"), b.delete(key), ErrorKind::InvalidPath);
-    assert_kind(&what("delete_batch"), b.as_batch_deleter().unwrap().delete_batch(&[key]), ErrorKind::InvalidPath);
-    assert_kind(&what("append_reader"), b.as_appending().unwrap().append_reader(key, &mut &b"evil"[..], 4), ErrorKind::InvalidPath);
+    assert_kind(
+        &what("delete_batch"),
+        b.as_batch_deleter().unwrap().delete_batch(&[key]),
+        ErrorKind::InvalidPath,
+    );
+    assert_kind(
+        &what("append_reader"),
+        b.as_appending()
+            .unwrap()
+            .append_reader(key, &mut &b"evil"[..], 4),
+        ErrorKind::InvalidPath,
+    );
 }
 
 #[test]
@@ -329,12 +427,32 @@ fn traversal_keys_are_refused_and_nothing_outside_the_base_changes() {
     fs::write(dir.join("outside/x"), b"outside x").unwrap();
     fs::write(dir.join("x"), b"sibling x").unwrap();
     let before = snapshot(dir.path());
-    for key in ["../x", "a/../../x", "../outside/x", "/../x", "a/../b", "..", "../base/y"] {
+    for key in [
+        "../x",
+        "a/../../x",
+        "../outside/x",
+        "/../x",
+        "a/../b",
+        "..",
+        "../base/y",
+    ] {
         assert_refused_everywhere(&b, key);
-        assert_kind(&format!("list({key:?})"), b.list(key), ErrorKind::InvalidPath);
-        assert_kind(&format!("remove_directory({key:?})"), b.as_directory_remover().unwrap().remove_directory(key), ErrorKind::InvalidPath);
+        assert_kind(
+            &format!("list({key:?})"),
+            b.list(key),
+            ErrorKind::InvalidPath,
+        );
+        assert_kind(
+            &format!("remove_directory({key:?})"),
+            b.as_directory_remover().unwrap().remove_directory(key),
+            ErrorKind::InvalidPath,
+        );
     }
-    assert_eq!(snapshot(dir.path()), before, "a refused key changed the file system");
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a refused key changed the file system"
+    );
 }
 
 #[test]
@@ -346,18 +464,45 @@ fn symlinked_directory_leading_outside_is_refused_and_nothing_outside_changes() 
     fs::create_dir(dir.join("outside/sub")).unwrap();
     symlink(dir.join("outside"), dir.join("base/link")).unwrap();
     let before = snapshot(dir.path());
-    for key in ["link/secret", "link/new", "link/sub/new", "link/newdir/deeper/new"] {
+    for key in [
+        "link/secret",
+        "link/new",
+        "link/sub/new",
+        "link/newdir/deeper/new",
+    ] {
         assert_refused_everywhere(&b, key);
     }
     for prefix in ["link/", "link/s", "link/sub/"] {
-        assert_kind(&format!("list({prefix:?})"), b.list(prefix), ErrorKind::InvalidPath);
-        assert_kind(&format!("list_objects({prefix:?})"), b.as_object_lister().unwrap().list_objects(prefix), ErrorKind::InvalidPath);
+        assert_kind(
+            &format!("list({prefix:?})"),
+            b.list(prefix),
+            ErrorKind::InvalidPath,
+        );
+        assert_kind(
+            &format!("list_objects({prefix:?})"),
+            b.as_object_lister().unwrap().list_objects(prefix),
+            ErrorKind::InvalidPath,
+        );
     }
-    assert_kind("list_directories(link)", b.as_directory_lister().unwrap().list_directories("link"), ErrorKind::InvalidPath);
+    assert_kind(
+        "list_directories(link)",
+        b.as_directory_lister().unwrap().list_directories("link"),
+        ErrorKind::InvalidPath,
+    );
     // The root listing does not follow the link out either.
     assert_eq!(b.list("").unwrap(), Vec::<String>::new());
-    assert_eq!(b.as_directory_lister().unwrap().list_directories("").unwrap(), Vec::<String>::new());
-    assert_eq!(snapshot(dir.path()), before, "a refused key changed the file system");
+    assert_eq!(
+        b.as_directory_lister()
+            .unwrap()
+            .list_directories("")
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a refused key changed the file system"
+    );
 }
 
 #[test]
@@ -373,8 +518,16 @@ fn symlinked_file_leading_outside_is_refused_and_nothing_outside_changes() {
     for key in ["evil", "d/evil"] {
         assert_refused_everywhere(&b, key);
     }
-    assert_eq!(b.list("").unwrap(), Vec::<String>::new(), "a link leading outside was listed");
-    assert_eq!(snapshot(dir.path()), before, "a refused key changed the file system");
+    assert_eq!(
+        b.list("").unwrap(),
+        Vec::<String>::new(),
+        "a link leading outside was listed"
+    );
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a refused key changed the file system"
+    );
 }
 
 #[test]
@@ -401,7 +554,18 @@ fn symlinks_that_stay_inside_the_base_are_followed() {
 fn list_is_byte_sorted_across_directories_and_long_shared_names() {
     let dir = TempDir::new("order");
     let b = store_in(&dir);
-    let pieces = ["long-shared-name", "-", ".", "0", "B", "a", "~", "é", "x.parquet", "long-shared-name-"];
+    let pieces = [
+        "long-shared-name",
+        "-",
+        ".",
+        "0",
+        "B",
+        "a",
+        "~",
+        "é",
+        "x.parquet",
+        "long-shared-name-",
+    ];
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut next = |n: usize| {
         state ^= state << 13;
@@ -413,7 +577,11 @@ fn list_is_byte_sorted_across_directories_and_long_shared_names() {
     while keys.len() < 400 {
         let depth = 1 + next(3);
         let parts: Vec<String> = (0..depth)
-            .map(|_| (0..1 + next(3)).map(|_| pieces[next(pieces.len())]).collect::<String>())
+            .map(|_| {
+                (0..1 + next(3))
+                    .map(|_| pieces[next(pieces.len())])
+                    .collect::<String>()
+            })
             .collect();
         if parts.iter().any(|p| p.starts_with('.')) {
             continue;
@@ -432,9 +600,23 @@ fn list_is_byte_sorted_across_directories_and_long_shared_names() {
     keys.sort();
     assert_eq!(b.list("").unwrap(), keys);
     let infos = b.as_object_lister().unwrap().list_objects("").unwrap();
-    assert_eq!(infos.iter().map(|i| i.path.clone()).collect::<Vec<_>>(), keys);
-    for prefix in ["long-shared-name", "long-shared-name-", "long-shared-name/", "a", "é", "~"] {
-        let want: Vec<String> = keys.iter().filter(|k| k.starts_with(prefix)).cloned().collect();
+    assert_eq!(
+        infos.iter().map(|i| i.path.clone()).collect::<Vec<_>>(),
+        keys
+    );
+    for prefix in [
+        "long-shared-name",
+        "long-shared-name-",
+        "long-shared-name/",
+        "a",
+        "é",
+        "~",
+    ] {
+        let want: Vec<String> = keys
+            .iter()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
         assert_eq!(b.list(prefix).unwrap(), want, "list({prefix:?})");
     }
 }
@@ -455,12 +637,21 @@ fn created_base_subdirectories_and_objects_are_private() {
     assert_eq!(mode(&dir.join("new")), 0o700, "created parent of the base");
     assert_eq!(mode(&base), 0o700, "created base");
     b.write("a/b/obj", b"x").unwrap();
-    b.write_reader("a/c/streamed", &mut &b"y"[..], None).unwrap();
+    b.write_reader("a/c/streamed", &mut &b"y"[..], None)
+        .unwrap();
     assert_eq!(mode(&base.join("a")), 0o700);
     assert_eq!(mode(&base.join("a/b")), 0o700);
     assert_eq!(mode(&base.join("a/c")), 0o700);
-    assert_eq!(mode(&base.join("a/b/obj")), 0o600, "object written with write");
-    assert_eq!(mode(&base.join("a/c/streamed")), 0o600, "object written with write_reader");
+    assert_eq!(
+        mode(&base.join("a/b/obj")),
+        0o600,
+        "object written with write"
+    );
+    assert_eq!(
+        mode(&base.join("a/c/streamed")),
+        0o600,
+        "object written with write_reader"
+    );
 }
 
 #[test]
@@ -494,7 +685,11 @@ fn writing_under_an_object_used_as_a_directory_is_an_io_error_and_keeps_it() {
     let err = b.write("f/x", b"x").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
     assert!(err.to_string().contains("not a directory"), "{err}");
-    assert_kind("write_reader under an object", b.write_reader("f/g/x", &mut &b"x"[..], None), ErrorKind::Io);
+    assert_kind(
+        "write_reader under an object",
+        b.write_reader("f/g/x", &mut &b"x"[..], None),
+        ErrorKind::Io,
+    );
     assert_object(&b, "f", b"an object");
 }
 
@@ -510,16 +705,30 @@ fn failed_write_reader_keeps_the_old_object_and_the_part() {
     let data = pseudo_random_bytes(2 * 1024 * 1024, 7);
     let half = 1024 * 1024 + 5;
     let err = b
-        .write_reader("obj", &mut FailingReader::new(&data[..half]), Some(data.len() as u64))
+        .write_reader(
+            "obj",
+            &mut FailingReader::new(&data[..half]),
+            Some(data.len() as u64),
+        )
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
-    assert!(err.to_string().contains("read source"), "the error names the source: {err}");
+    assert!(
+        err.to_string().contains("read source"),
+        "the error names the source: {err}"
+    );
     assert_object(&b, "obj", b"old version");
-    assert_same_bytes(".part", &fs::read(dir.join("base/obj.part")).unwrap(), &data[..half]);
+    assert_same_bytes(
+        ".part",
+        &fs::read(dir.join("base/obj.part")).unwrap(),
+        &data[..half],
+    );
     assert_eq!(b.list("").unwrap(), ["obj"]);
 
     let rest = &data[half..];
-    b.as_appending().unwrap().append_reader("obj", &mut &rest[..], rest.len() as u64).unwrap();
+    b.as_appending()
+        .unwrap()
+        .append_reader("obj", &mut &rest[..], rest.len() as u64)
+        .unwrap();
     assert_object(&b, "obj", &data);
     assert!(!dir.join("base/obj.part").exists());
 }
@@ -542,8 +751,17 @@ fn part_temp_and_hidden_files_are_never_listed() {
     assert_eq!(b.list("d/").unwrap(), ["d/visible"]);
     assert_eq!(b.list("d/p").unwrap(), Vec::<String>::new());
     let infos = b.as_object_lister().unwrap().list_objects("").unwrap();
-    assert_eq!(infos.iter().map(|i| i.path.as_str()).collect::<Vec<_>>(), ["d/visible"]);
-    assert_eq!(b.as_directory_lister().unwrap().list_directories("").unwrap(), ["d"]);
+    assert_eq!(
+        infos.iter().map(|i| i.path.as_str()).collect::<Vec<_>>(),
+        ["d/visible"]
+    );
+    assert_eq!(
+        b.as_directory_lister()
+            .unwrap()
+            .list_directories("")
+            .unwrap(),
+        ["d"]
+    );
 }
 
 #[test]
@@ -560,10 +778,22 @@ fn stat_file_and_read_to_at_fall_back_to_the_part_but_plain_reads_do_not() {
     let mut out = Vec::new();
     assert_eq!(b.read_to_at("obj", &mut out, 9_000).unwrap(), 1_000);
     assert_same_bytes("read_to_at(9000) of the partial", &out, &data[9_000..]);
-    assert_kind("read_to_at past the partial", b.read_to_at("obj", &mut Vec::new(), 10_000), ErrorKind::InvalidArgument);
+    assert_kind(
+        "read_to_at past the partial",
+        b.read_to_at("obj", &mut Vec::new(), 10_000),
+        ErrorKind::InvalidArgument,
+    );
     assert_kind("read", b.read("obj"), ErrorKind::NotFound);
-    assert_kind("read_to", b.read_to("obj", &mut Vec::new()), ErrorKind::NotFound);
-    assert_kind("read_range", b.read_range("obj", 0, &mut [0u8; 8]), ErrorKind::NotFound);
+    assert_kind(
+        "read_to",
+        b.read_to("obj", &mut Vec::new()),
+        ErrorKind::NotFound,
+    );
+    assert_kind(
+        "read_range",
+        b.read_range("obj", 0, &mut [0u8; 8]),
+        ErrorKind::NotFound,
+    );
 }
 
 #[test]
@@ -575,10 +805,16 @@ fn append_reader_without_a_part_is_not_found_naming_the_partial() {
     for key in ["obj", "missing", "no/such/dir/obj"] {
         let err = app.append_reader(key, &mut &b"more"[..], 4).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound, "{key}: {err:?}");
-        assert!(err.to_string().contains("no staged partial"), "{key}: unclear message: {err}");
+        assert!(
+            err.to_string().contains("no staged partial"),
+            "{key}: unclear message: {err}"
+        );
     }
     assert_object(&b, "obj", b"complete");
-    assert!(!dir.join("base/missing").exists() && !dir.join("base/no").exists(), "append_reader created something");
+    assert!(
+        !dir.join("base/missing").exists() && !dir.join("base/no").exists(),
+        "append_reader created something"
+    );
 }
 
 #[test]
@@ -587,7 +823,11 @@ fn append_reader_with_a_short_source_keeps_the_longer_part_unpublished() {
     let b = store_in(&dir);
     let _ = b.write_reader("obj", &mut FailingReader::new(b"hello "), Some(11));
     let app = b.as_appending().unwrap();
-    assert_kind("short append", app.append_reader("obj", &mut &b"wo"[..], 5), ErrorKind::Io);
+    assert_kind(
+        "short append",
+        app.append_reader("obj", &mut &b"wo"[..], 5),
+        ErrorKind::Io,
+    );
     assert!(!b.exists("obj").unwrap());
     assert_eq!(fs::read(dir.join("base/obj.part")).unwrap(), b"hello wo");
     app.append_reader("obj", &mut &b"rld"[..], 3).unwrap();
@@ -598,7 +838,11 @@ fn append_reader_with_a_short_source_keeps_the_longer_part_unpublished() {
 fn keys_ending_in_part_are_reserved() {
     let dir = TempDir::new("reserved");
     let b = store_in(&dir);
-    assert_kind("write x.part", b.write("x.part", b"x"), ErrorKind::InvalidPath);
+    assert_kind(
+        "write x.part",
+        b.write("x.part", b"x"),
+        ErrorKind::InvalidPath,
+    );
     assert_kind("read x.part", b.read("d/x.part"), ErrorKind::InvalidPath);
     b.write("x.parts", b"fine").unwrap();
     assert_object(&b, "x.parts", b"fine");
@@ -620,7 +864,10 @@ fn remove_directory_removes_only_empty_directories() {
     assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
     assert!(err.to_string().contains("not empty"), "{err}");
     assert_object(&b, "full/obj", b"x");
-    assert!(r.remove_directory("empty").is_err(), "a directory holding a directory is not empty");
+    assert!(
+        r.remove_directory("empty").is_err(),
+        "a directory holding a directory is not empty"
+    );
 
     r.remove_directory("empty/inner/").unwrap();
     assert!(!dir.join("base/empty/inner").exists());
@@ -652,13 +899,20 @@ fn config_json_is_exactly_the_absolute_base_path() {
     let base = dir.join("base");
     let b = LocalBackend::new(&base).unwrap();
     assert!(base.is_absolute());
-    assert_eq!(b.config_json(), format!("{{\"base_path\":\"{}\"}}", base.display()));
+    assert_eq!(
+        b.config_json(),
+        format!("{{\"base_path\":\"{}\"}}", base.display())
+    );
     assert_eq!(b.kind(), "local");
 
     // Characters JSON must escape come out escaped.
     let odd = dir.join("quote\"back\\slash ünï");
     let b = LocalBackend::new(&odd).unwrap();
-    let escaped = odd.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    let escaped = odd
+        .display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
     assert_eq!(b.config_json(), format!("{{\"base_path\":\"{escaped}\"}}"));
 }
 
@@ -668,9 +922,17 @@ fn relative_base_paths_are_made_absolute() {
     // A relative path to the temp dir from the current directory.
     let cwd = std::env::current_dir().unwrap();
     let ups = cwd.components().count() - 1;
-    let rel: PathBuf = std::iter::repeat("..").take(ups).collect::<PathBuf>().join(dir.path().strip_prefix("/").unwrap()).join("rel");
+    let rel: PathBuf = std::iter::repeat("..")
+        .take(ups)
+        .collect::<PathBuf>()
+        .join(dir.path().strip_prefix("/").unwrap())
+        .join("rel");
     let b = LocalBackend::new(&rel).unwrap();
-    assert!(b.get_base_path().is_absolute(), "{}", b.get_base_path().display());
+    assert!(
+        b.get_base_path().is_absolute(),
+        "{}",
+        b.get_base_path().display()
+    );
     b.write("k", b"v").unwrap();
     assert_eq!(fs::read(dir.join("rel/k")).unwrap(), b"v");
 }
@@ -685,10 +947,24 @@ fn storage_path_helpers_point_into_the_base_directory() {
     assert_eq!(b.local_base_path(), Some(base.as_path()));
     assert_eq!(b.storage_root(), format!("{shown}/"));
     assert_eq!(get_local_base_path(&b, "compaction", "./fallback"), shown);
-    assert_eq!(get_storage_path(&b, "db", "cpu").unwrap(), format!("{shown}/db/cpu/**/*.parquet"));
+    assert_eq!(
+        get_storage_path(&b, "db", "cpu").unwrap(),
+        format!("{shown}/db/cpu/**/*.parquet")
+    );
     for (db, m) in [("a/b", "cpu"), ("db", ".."), ("", "cpu"), ("db", "c*")] {
-        assert_kind(&format!("get_storage_path({db:?}, {m:?})"), get_storage_path(&b, db, m), ErrorKind::InvalidArgument);
+        assert_kind(
+            &format!("get_storage_path({db:?}, {m:?})"),
+            get_storage_path(&b, db, m),
+            ErrorKind::InvalidArgument,
+        );
     }
-    assert_eq!(b.get_full_path("db/cpu/x.parquet").unwrap(), base.join("db/cpu/x.parquet"));
-    assert_kind("get_full_path(../x)", b.get_full_path("../x"), ErrorKind::InvalidPath);
+    assert_eq!(
+        b.get_full_path("db/cpu/x.parquet").unwrap(),
+        base.join("db/cpu/x.parquet")
+    );
+    assert_kind(
+        "get_full_path(../x)",
+        b.get_full_path("../x"),
+        ErrorKind::InvalidPath,
+    );
 }

@@ -327,6 +327,61 @@ impl S3Inner {
         }
     }
 
+    /// GET from `offset` (a Range when above 0), conditional on `if_match`.
+    /// `Ok(None)` when the range is not satisfiable (416).
+    fn get_checked(
+        &self,
+        path: &str,
+        key: &str,
+        offset: u64,
+        if_match: Option<&str>,
+    ) -> Result<Option<Response>> {
+        let url = self.sign(self.bucket.get_object(self.credentials.as_ref(), key));
+        let range = (offset > 0).then(|| format!("bytes={offset}-"));
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(2);
+        if let Some(r) = &range {
+            headers.push(("range", r));
+        }
+        if let Some(v) = if_match {
+            headers.push(("if-match", v));
+        }
+        let resp = self.transport.send(path, "GET", &url, &headers, RequestBody::Empty)?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(Some(resp)),
+            416 => Ok(None),
+            _ => Err(self.error_for(path, resp)),
+        }
+    }
+
+    /// A resumed read whose offset the server found past the end: fine (0
+    /// bytes) when the object is still version `if_match` and exactly
+    /// `offset` bytes long, the earlier read having been cut after its last
+    /// byte.
+    fn resume_at_end(
+        &self,
+        path: &str,
+        key: &str,
+        offset: u64,
+        if_match: &str,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let url = self.sign(self.bucket.head_object(self.credentials.as_ref(), key));
+        let resp = self
+            .transport
+            .send(path, "HEAD", &url, &[("if-match", if_match)], RequestBody::Empty)?;
+        if !resp.status().is_success() {
+            return Err(self.error_for(path, resp));
+        }
+        let etag = header(&resp, "etag").map(str::to_owned);
+        check_version(path, Some(if_match), etag.as_deref())?;
+        let size = content_length(path, &resp)?;
+        if size != offset {
+            return Err(past_end(path, offset, Some(size)));
+        }
+        *seen_version = etag;
+        Ok(0)
+    }
+
     /// The object's size from a HEAD, NotFound when missing.
     fn size_of(&self, path: &str, key: &str) -> Result<u64> {
         let resp = self.head(path, key)?.ok_or_else(|| Error::not_found(path))?;
@@ -350,6 +405,19 @@ fn past_end(path: &str, offset: u64, size: Option<u64>) -> Error {
     Error::invalid_argument(format!(
         "{path}: offset {offset} is at or past the end of the object{size}"
     ))
+}
+
+/// Refuses a response whose ETag is not the one a resumed read asked for:
+/// some S3-compatible servers (s3s-fs) ignore `If-Match`, so the header
+/// alone cannot be trusted to keep two versions from being spliced.
+fn check_version(path: &str, if_match: Option<&str>, etag: Option<&str>) -> Result<()> {
+    match if_match {
+        Some(want) if etag != Some(want) => Err(Error::PreconditionFailed {
+            path: path.to_owned(),
+            remote: None,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Reads a ranged response: a 206 body as is; a 200 (server ignored the
@@ -500,6 +568,38 @@ impl Backend for S3Backend {
             Some(resp) => ranged_body(path, resp, offset, writer),
             None => Err(past_end(path, offset, None)),
         }
+    }
+
+    fn read_to_checked(
+        &self,
+        path: &str,
+        writer: &mut dyn Write,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        self.read_to_at_checked(path, writer, 0, None, seen_version)
+    }
+
+    /// The version is the ETag, taken from the response before any byte is
+    /// written, and compared with `if_match` as well as sent in `If-Match`.
+    fn read_to_at_checked(
+        &self,
+        path: &str,
+        writer: &mut dyn Write,
+        offset: u64,
+        if_match: Option<&str>,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let key = self.inner.key(path)?;
+        let Some(resp) = self.inner.get_checked(path, &key, offset, if_match)? else {
+            return match if_match {
+                Some(v) => self.inner.resume_at_end(path, &key, offset, v, seen_version),
+                None => Err(past_end(path, offset, None)),
+            };
+        };
+        let etag = header(&resp, "etag").map(str::to_owned);
+        check_version(path, if_match, etag.as_deref())?;
+        *seen_version = etag;
+        ranged_body(path, resp, offset, writer)
     }
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {

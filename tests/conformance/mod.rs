@@ -238,7 +238,11 @@ pub fn assert_same_bytes(what: &str, actual: &[u8], expected: &[u8]) {
 pub fn assert_kind<T: Debug>(what: &str, result: blobio::Result<T>, kind: ErrorKind) {
     match result {
         Ok(v) => panic!("{what}: expected a {kind} error, got Ok({v:?})"),
-        Err(e) => assert_eq!(e.kind(), kind, "{what}: expected a {kind} error, got {e:?} ({e})"),
+        Err(e) => assert_eq!(
+            e.kind(),
+            kind,
+            "{what}: expected a {kind} error, got {e:?} ({e})"
+        ),
     }
 }
 
@@ -251,7 +255,11 @@ fn ok<T>(what: &str, result: blobio::Result<T>) -> T {
 #[track_caller]
 pub fn assert_object(backend: &dyn Backend, key: &str, expected: &[u8]) {
     let len = expected.len() as u64;
-    assert_same_bytes(&format!("read({key:?})"), &ok("read", backend.read(key)), expected);
+    assert_same_bytes(
+        &format!("read({key:?})"),
+        &ok("read", backend.read(key)),
+        expected,
+    );
 
     let mut out = Vec::new();
     let n = ok("read_to", backend.read_to(key, &mut out));
@@ -265,11 +273,23 @@ pub fn assert_object(backend: &dyn Backend, key: &str, expected: &[u8]) {
 
     let mut buf = vec![0xEEu8; expected.len()];
     let n = ok("read_range 0", backend.read_range(key, 0, &mut buf));
-    assert_eq!(n, expected.len(), "read_range({key:?}, 0, {} bytes) count", expected.len());
+    assert_eq!(
+        n,
+        expected.len(),
+        "read_range({key:?}, 0, {} bytes) count",
+        expected.len()
+    );
     assert_same_bytes(&format!("read_range({key:?}, 0)"), &buf, expected);
 
-    assert_eq!(ok("stat_file", backend.stat_file(key)), Some(len), "stat_file({key:?})");
-    assert!(ok("exists", backend.exists(key)), "exists({key:?}) after writing it");
+    assert_eq!(
+        ok("stat_file", backend.stat_file(key)),
+        Some(len),
+        "stat_file({key:?})"
+    );
+    assert!(
+        ok("exists", backend.exists(key)),
+        "exists({key:?}) after writing it"
+    );
 }
 
 /// Deletes everything under `prefix` (called when a check passed).
@@ -303,7 +323,12 @@ pub struct ChunkyReader<'a> {
 impl<'a> ChunkyReader<'a> {
     /// Reads out `data`.
     pub fn new(data: &'a [u8]) -> Self {
-        ChunkyReader { data, pos: 0, calls: 0, interrupted: false }
+        ChunkyReader {
+            data,
+            pos: 0,
+            calls: 0,
+            interrupted: false,
+        }
     }
 }
 
@@ -312,7 +337,10 @@ impl Read for ChunkyReader<'_> {
         const SIZES: [usize; 6] = [1, 7, 4093, 65_537, 1_048_583, 13];
         if self.calls == 2 && !self.interrupted {
             self.interrupted = true;
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted on purpose"));
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "interrupted on purpose",
+            ));
         }
         let want = SIZES[self.calls % SIZES.len()];
         self.calls += 1;
@@ -339,7 +367,10 @@ impl<'a> FailingReader<'a> {
 impl Read for FailingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.pos == self.data.len() {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "source failed on purpose"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "source failed on purpose",
+            ));
         }
         let n = buf.len().min(self.data.len() - self.pos);
         buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
@@ -373,14 +404,20 @@ pub struct FailingWriter {
 impl FailingWriter {
     /// Accepts `room` bytes, then errors.
     pub fn new(room: usize) -> Self {
-        FailingWriter { accepted: Vec::new(), room }
+        FailingWriter {
+            accepted: Vec::new(),
+            room,
+        }
     }
 }
 
 impl Write for FailingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.accepted.len() >= self.room {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "destination failed on purpose"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "destination failed on purpose",
+            ));
         }
         let n = buf.len().min(self.room - self.accepted.len());
         self.accepted.extend_from_slice(&buf[..n]);
@@ -392,7 +429,11 @@ impl Write for FailingWriter {
 }
 
 fn sizes(options: &Options) -> [(&'static str, usize); 3] {
-    [("empty", 0), ("small", 13), ("large", options.large_object_size)]
+    [
+        ("empty", 0),
+        ("small", 13),
+        ("large", options.large_object_size),
+    ]
 }
 
 // ---------------------------------------------------------------------------
@@ -409,7 +450,10 @@ pub fn write_then_read_round_trips_empty_small_and_large_objects(b: &dyn Backend
         ok("write", b.write(&key, &data));
         assert_object(b, &key, &data);
     }
-    assert_eq!(ok("list", b.list(&p)), strings(&p, &["empty.bin", "large.bin", "small.bin"]));
+    assert_eq!(
+        ok("list", b.list(&p)),
+        strings(&p, &["empty.bin", "large.bin", "small.bin"])
+    );
     cleanup(b, &p);
 }
 
@@ -420,10 +464,16 @@ pub fn write_reader_with_known_size_round_trips(b: &dyn Backend, o: &Options) {
     for (i, (name, len)) in sizes(o).into_iter().enumerate() {
         let key = format!("{p}{name}.bin");
         let data = pseudo_random_bytes(len, 200 + i as u64);
-        ok("write_reader", b.write_reader(&key, &mut ChunkyReader::new(&data), Some(len as u64)));
+        ok(
+            "write_reader",
+            b.write_reader(&key, &mut ChunkyReader::new(&data), Some(len as u64)),
+        );
         assert_object(b, &key, &data);
     }
-    assert_eq!(ok("list", b.list(&p)), strings(&p, &["empty.bin", "large.bin", "small.bin"]));
+    assert_eq!(
+        ok("list", b.list(&p)),
+        strings(&p, &["empty.bin", "large.bin", "small.bin"])
+    );
     cleanup(b, &p);
 }
 
@@ -434,10 +484,16 @@ pub fn write_reader_with_unknown_size_round_trips(b: &dyn Backend, o: &Options) 
     for (i, (name, len)) in sizes(o).into_iter().enumerate() {
         let key = format!("{p}{name}.bin");
         let data = pseudo_random_bytes(len, 300 + i as u64);
-        ok("write_reader", b.write_reader(&key, &mut ChunkyReader::new(&data), None));
+        ok(
+            "write_reader",
+            b.write_reader(&key, &mut ChunkyReader::new(&data), None),
+        );
         assert_object(b, &key, &data);
     }
-    assert_eq!(ok("list", b.list(&p)), strings(&p, &["empty.bin", "large.bin", "small.bin"]));
+    assert_eq!(
+        ok("list", b.list(&p)),
+        strings(&p, &["empty.bin", "large.bin", "small.bin"])
+    );
     cleanup(b, &p);
 }
 
@@ -455,7 +511,11 @@ pub fn write_reader_from_a_failing_source_is_io_error_and_keeps_the_old_object(
     let partial = pseudo_random_bytes(o.large_object_size, 400);
     for size in [None, Some(o.large_object_size as u64 + 100)] {
         let result = b.write_reader(&key, &mut FailingReader::new(&partial), size);
-        assert_kind(&format!("write_reader from a failing source, size {size:?}"), result, ErrorKind::Io);
+        assert_kind(
+            &format!("write_reader from a failing source, size {size:?}"),
+            result,
+            ErrorKind::Io,
+        );
         assert_object(b, &key, &old);
     }
     assert_eq!(ok("list", b.list(&p)), vec![key.clone()]);
@@ -475,13 +535,28 @@ pub fn write_reader_source_shorter_than_announced_is_io_error_and_keeps_the_old_
     ok("write", b.write(&key, &old));
     let data = pseudo_random_bytes(1000, 500);
     let result = b.write_reader(&key, &mut &data[..], Some(1010));
-    assert_kind("write_reader of 1000 bytes announced as 1010", result, ErrorKind::Io);
+    assert_kind(
+        "write_reader of 1000 bytes announced as 1010",
+        result,
+        ErrorKind::Io,
+    );
     assert_object(b, &key, &old);
 
     let result = b.write_reader(&fresh, &mut &data[..], Some(1010));
-    assert_kind("write_reader of a new key, 1000 bytes announced as 1010", result, ErrorKind::Io);
-    assert!(!ok("exists", b.exists(&fresh)), "a short write_reader published {fresh:?}");
-    assert_kind("read after a short write_reader", b.read(&fresh), ErrorKind::NotFound);
+    assert_kind(
+        "write_reader of a new key, 1000 bytes announced as 1010",
+        result,
+        ErrorKind::Io,
+    );
+    assert!(
+        !ok("exists", b.exists(&fresh)),
+        "a short write_reader published {fresh:?}"
+    );
+    assert_kind(
+        "read after a short write_reader",
+        b.read(&fresh),
+        ErrorKind::NotFound,
+    );
     assert_eq!(ok("list", b.list(&p)), vec![key.clone()]);
     cleanup(b, &p);
 }
@@ -494,11 +569,27 @@ pub fn read_to_into_a_failing_destination_is_io_error(b: &dyn Backend, _o: &Opti
     let data = pseudo_random_bytes(300_000, 600);
     ok("write", b.write(&key, &data));
     let mut dest = FailingWriter::new(100_000);
-    assert_kind("read_to into a failing writer", b.read_to(&key, &mut dest), ErrorKind::Io);
-    assert_same_bytes("bytes accepted before the failure", &dest.accepted, &data[..100_000]);
+    assert_kind(
+        "read_to into a failing writer",
+        b.read_to(&key, &mut dest),
+        ErrorKind::Io,
+    );
+    assert_same_bytes(
+        "bytes accepted before the failure",
+        &dest.accepted,
+        &data[..100_000],
+    );
     let mut dest = FailingWriter::new(10);
-    assert_kind("read_to_at into a failing writer", b.read_to_at(&key, &mut dest, 7), ErrorKind::Io);
-    assert_same_bytes("bytes accepted before the failure", &dest.accepted, &data[7..17]);
+    assert_kind(
+        "read_to_at into a failing writer",
+        b.read_to_at(&key, &mut dest, 7),
+        ErrorKind::Io,
+    );
+    assert_same_bytes(
+        "bytes accepted before the failure",
+        &dest.accepted,
+        &data[7..17],
+    );
     cleanup(b, &p);
 }
 
@@ -522,7 +613,12 @@ pub fn keys_with_special_characters_round_trip_and_list_exactly(b: &dyn Backend,
     if o.keys_with_sub_delimiters {
         plain.push("plain/sub!$&'()*,;@delims");
     }
-    let plus_percent = ["pct/a+b.txt", "pct/100%.txt", "pct/%2F not a slash", "pct/c++ %20 +%+"];
+    let plus_percent = [
+        "pct/a+b.txt",
+        "pct/100%.txt",
+        "pct/%2F not a slash",
+        "pct/c++ %20 +%+",
+    ];
 
     let mut all: Vec<String> = Vec::new();
     for (i, name) in plain.iter().chain(plus_percent.iter()).enumerate() {
@@ -531,7 +627,10 @@ pub fn keys_with_special_characters_round_trip_and_list_exactly(b: &dyn Backend,
         if i % 2 == 0 {
             ok(&format!("write {key:?}"), b.write(&key, &data));
         } else {
-            ok(&format!("write_reader {key:?}"), b.write_reader(&key, &mut &data[..], None));
+            ok(
+                &format!("write_reader {key:?}"),
+                b.write_reader(&key, &mut &data[..], None),
+            );
         }
         assert_object(b, &key, &data);
         all.push(key);
@@ -539,17 +638,32 @@ pub fn keys_with_special_characters_round_trip_and_list_exactly(b: &dyn Backend,
 
     let mut plain_keys: Vec<String> = strings(&p, &plain);
     plain_keys.sort();
-    let lister = b.as_object_lister().expect("backend must implement ObjectLister");
+    let lister = b
+        .as_object_lister()
+        .expect("backend must implement ObjectLister");
     if o.keys_with_plus_and_percent {
         let mut expected = all.clone();
         expected.sort();
         assert_eq!(ok("list", b.list(&p)), expected, "list of special keys");
-        let listed: Vec<String> = ok("list_objects", lister.list_objects(&p)).into_iter().map(|i| i.path).collect();
+        let listed: Vec<String> = ok("list_objects", lister.list_objects(&p))
+            .into_iter()
+            .map(|i| i.path)
+            .collect();
         assert_eq!(listed, expected, "list_objects of special keys");
-        assert_eq!(ok("list", b.list(&format!("{p}pct/a+"))), vec![format!("{p}pct/a+b.txt")]);
-        assert_eq!(ok("list", b.list(&format!("{p}pct/1"))), vec![format!("{p}pct/100%.txt")]);
+        assert_eq!(
+            ok("list", b.list(&format!("{p}pct/a+"))),
+            vec![format!("{p}pct/a+b.txt")]
+        );
+        assert_eq!(
+            ok("list", b.list(&format!("{p}pct/1"))),
+            vec![format!("{p}pct/100%.txt")]
+        );
     } else {
-        assert_eq!(ok("list", b.list(&format!("{p}plain/"))), plain_keys, "list of special keys");
+        assert_eq!(
+            ok("list", b.list(&format!("{p}plain/"))),
+            plain_keys,
+            "list of special keys"
+        );
     }
     assert_eq!(
         ok("list", b.list(&format!("{p}plain/日本語/"))),
@@ -566,7 +680,10 @@ pub fn keys_with_special_characters_round_trip_and_list_exactly(b: &dyn Backend,
         ok(&format!("delete {key:?}"), b.delete(key));
         assert!(!ok("exists", b.exists(key)), "{key:?} exists after delete");
     }
-    assert_eq!(ok("list", b.list(&format!("{p}plain/"))), Vec::<String>::new());
+    assert_eq!(
+        ok("list", b.list(&format!("{p}plain/"))),
+        Vec::<String>::new()
+    );
     cleanup(b, &p);
 }
 
@@ -578,7 +695,9 @@ pub fn overwrite_replaces_the_whole_object(b: &dyn Backend, o: &Options) {
     let big = pseudo_random_bytes(o.large_object_size, 700);
     let small = b"small version".to_vec();
     let medium = pseudo_random_bytes(70_001, 701);
-    let lister = b.as_object_lister().expect("backend must implement ObjectLister");
+    let lister = b
+        .as_object_lister()
+        .expect("backend must implement ObjectLister");
 
     ok("write big", b.write(&key, &big));
     assert_object(b, &key, &big);
@@ -586,11 +705,21 @@ pub fn overwrite_replaces_the_whole_object(b: &dyn Backend, o: &Options) {
     assert_object(b, &key, &small);
     let infos = ok("list_objects", lister.list_objects(&p));
     assert_eq!(infos.len(), 1, "{infos:?}");
-    assert_eq!(infos[0].size, small.len() as u64, "listed size after overwrite");
+    assert_eq!(
+        infos[0].size,
+        small.len() as u64,
+        "listed size after overwrite"
+    );
 
-    ok("write_reader medium", b.write_reader(&key, &mut ChunkyReader::new(&medium), None));
+    ok(
+        "write_reader medium",
+        b.write_reader(&key, &mut ChunkyReader::new(&medium), None),
+    );
     assert_object(b, &key, &medium);
-    ok("write_reader small", b.write_reader(&key, &mut &small[..], Some(small.len() as u64)));
+    ok(
+        "write_reader small",
+        b.write_reader(&key, &mut &small[..], Some(small.len() as u64)),
+    );
     assert_object(b, &key, &small);
     ok("write empty", b.write(&key, b""));
     assert_object(b, &key, b"");
@@ -620,27 +749,76 @@ pub fn leading_slash_of_a_key_is_ignored(b: &dyn Backend, _o: &Options) {
 /// `db/cp` matches `db/cp`, `db/cpu/x` and `db/cpx`, not `db/c/w` or `db/d`.
 pub fn list_matches_keys_by_plain_string_prefix(b: &dyn Backend, _o: &Options) {
     let p = unique_prefix("list_prefix");
-    let names = ["db/cpu/x", "db/cpu/y/z", "db/cpx", "db/c/w", "db/cp", "dbx", "db/d"];
+    let names = [
+        "db/cpu/x",
+        "db/cpu/y/z",
+        "db/cpx",
+        "db/c/w",
+        "db/cp",
+        "dbx",
+        "db/d",
+    ];
     for n in names {
         ok("write", b.write(&format!("{p}{n}"), n.as_bytes()));
     }
-    let list = |prefix: &str| ok(&format!("list({prefix:?})"), b.list(&format!("{p}{prefix}")));
-    assert_eq!(list("db/cp"), strings(&p, &["db/cp", "db/cpu/x", "db/cpu/y/z", "db/cpx"]));
+    let list = |prefix: &str| {
+        ok(
+            &format!("list({prefix:?})"),
+            b.list(&format!("{p}{prefix}")),
+        )
+    };
+    assert_eq!(
+        list("db/cp"),
+        strings(&p, &["db/cp", "db/cpu/x", "db/cpu/y/z", "db/cpx"])
+    );
     assert_eq!(list("db/cpu"), strings(&p, &["db/cpu/x", "db/cpu/y/z"]));
     assert_eq!(list("db/c/"), strings(&p, &["db/c/w"]));
     assert_eq!(
         list("db/"),
-        strings(&p, &["db/c/w", "db/cp", "db/cpu/x", "db/cpu/y/z", "db/cpx", "db/d"])
+        strings(
+            &p,
+            &[
+                "db/c/w",
+                "db/cp",
+                "db/cpu/x",
+                "db/cpu/y/z",
+                "db/cpx",
+                "db/d"
+            ]
+        )
     );
     assert_eq!(
         list("db"),
-        strings(&p, &["db/c/w", "db/cp", "db/cpu/x", "db/cpu/y/z", "db/cpx", "db/d", "dbx"])
+        strings(
+            &p,
+            &[
+                "db/c/w",
+                "db/cp",
+                "db/cpu/x",
+                "db/cpu/y/z",
+                "db/cpx",
+                "db/d",
+                "dbx"
+            ]
+        )
     );
     assert_eq!(list(""), list("db"), "the check's whole prefix");
-    assert_eq!(list("db/cpu/y/z"), strings(&p, &["db/cpu/y/z"]), "a prefix equal to a key");
-    assert_eq!(list("db/cpu/x/"), Vec::<String>::new(), "a key used as a directory");
+    assert_eq!(
+        list("db/cpu/y/z"),
+        strings(&p, &["db/cpu/y/z"]),
+        "a prefix equal to a key"
+    );
+    assert_eq!(
+        list("db/cpu/x/"),
+        Vec::<String>::new(),
+        "a key used as a directory"
+    );
     assert_eq!(list("db/e"), Vec::<String>::new(), "an unused prefix");
-    assert_eq!(list("nothing/here/"), Vec::<String>::new(), "an unused directory");
+    assert_eq!(
+        list("nothing/here/"),
+        Vec::<String>::new(),
+        "an unused directory"
+    );
     cleanup(b, &p);
 }
 
@@ -652,28 +830,55 @@ pub fn list_returns_full_keys_sorted_by_bytes(b: &dyn Backend, _o: &Options) {
     for n in written {
         ok("write", b.write(&format!("{p}{n}"), b"x"));
     }
-    let expected = strings(&p, &["0", "A", "a-b", "a.b", "a/a/a", "a/b", "aB", "a~", "z", "é"]);
+    let expected = strings(
+        &p,
+        &["0", "A", "a-b", "a.b", "a/a/a", "a/b", "aB", "a~", "z", "é"],
+    );
     assert_eq!(ok("list", b.list(&p)), expected);
-    let lister = b.as_object_lister().expect("backend must implement ObjectLister");
-    let listed: Vec<String> = ok("list_objects", lister.list_objects(&p)).into_iter().map(|i| i.path).collect();
+    let lister = b
+        .as_object_lister()
+        .expect("backend must implement ObjectLister");
+    let listed: Vec<String> = ok("list_objects", lister.list_objects(&p))
+        .into_iter()
+        .map(|i| i.path)
+        .collect();
     assert_eq!(listed, expected, "list_objects order");
     cleanup(b, &p);
 }
 
 /// `list_objects` gives each key with its exact size and a modification time
 /// within the allowed clock skew of now, in the order of `list`.
-pub fn list_objects_reports_exact_sizes_and_recent_modification_times(b: &dyn Backend, o: &Options) {
+pub fn list_objects_reports_exact_sizes_and_recent_modification_times(
+    b: &dyn Backend,
+    o: &Options,
+) {
     let p = unique_prefix("list_objects");
-    let lister = b.as_object_lister().expect("backend must implement ObjectLister");
-    let objects = [("a/empty", 0usize), ("a/one", 1), ("b", 1000), ("c/d/e", 70_001)];
+    let lister = b
+        .as_object_lister()
+        .expect("backend must implement ObjectLister");
+    let objects = [
+        ("a/empty", 0usize),
+        ("a/one", 1),
+        ("b", 1000),
+        ("c/d/e", 70_001),
+    ];
     let before = SystemTime::now();
     for (i, (n, len)) in objects.iter().enumerate() {
-        ok("write", b.write(&format!("{p}{n}"), &pseudo_random_bytes(*len, 800 + i as u64)));
+        ok(
+            "write",
+            b.write(
+                &format!("{p}{n}"),
+                &pseudo_random_bytes(*len, 800 + i as u64),
+            ),
+        );
     }
     let after = SystemTime::now();
     let infos = ok("list_objects", lister.list_objects(&p));
     let got: Vec<(String, u64)> = infos.iter().map(|i| (i.path.clone(), i.size)).collect();
-    let want: Vec<(String, u64)> = objects.iter().map(|(n, l)| (format!("{p}{n}"), *l as u64)).collect();
+    let want: Vec<(String, u64)> = objects
+        .iter()
+        .map(|(n, l)| (format!("{p}{n}"), *l as u64))
+        .collect();
     assert_eq!(got, want, "paths and sizes");
     for info in &infos {
         let lm = info.last_modified;
@@ -685,8 +890,14 @@ pub fn list_objects_reports_exact_sizes_and_recent_modification_times(b: &dyn Ba
         );
     }
     let sub = ok("list_objects", lister.list_objects(&format!("{p}a/")));
-    assert_eq!(sub.iter().map(|i| i.path.as_str()).collect::<Vec<_>>(), [format!("{p}a/empty"), format!("{p}a/one")]);
-    assert_eq!(ok("list_objects", lister.list_objects(&format!("{p}zz"))), vec![]);
+    assert_eq!(
+        sub.iter().map(|i| i.path.as_str()).collect::<Vec<_>>(),
+        [format!("{p}a/empty"), format!("{p}a/one")]
+    );
+    assert_eq!(
+        ok("list_objects", lister.list_objects(&format!("{p}zz"))),
+        vec![]
+    );
     cleanup(b, &p);
 }
 
@@ -697,7 +908,10 @@ pub fn list_objects_reports_exact_sizes_and_recent_modification_times(b: &dyn Ba
 /// `read_to_at` streams from the offset to the end: 0 is everything, the
 /// last byte is one byte, an offset at or past the end is `InvalidArgument`
 /// (except 0 on an empty object, which reads nothing).
-pub fn read_to_at_streams_from_offset_and_refuses_offsets_at_or_past_the_end(b: &dyn Backend, _o: &Options) {
+pub fn read_to_at_streams_from_offset_and_refuses_offsets_at_or_past_the_end(
+    b: &dyn Backend,
+    _o: &Options,
+) {
     let p = unique_prefix("read_to_at");
     let key = format!("{p}obj");
     let empty = format!("{p}empty");
@@ -708,22 +922,52 @@ pub fn read_to_at_streams_from_offset_and_refuses_offsets_at_or_past_the_end(b: 
 
     for offset in [0u64, 1, 50_001, len - 1] {
         let mut out = Vec::new();
-        let n = ok(&format!("read_to_at {offset}"), b.read_to_at(&key, &mut out, offset));
+        let n = ok(
+            &format!("read_to_at {offset}"),
+            b.read_to_at(&key, &mut out, offset),
+        );
         assert_eq!(n, len - offset, "read_to_at({offset}) count");
-        assert_same_bytes(&format!("read_to_at({offset})"), &out, &data[offset as usize..]);
+        assert_same_bytes(
+            &format!("read_to_at({offset})"),
+            &out,
+            &data[offset as usize..],
+        );
     }
     for offset in [len, len + 1, len + 1_000_000, u64::MAX] {
         let mut out = Vec::new();
-        assert_kind(&format!("read_to_at({offset}) of a {len}-byte object"), b.read_to_at(&key, &mut out, offset), ErrorKind::InvalidArgument);
-        assert!(out.is_empty(), "read_to_at({offset}) wrote {} bytes before failing", out.len());
+        assert_kind(
+            &format!("read_to_at({offset}) of a {len}-byte object"),
+            b.read_to_at(&key, &mut out, offset),
+            ErrorKind::InvalidArgument,
+        );
+        assert!(
+            out.is_empty(),
+            "read_to_at({offset}) wrote {} bytes before failing",
+            out.len()
+        );
     }
 
     let mut out = Vec::new();
-    assert_eq!(ok("read_to_at 0 of empty", b.read_to_at(&empty, &mut out, 0)), 0);
+    assert_eq!(
+        ok("read_to_at 0 of empty", b.read_to_at(&empty, &mut out, 0)),
+        0
+    );
     assert!(out.is_empty());
-    assert_kind("read_to_at(1) of an empty object", b.read_to_at(&empty, &mut out, 1), ErrorKind::InvalidArgument);
-    assert_kind("read_to_at of a missing key", b.read_to_at(&format!("{p}missing"), &mut out, 0), ErrorKind::NotFound);
-    assert_kind("read_to_at(5) of a missing key", b.read_to_at(&format!("{p}missing"), &mut out, 5), ErrorKind::NotFound);
+    assert_kind(
+        "read_to_at(1) of an empty object",
+        b.read_to_at(&empty, &mut out, 1),
+        ErrorKind::InvalidArgument,
+    );
+    assert_kind(
+        "read_to_at of a missing key",
+        b.read_to_at(&format!("{p}missing"), &mut out, 0),
+        ErrorKind::NotFound,
+    );
+    assert_kind(
+        "read_to_at(5) of a missing key",
+        b.read_to_at(&format!("{p}missing"), &mut out, 5),
+        ErrorKind::NotFound,
+    );
     assert!(out.is_empty());
     cleanup(b, &p);
 }
@@ -731,7 +975,10 @@ pub fn read_to_at_streams_from_offset_and_refuses_offsets_at_or_past_the_end(b: 
 /// `read_range` fills the buffer from the offset and returns the count,
 /// short only at the end of the object, leaving the rest of the buffer
 /// alone; an offset at or past the end is `InvalidArgument`.
-pub fn read_range_fills_from_offset_and_refuses_offsets_at_or_past_the_end(b: &dyn Backend, _o: &Options) {
+pub fn read_range_fills_from_offset_and_refuses_offsets_at_or_past_the_end(
+    b: &dyn Backend,
+    _o: &Options,
+) {
     let p = unique_prefix("read_range");
     let key = format!("{p}obj");
     let empty = format!("{p}empty");
@@ -754,22 +1001,50 @@ pub fn read_range_fills_from_offset_and_refuses_offsets_at_or_past_the_end(b: &d
     ];
     for (offset, size, want) in cases {
         let mut buf = vec![0xEEu8; size];
-        let n = ok(&format!("read_range({offset}, {size})"), b.read_range(&key, offset as u64, &mut buf));
+        let n = ok(
+            &format!("read_range({offset}, {size})"),
+            b.read_range(&key, offset as u64, &mut buf),
+        );
         assert_eq!(n, want, "read_range({offset}, {size}) count");
-        assert_same_bytes(&format!("read_range({offset}, {size})"), &buf[..n], &data[offset..offset + n]);
-        assert!(buf[n..].iter().all(|&x| x == 0xEE), "read_range({offset}, {size}) wrote past its count");
+        assert_same_bytes(
+            &format!("read_range({offset}, {size})"),
+            &buf[..n],
+            &data[offset..offset + n],
+        );
+        assert!(
+            buf[n..].iter().all(|&x| x == 0xEE),
+            "read_range({offset}, {size}) wrote past its count"
+        );
     }
     for offset in [len as u64, len as u64 + 1, u64::MAX] {
         let mut buf = vec![0xEEu8; 16];
-        assert_kind(&format!("read_range({offset}) of a {len}-byte object"), b.read_range(&key, offset, &mut buf), ErrorKind::InvalidArgument);
-        assert!(buf.iter().all(|&x| x == 0xEE), "a refused read_range wrote into the buffer");
+        assert_kind(
+            &format!("read_range({offset}) of a {len}-byte object"),
+            b.read_range(&key, offset, &mut buf),
+            ErrorKind::InvalidArgument,
+        );
+        assert!(
+            buf.iter().all(|&x| x == 0xEE),
+            "a refused read_range wrote into the buffer"
+        );
     }
 
     let mut buf = vec![0xEEu8; 16];
-    assert_eq!(ok("read_range 0 of empty", b.read_range(&empty, 0, &mut buf)), 0);
+    assert_eq!(
+        ok("read_range 0 of empty", b.read_range(&empty, 0, &mut buf)),
+        0
+    );
     assert!(buf.iter().all(|&x| x == 0xEE));
-    assert_kind("read_range(1) of an empty object", b.read_range(&empty, 1, &mut buf), ErrorKind::InvalidArgument);
-    assert_kind("read_range of a missing key", b.read_range(&format!("{p}missing"), 0, &mut buf), ErrorKind::NotFound);
+    assert_kind(
+        "read_range(1) of an empty object",
+        b.read_range(&empty, 1, &mut buf),
+        ErrorKind::InvalidArgument,
+    );
+    assert_kind(
+        "read_range of a missing key",
+        b.read_range(&format!("{p}missing"), 0, &mut buf),
+        ErrorKind::NotFound,
+    );
     cleanup(b, &p);
 }
 
@@ -781,7 +1056,9 @@ pub fn read_range_fills_from_offset_and_refuses_offsets_at_or_past_the_end(b: &d
 /// missing directories) are not failures.
 pub fn delete_batch_skips_missing_keys_and_deletes_the_rest(b: &dyn Backend, _o: &Options) {
     let p = unique_prefix("delete_batch");
-    let batch = b.as_batch_deleter().expect("backend must implement BatchDeleter");
+    let batch = b
+        .as_batch_deleter()
+        .expect("backend must implement BatchDeleter");
     for n in ["a", "b", "c", "d/e"] {
         ok("write", b.write(&format!("{p}{n}"), n.as_bytes()));
     }
@@ -791,7 +1068,10 @@ pub fn delete_batch_skips_missing_keys_and_deletes_the_rest(b: &dyn Backend, _o:
     assert_eq!(ok("list", b.list(&p)), strings(&p, &["b"]));
     assert_object(b, &format!("{p}b"), b"b");
     ok("empty delete_batch", batch.delete_batch(&[]));
-    ok("delete_batch of only missing keys", batch.delete_batch(&refs));
+    ok(
+        "delete_batch of only missing keys",
+        batch.delete_batch(&refs),
+    );
     assert_eq!(ok("list", b.list(&p)), strings(&p, &["b"]));
     cleanup(b, &p);
 }
@@ -800,7 +1080,9 @@ pub fn delete_batch_skips_missing_keys_and_deletes_the_rest(b: &dyn Backend, _o:
 /// it, and every valid key of the batch is still deleted.
 pub fn delete_batch_reports_invalid_keys_and_deletes_the_rest(b: &dyn Backend, _o: &Options) {
     let p = unique_prefix("delete_batch_invalid");
-    let batch = b.as_batch_deleter().expect("backend must implement BatchDeleter");
+    let batch = b
+        .as_batch_deleter()
+        .expect("backend must implement BatchDeleter");
     ok("write", b.write(&format!("{p}a"), b"a"));
     ok("write", b.write(&format!("{p}b"), b"b"));
     let bad = format!("{p}x/../b");
@@ -810,21 +1092,33 @@ pub fn delete_batch_reports_invalid_keys_and_deletes_the_rest(b: &dyn Backend, _
         .expect_err("a batch with an invalid key must fail");
     assert_eq!(err.kind(), ErrorKind::InvalidPath, "{err:?}");
     if let Error::Batch { failures } = &err {
-        assert_eq!(failures.len(), 1, "only the invalid key fails: {failures:?}");
+        assert_eq!(
+            failures.len(),
+            1,
+            "only the invalid key fails: {failures:?}"
+        );
         assert_eq!(failures[0].path, bad);
         assert_eq!(failures[0].error.kind(), ErrorKind::InvalidPath);
     }
-    assert!(!ok("exists", b.exists(&a)), "the valid key of the batch was not deleted");
+    assert!(
+        !ok("exists", b.exists(&a)),
+        "the valid key of the batch was not deleted"
+    );
     assert_object(b, &format!("{p}b"), b"b");
     cleanup(b, &p);
 }
 
 /// A batch larger than one request of any store (S3: 1000, Azure: 256)
 /// deletes every key.
-pub fn delete_batch_of_more_keys_than_one_request_holds_deletes_them_all(b: &dyn Backend, _o: &Options) {
+pub fn delete_batch_of_more_keys_than_one_request_holds_deletes_them_all(
+    b: &dyn Backend,
+    _o: &Options,
+) {
     const N: usize = 1100;
     let p = unique_prefix("delete_batch_large");
-    let batch = b.as_batch_deleter().expect("backend must implement BatchDeleter");
+    let batch = b
+        .as_batch_deleter()
+        .expect("backend must implement BatchDeleter");
     let keys: Vec<String> = (0..N).map(|i| format!("{p}k{i:05}")).collect();
     std::thread::scope(|s| {
         for chunk in keys.chunks(N / 4 + 1) {
@@ -857,7 +1151,10 @@ pub fn delete_removes_the_object_and_only_it(b: &dyn Backend, _o: &Options) {
     assert!(!ok("exists", b.exists(&key)));
     assert_eq!(ok("stat_file", b.stat_file(&key)), None);
     assert_kind("read after delete", b.read(&key), ErrorKind::NotFound);
-    assert_eq!(ok("list", b.list(&p)), strings(&p, &["ob", "obj-dir/child", "obj2"]));
+    assert_eq!(
+        ok("list", b.list(&p)),
+        strings(&p, &["ob", "obj-dir/child", "obj2"])
+    );
     for n in ["ob", "obj2", "obj-dir/child"] {
         assert_object(b, &format!("{p}{n}"), n.as_bytes());
     }
@@ -870,7 +1167,10 @@ pub fn delete_removes_the_object_and_only_it(b: &dyn Backend, _o: &Options) {
 pub fn delete_of_a_missing_key_is_ok(b: &dyn Backend, _o: &Options) {
     let p = unique_prefix("delete_missing");
     ok("delete missing", b.delete(&format!("{p}missing")));
-    ok("delete under a missing dir", b.delete(&format!("{p}no/such/dir/missing")));
+    ok(
+        "delete under a missing dir",
+        b.delete(&format!("{p}no/such/dir/missing")),
+    );
     assert_eq!(ok("list", b.list(&p)), Vec::<String>::new());
     cleanup(b, &p);
 }
@@ -882,24 +1182,57 @@ pub fn delete_of_a_missing_key_is_ok(b: &dyn Backend, _o: &Options) {
 /// `list_directories` names the immediate child directories (no slashes,
 /// sorted) and gives the same answer for `p` and `p/`, so a directory tree
 /// and a flat key space agree: `p/d1/x`, `p/d2/y`, `p/f` give `[d1, d2]`.
-pub fn list_directories_names_immediate_children_sorted_with_or_without_slash(b: &dyn Backend, _o: &Options) {
+pub fn list_directories_names_immediate_children_sorted_with_or_without_slash(
+    b: &dyn Backend,
+    _o: &Options,
+) {
     let p = unique_prefix("list_directories");
-    let lister = b.as_directory_lister().expect("backend must implement DirectoryLister");
+    let lister = b
+        .as_directory_lister()
+        .expect("backend must implement DirectoryLister");
     for n in ["d2/y", "d1/x", "d2/z/w", "f", "d10/a.b/c", "d1.txt"] {
         ok("write", b.write(&format!("{p}{n}"), b"x"));
     }
-    let dirs = |prefix: &str| ok(&format!("list_directories({prefix:?})"), lister.list_directories(&format!("{p}{prefix}")));
+    let dirs = |prefix: &str| {
+        ok(
+            &format!("list_directories({prefix:?})"),
+            lister.list_directories(&format!("{p}{prefix}")),
+        )
+    };
     let base = p.trim_end_matches('/');
-    let without_slash = ok("list_directories without slash", lister.list_directories(base));
+    let without_slash = ok(
+        "list_directories without slash",
+        lister.list_directories(base),
+    );
     assert_eq!(dirs(""), ["d1", "d10", "d2"], "children of {p:?}");
-    assert_eq!(without_slash, ["d1", "d10", "d2"], "children of {base:?} (no trailing slash)");
+    assert_eq!(
+        without_slash,
+        ["d1", "d10", "d2"],
+        "children of {base:?} (no trailing slash)"
+    );
     assert_eq!(dirs("d2/"), ["z"]);
     assert_eq!(dirs("d2"), ["z"]);
     assert_eq!(dirs("d10"), ["a.b"]);
-    assert_eq!(dirs("d1/"), Vec::<String>::new(), "a directory with only objects");
-    assert_eq!(dirs("d"), Vec::<String>::new(), "a partial name is not a directory");
-    assert_eq!(dirs("f"), Vec::<String>::new(), "an object is not a directory");
-    assert_eq!(dirs("missing/"), Vec::<String>::new(), "a missing directory");
+    assert_eq!(
+        dirs("d1/"),
+        Vec::<String>::new(),
+        "a directory with only objects"
+    );
+    assert_eq!(
+        dirs("d"),
+        Vec::<String>::new(),
+        "a partial name is not a directory"
+    );
+    assert_eq!(
+        dirs("f"),
+        Vec::<String>::new(),
+        "an object is not a directory"
+    );
+    assert_eq!(
+        dirs("missing/"),
+        Vec::<String>::new(),
+        "a missing directory"
+    );
     cleanup(b, &p);
 }
 
@@ -917,13 +1250,23 @@ pub fn exists_and_stat_file_tell_missing_from_present(b: &dyn Backend, o: &Optio
         }
         let key = format!("{p}{missing}");
         assert!(!ok("exists", b.exists(&key)), "exists({key:?})");
-        assert_eq!(ok("stat_file", b.stat_file(&key)), None, "stat_file({key:?})");
+        assert_eq!(
+            ok("stat_file", b.stat_file(&key)),
+            None,
+            "stat_file({key:?})"
+        );
     }
     assert!(ok("exists", b.exists(&format!("{p}small"))));
     assert_eq!(ok("stat_file", b.stat_file(&format!("{p}small"))), Some(13));
-    assert!(ok("exists", b.exists(&format!("{p}empty"))), "an empty object exists");
+    assert!(
+        ok("exists", b.exists(&format!("{p}empty"))),
+        "an empty object exists"
+    );
     assert_eq!(ok("stat_file", b.stat_file(&format!("{p}empty"))), Some(0));
-    assert_eq!(ok("stat_file", b.stat_file(&format!("{p}dir/child"))), Some(1));
+    assert_eq!(
+        ok("stat_file", b.stat_file(&format!("{p}dir/child"))),
+        Some(1)
+    );
     cleanup(b, &p);
 }
 
@@ -933,16 +1276,36 @@ pub fn exists_and_stat_file_tell_missing_from_present(b: &dyn Backend, o: &Optio
 pub fn reads_of_missing_keys_are_not_found(b: &dyn Backend, o: &Options) {
     let p = unique_prefix("read_missing");
     ok("write", b.write(&format!("{p}dir/child"), b"child"));
-    let prefix_key = if o.prefix_keys_are_addressable { "dir" } else { "missing" };
+    let prefix_key = if o.prefix_keys_are_addressable {
+        "dir"
+    } else {
+        "missing"
+    };
     for missing in ["missing", "no/such/dir/x", prefix_key] {
         let key = format!("{p}{missing}");
         assert_kind(&format!("read({key:?})"), b.read(&key), ErrorKind::NotFound);
         let mut out = Vec::new();
-        assert_kind(&format!("read_to({key:?})"), b.read_to(&key, &mut out), ErrorKind::NotFound);
-        assert_kind(&format!("read_to_at({key:?})"), b.read_to_at(&key, &mut out, 0), ErrorKind::NotFound);
-        assert!(out.is_empty(), "a failed read of {key:?} wrote {} bytes", out.len());
+        assert_kind(
+            &format!("read_to({key:?})"),
+            b.read_to(&key, &mut out),
+            ErrorKind::NotFound,
+        );
+        assert_kind(
+            &format!("read_to_at({key:?})"),
+            b.read_to_at(&key, &mut out, 0),
+            ErrorKind::NotFound,
+        );
+        assert!(
+            out.is_empty(),
+            "a failed read of {key:?} wrote {} bytes",
+            out.len()
+        );
         let mut buf = [0u8; 8];
-        assert_kind(&format!("read_range({key:?})"), b.read_range(&key, 0, &mut buf), ErrorKind::NotFound);
+        assert_kind(
+            &format!("read_range({key:?})"),
+            b.read_range(&key, 0, &mut buf),
+            ErrorKind::NotFound,
+        );
     }
     cleanup(b, &p);
 }
@@ -950,13 +1313,27 @@ pub fn reads_of_missing_keys_are_not_found(b: &dyn Backend, o: &Options) {
 /// `remove_directory` of a missing directory (with or without trailing `/`)
 /// is Ok; on a directory that holds objects it may fail (local) or do
 /// nothing (object stores), but never deletes an object.
-pub fn remove_directory_of_a_missing_directory_is_ok_and_never_deletes_objects(b: &dyn Backend, _o: &Options) {
+pub fn remove_directory_of_a_missing_directory_is_ok_and_never_deletes_objects(
+    b: &dyn Backend,
+    _o: &Options,
+) {
     let p = unique_prefix("remove_directory");
-    let remover = b.as_directory_remover().expect("backend must implement DirectoryRemover");
+    let remover = b
+        .as_directory_remover()
+        .expect("backend must implement DirectoryRemover");
     ok("write", b.write(&format!("{p}full/obj"), b"obj"));
-    ok("remove missing", remover.remove_directory(&format!("{p}missing")));
-    ok("remove missing/", remover.remove_directory(&format!("{p}missing/")));
-    ok("remove missing nested", remover.remove_directory(&format!("{p}no/such/dir")));
+    ok(
+        "remove missing",
+        remover.remove_directory(&format!("{p}missing")),
+    );
+    ok(
+        "remove missing/",
+        remover.remove_directory(&format!("{p}missing/")),
+    );
+    ok(
+        "remove missing nested",
+        remover.remove_directory(&format!("{p}no/such/dir")),
+    );
     let _ = remover.remove_directory(&format!("{p}full"));
     let _ = remover.remove_directory(&format!("{p}full/"));
     assert_object(b, &format!("{p}full/obj"), b"obj");
@@ -972,13 +1349,19 @@ pub fn remove_directory_of_a_missing_directory_is_ok_and_never_deletes_objects(b
 /// nothing at all are `InvalidPath` on every operation, before anything is
 /// read from a source or written anywhere: objects at the keys they would
 /// normalise to are untouched.
-pub fn invalid_keys_are_invalid_path_on_every_operation_and_touch_nothing(b: &dyn Backend, _o: &Options) {
+pub fn invalid_keys_are_invalid_path_on_every_operation_and_touch_nothing(
+    b: &dyn Backend,
+    _o: &Options,
+) {
     let p = unique_prefix("invalid_keys");
     // What each prefixed invalid key would mean if normalised, holding
     // sentinels that must survive.
     let sentinels = ["x", "b", "c", "d/e", "f", "a/b"];
     for s in sentinels {
-        ok("write sentinel", b.write(&format!("{p}{s}"), format!("sentinel {s}").as_bytes()));
+        ok(
+            "write sentinel",
+            b.write(&format!("{p}{s}"), format!("sentinel {s}").as_bytes()),
+        );
     }
     // Invalid as keys and as prefixes.
     let bad_everywhere: Vec<String> = vec![
@@ -990,51 +1373,119 @@ pub fn invalid_keys_are_invalid_path_on_every_operation_and_touch_nothing(b: &dy
         "a//b".into(),
         format!("{p}sub/../x"),
         format!("{p}a/../b"),
-        format!("{p}../{}", p.trim_end_matches('/').rsplit('/').next().unwrap()),
+        format!(
+            "{p}../{}",
+            p.trim_end_matches('/').rsplit('/').next().unwrap()
+        ),
         format!("{p}./c"),
         format!("{p}d//e"),
         format!("{p}a\0b"),
         format!("{p}a/b\0"),
     ];
     // Invalid as object keys only (legal as listing prefixes).
-    let bad_keys_only: Vec<String> = vec!["".into(), "/".into(), "//".into(), "a/".into(), format!("{p}f/"), format!("{p}a/")];
+    let bad_keys_only: Vec<String> = vec![
+        "".into(),
+        "/".into(),
+        "//".into(),
+        "a/".into(),
+        format!("{p}f/"),
+        format!("{p}a/"),
+    ];
 
     for key in bad_everywhere.iter().chain(bad_keys_only.iter()) {
         let k = key.as_str();
         let what = |op: &str| format!("{op}({k:?})");
         assert_kind(&what("write"), b.write(k, b"evil"), ErrorKind::InvalidPath);
         let calls = AtomicUsize::new(0);
-        assert_kind(&what("write_reader"), b.write_reader(k, &mut CountingReader { calls: &calls }, Some(3)), ErrorKind::InvalidPath);
-        assert_kind(&what("write_reader (unknown size)"), b.write_reader(k, &mut CountingReader { calls: &calls }, None), ErrorKind::InvalidPath);
-        assert_eq!(calls.load(Ordering::Relaxed), 0, "{}: the source was read", what("write_reader"));
+        assert_kind(
+            &what("write_reader"),
+            b.write_reader(k, &mut CountingReader { calls: &calls }, Some(3)),
+            ErrorKind::InvalidPath,
+        );
+        assert_kind(
+            &what("write_reader (unknown size)"),
+            b.write_reader(k, &mut CountingReader { calls: &calls }, None),
+            ErrorKind::InvalidPath,
+        );
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            0,
+            "{}: the source was read",
+            what("write_reader")
+        );
         assert_kind(&what("read"), b.read(k), ErrorKind::InvalidPath);
         let mut out = Vec::new();
-        assert_kind(&what("read_to"), b.read_to(k, &mut out), ErrorKind::InvalidPath);
-        assert_kind(&what("read_to_at"), b.read_to_at(k, &mut out, 0), ErrorKind::InvalidPath);
+        assert_kind(
+            &what("read_to"),
+            b.read_to(k, &mut out),
+            ErrorKind::InvalidPath,
+        );
+        assert_kind(
+            &what("read_to_at"),
+            b.read_to_at(k, &mut out, 0),
+            ErrorKind::InvalidPath,
+        );
         assert!(out.is_empty());
         let mut buf = [0u8; 4];
-        assert_kind(&what("read_range"), b.read_range(k, 0, &mut buf), ErrorKind::InvalidPath);
+        assert_kind(
+            &what("read_range"),
+            b.read_range(k, 0, &mut buf),
+            ErrorKind::InvalidPath,
+        );
         assert_kind(&what("stat_file"), b.stat_file(k), ErrorKind::InvalidPath);
         assert_kind(&what("exists"), b.exists(k), ErrorKind::InvalidPath);
         assert_kind(&what("delete"), b.delete(k), ErrorKind::InvalidPath);
-        let batch = b.as_batch_deleter().expect("backend must implement BatchDeleter");
-        assert_kind(&what("delete_batch"), batch.delete_batch(&[k]), ErrorKind::InvalidPath);
+        let batch = b
+            .as_batch_deleter()
+            .expect("backend must implement BatchDeleter");
+        assert_kind(
+            &what("delete_batch"),
+            batch.delete_batch(&[k]),
+            ErrorKind::InvalidPath,
+        );
         if let Some(app) = b.as_appending() {
             let calls = AtomicUsize::new(0);
-            assert_kind(&what("append_reader"), app.append_reader(k, &mut CountingReader { calls: &calls }, 3), ErrorKind::InvalidPath);
-            assert_eq!(calls.load(Ordering::Relaxed), 0, "{}: the source was read", what("append_reader"));
+            assert_kind(
+                &what("append_reader"),
+                app.append_reader(k, &mut CountingReader { calls: &calls }, 3),
+                ErrorKind::InvalidPath,
+            );
+            assert_eq!(
+                calls.load(Ordering::Relaxed),
+                0,
+                "{}: the source was read",
+                what("append_reader")
+            );
         }
     }
-    let remover = b.as_directory_remover().expect("backend must implement DirectoryRemover");
+    let remover = b
+        .as_directory_remover()
+        .expect("backend must implement DirectoryRemover");
     for k in bad_everywhere.iter().map(String::as_str).chain(["", "/"]) {
-        assert_kind(&format!("remove_directory({k:?})"), remover.remove_directory(k), ErrorKind::InvalidPath);
+        assert_kind(
+            &format!("remove_directory({k:?})"),
+            remover.remove_directory(k),
+            ErrorKind::InvalidPath,
+        );
     }
-    let olister = b.as_object_lister().expect("backend must implement ObjectLister");
-    let dlister = b.as_directory_lister().expect("backend must implement DirectoryLister");
+    let olister = b
+        .as_object_lister()
+        .expect("backend must implement ObjectLister");
+    let dlister = b
+        .as_directory_lister()
+        .expect("backend must implement DirectoryLister");
     for k in &bad_everywhere {
         assert_kind(&format!("list({k:?})"), b.list(k), ErrorKind::InvalidPath);
-        assert_kind(&format!("list_objects({k:?})"), olister.list_objects(k), ErrorKind::InvalidPath);
-        assert_kind(&format!("list_directories({k:?})"), dlister.list_directories(k), ErrorKind::InvalidPath);
+        assert_kind(
+            &format!("list_objects({k:?})"),
+            olister.list_objects(k),
+            ErrorKind::InvalidPath,
+        );
+        assert_kind(
+            &format!("list_directories({k:?})"),
+            dlister.list_directories(k),
+            ErrorKind::InvalidPath,
+        );
     }
 
     for s in sentinels {
@@ -1042,7 +1493,11 @@ pub fn invalid_keys_are_invalid_path_on_every_operation_and_touch_nothing(b: &dy
     }
     let mut expected = strings(&p, &sentinels);
     expected.sort();
-    assert_eq!(ok("list", b.list(&p)), expected, "invalid keys created or removed objects");
+    assert_eq!(
+        ok("list", b.list(&p)),
+        expected,
+        "invalid keys created or removed objects"
+    );
     cleanup(b, &p);
 }
 
@@ -1052,7 +1507,10 @@ pub fn invalid_keys_are_invalid_path_on_every_operation_and_touch_nothing(b: &dy
 
 /// Eight threads sharing the backend write, read back and overwrite their
 /// own keys; every read gives that thread's latest bytes.
-pub fn concurrent_writes_and_reads_of_distinct_keys_do_not_interfere(b: &dyn Backend, _o: &Options) {
+pub fn concurrent_writes_and_reads_of_distinct_keys_do_not_interfere(
+    b: &dyn Backend,
+    _o: &Options,
+) {
     const THREADS: u64 = 8;
     const KEYS: u64 = 10;
     let p = unique_prefix("concurrent_distinct");
@@ -1063,13 +1521,23 @@ pub fn concurrent_writes_and_reads_of_distinct_keys_do_not_interfere(b: &dyn Bac
                 for round in 0..2u64 {
                     for k in 0..KEYS {
                         let key = format!("{p}t{t}/k{k}");
-                        let data = pseudo_random_bytes((1000 + t * 997 + k * 4099 + round * 13) as usize, t * 1000 + k * 10 + round);
+                        let data = pseudo_random_bytes(
+                            (1000 + t * 997 + k * 4099 + round * 13) as usize,
+                            t * 1000 + k * 10 + round,
+                        );
                         if k % 2 == 0 {
                             ok("write", b.write(&key, &data));
                         } else {
-                            ok("write_reader", b.write_reader(&key, &mut &data[..], Some(data.len() as u64)));
+                            ok(
+                                "write_reader",
+                                b.write_reader(&key, &mut &data[..], Some(data.len() as u64)),
+                            );
                         }
-                        assert_same_bytes(&format!("read back {key:?}"), &ok("read", b.read(&key)), &data);
+                        assert_same_bytes(
+                            &format!("read back {key:?}"),
+                            &ok("read", b.read(&key)),
+                            &data,
+                        );
                     }
                 }
             });
@@ -1079,7 +1547,10 @@ pub fn concurrent_writes_and_reads_of_distinct_keys_do_not_interfere(b: &dyn Bac
     assert_eq!(listed.len() as u64, THREADS * KEYS, "{listed:?}");
     for t in 0..THREADS {
         for k in 0..KEYS {
-            let data = pseudo_random_bytes((1000 + t * 997 + k * 4099 + 13) as usize, t * 1000 + k * 10 + 1);
+            let data = pseudo_random_bytes(
+                (1000 + t * 997 + k * 4099 + 13) as usize,
+                t * 1000 + k * 10 + 1,
+            );
             assert_object(b, &format!("{p}t{t}/k{k}"), &data);
         }
     }
