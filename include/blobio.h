@@ -49,6 +49,8 @@ typedef struct blobio_object_list blobio_object_list;
 typedef struct blobio_buffer blobio_buffer;
 typedef struct blobio_object_info blobio_object_info;
 typedef struct blobio_s3_config blobio_s3_config;
+typedef struct blobio_azure_config blobio_azure_config;
+typedef struct blobio_resilient_config blobio_resilient_config;
 
 /**
  * Major version of the blobio headers a program was compiled against.
@@ -65,6 +67,23 @@ typedef struct blobio_s3_config blobio_s3_config;
  * Patch version of the blobio headers a program was compiled against.
  */
 #define BLOBIO_VERSION_PATCH 0
+
+/**
+ * `blobio_circuit_state()`: calls go through.
+ */
+#define BLOBIO_CIRCUIT_CLOSED 0
+
+/**
+ * `blobio_circuit_state()`: calls fail at once with
+ * `BLOBIO_STATUS_CIRCUIT_OPEN`, touching no network.
+ */
+#define BLOBIO_CIRCUIT_OPEN 1
+
+/**
+ * `blobio_circuit_state()`: a few probe calls go through; enough
+ * successes close the circuit, a failure opens it again.
+ */
+#define BLOBIO_CIRCUIT_HALF_OPEN 2
 
 /**
  * The result of every fallible blobio function.
@@ -344,6 +363,131 @@ struct blobio_s3_config {
      * Size at or above which uploads go multipart, in bytes; 0: 100 MiB.
      */
     uint64_t multipart_threshold;
+};
+
+/**
+ * Configuration of an Azure Blob store for `blobio_azure_new()`.
+ * Zero-initialise it (`blobio_azure_config cfg = {0};`) and set what you
+ * need: a NULL string or a 0 number means the default. Strings are only
+ * read during the call.
+ *
+ * Credentials are taken in this order: `connection_string`; else
+ * `account_name` + `sas_token`; else `account_name` + `account_key`; else
+ * `account_name` + `use_managed_identity`. When none of
+ * `connection_string`, `sas_token`, `account_key` and
+ * `use_managed_identity` is set, the same order applies to the variables
+ * `AZURE_STORAGE_CONNECTION_STRING`, `AZURE_STORAGE_SAS_TOKEN` and
+ * `AZURE_STORAGE_KEY`; a NULL `account_name` falls back to
+ * `AZURE_STORAGE_ACCOUNT`. Nothing usable: `BLOBIO_STATUS_INVALID_ARGUMENT`.
+ */
+struct blobio_azure_config {
+    /**
+     * A storage connection string (`AccountName=...;AccountKey=...`,
+     * `BlobEndpoint=...;SharedAccessSignature=...`,
+     * `UseDevelopmentStorage=true`, ...).
+     */
+    const char *connection_string;
+    /**
+     * Storage account name.
+     */
+    const char *account_name;
+    /**
+     * Storage account key (base64), for Shared Key signing.
+     */
+    const char *account_key;
+    /**
+     * A SAS token, with or without its leading `?`.
+     */
+    const char *sas_token;
+    /**
+     * Container name (required).
+     */
+    const char *container_name;
+    /**
+     * Blob service endpoint; NULL: what the connection string says, else
+     * `https://<account>.blob.core.windows.net`. A path-style endpoint such
+     * as Azurite's `http://127.0.0.1:10000/devstoreaccount1` works too.
+     */
+    const char *endpoint;
+    /**
+     * PEM file of CA certificates to trust instead of the built-in roots;
+     * NULL: `BLOBIO_CA_BUNDLE`, then the built-in Mozilla roots.
+     */
+    const char *ca_bundle_path;
+    /**
+     * Authenticate with bearer tokens of the machine's managed identity
+     * (from the instance metadata endpoint).
+     */
+    bool use_managed_identity;
+    /**
+     * Connect timeout in milliseconds; 0: 10 s.
+     */
+    uint32_t connect_timeout_ms;
+    /**
+     * Time allowed to send a request and receive the response headers, in
+     * milliseconds; 0: 60 s.
+     */
+    uint32_t request_timeout_ms;
+    /**
+     * Client id of a user-assigned managed identity; NULL:
+     * `AZURE_CLIENT_ID`, then the system-assigned identity.
+     */
+    const char *managed_identity_client_id;
+    /**
+     * Token endpoint of the managed identity; NULL: `AZURE_MSI_ENDPOINT`,
+     * then `http://169.254.169.254/metadata/identity/oauth2/token`.
+     */
+    const char *managed_identity_endpoint;
+    /**
+     * Size of every staged block but the last, in bytes; 0: 8 MiB.
+     */
+    uint64_t block_size;
+    /**
+     * Uploads of a known size below this many bytes go as one request;
+     * 0: 32 MiB.
+     */
+    uint64_t single_put_threshold;
+    /**
+     * Blocks uploaded at once; 0: 8.
+     */
+    uint32_t upload_concurrency;
+};
+
+/**
+ * Settings of `blobio_resilient_new()`. Zero-initialise it
+ * (`blobio_resilient_config cfg = {0};`) and set what you need: every 0
+ * means the default (those of the Go package).
+ */
+struct blobio_resilient_config {
+    /**
+     * Consecutive failures (network errors, timeouts, HTTP 5xx, throttling)
+     * that open the circuit; 0: 5. Final answers such as NOT_FOUND never
+     * count.
+     */
+    uint32_t max_failures;
+    /**
+     * How long an open circuit refuses calls before letting probes
+     * through, in milliseconds; 0: 30 s.
+     */
+    uint32_t open_timeout_ms;
+    /**
+     * Probes a half-open circuit lets through at once, and the successes
+     * that close it; 0: 3.
+     */
+    uint32_t half_open_max_requests;
+    /**
+     * Retries after the first attempt of a call; 0: 3.
+     */
+    uint32_t max_retries;
+    /**
+     * Delay before the first retry in milliseconds, doubling at each
+     * further retry (with jitter); 0: 100 ms.
+     */
+    uint32_t retry_delay_ms;
+    /**
+     * Cap on the delay between retries in milliseconds; 0: 5 s.
+     */
+    uint32_t retry_max_delay_ms;
 };
 
 #ifdef __cplusplus
@@ -720,6 +864,74 @@ blobio_status blobio_s3_query_path_range(const struct blobio_store *store,
                                          int64_t start_unix,
                                          int64_t end_unix,
                                          struct blobio_list **out);
+
+/**
+ * Opens a store in an Azure Blob Storage container (or Azurite). Requests
+ * are signed with the account key (Shared Key), or carry a SAS token or a
+ * managed identity's bearer token. The container is checked once (at most
+ * 10 s); a missing container is only logged, so a store can be opened
+ * before its container exists. On success `*out` receives a store to
+ * release with `blobio_store_free()`.
+ */
+blobio_status blobio_azure_new(const struct blobio_azure_config *cfg,
+                               struct blobio_store **out);
+
+/**
+ * Wraps `inner` in retries with exponential backoff (and jitter) behind a
+ * circuit breaker. Only failures that may go away are retried — network
+ * errors, timeouts, HTTP 5xx, 429, SlowDown, ServerBusy — never a final
+ * answer (NOT_FOUND, PERMISSION_DENIED, ...), and never while the circuit
+ * is open. Retries never corrupt data: `blobio_read_to()` and
+ * `blobio_read_to_at()` resume where a failed transfer stopped, on the
+ * same version of the object (an object replaced in between fails with
+ * `BLOBIO_STATUS_PRECONDITION_FAILED` and nothing is spliced), and
+ * `blobio_write_from()` is not retried, as its callback cannot be
+ * replayed (each part of a large upload is still resent on its own).
+ *
+ * `cfg` may be NULL for the defaults. The new store has `inner`'s kind,
+ * paths and capabilities; the `blobio_circuit_*` functions work on it.
+ *
+ * Ownership: `inner` is always taken over, on failure too — never use or
+ * free it after this call. On success `*out` receives the wrapped store,
+ * to release with `blobio_store_free()` (which closes `inner` as well); on
+ * failure `inner` has been closed and released.
+ */
+blobio_status blobio_resilient_new(struct blobio_store *inner,
+                                   const struct blobio_resilient_config *cfg,
+                                   struct blobio_store **out);
+
+/**
+ * The circuit state of a store made by `blobio_resilient_new()`:
+ * `BLOBIO_CIRCUIT_CLOSED` (0), `BLOBIO_CIRCUIT_OPEN` (1) or
+ * `BLOBIO_CIRCUIT_HALF_OPEN` (2), written to `*state`. An open circuit
+ * whose timeout has passed reads as half-open. `BLOBIO_STATUS_UNSUPPORTED`
+ * for a store that is not resilient.
+ */
+blobio_status blobio_circuit_state(const struct blobio_store *store,
+                                   int32_t *state);
+
+/**
+ * Closes the circuit of a store made by `blobio_resilient_new()` and
+ * clears its count of consecutive failures (the totals of
+ * `blobio_circuit_stats_json()` stay). `BLOBIO_STATUS_UNSUPPORTED` for a
+ * store that is not resilient.
+ */
+blobio_status blobio_circuit_reset(const struct blobio_store *store);
+
+/**
+ * The circuit breaker's state and counters of a store made by
+ * `blobio_resilient_new()`, as a JSON object:
+ * `{"state":"closed"|"open"|"half_open", "state_code":0|1|2,
+ * "consecutive_failures", "successes", "failures", "neutral", "rejected",
+ * "retries", "times_opened", "last_failure_unix_ms" (null when none)}`.
+ * Every attempt ends as one of successes (including final answers such as
+ * NOT_FOUND), failures or neutral (the caller's own callback or argument
+ * failed); `rejected` counts calls refused while open. On success `*out`
+ * receives a string to release with `blobio_string_free()`.
+ * `BLOBIO_STATUS_UNSUPPORTED` for a store that is not resilient.
+ */
+blobio_status blobio_circuit_stats_json(const struct blobio_store *store,
+                                        char **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -4,7 +4,7 @@
 #
 #   install_all
 #   servers_init; trap stop_all EXIT
-#   start_azurite; start_s3s; start_moto
+#   start_azurite; start_azurite_https; start_s3s; start_moto
 #   print_exports
 #
 # See shared/TEST-SERVERS.md (beside the repo, not in it) for why each
@@ -220,6 +220,44 @@ start_azurite() {
     export BLOBIO_TEST_AZURITE_KEY="$AZURITE_KEY"
 }
 
+# make_test_ca DIR: a throwaway CA (DIR/ca.pem) and a server certificate it
+# signed for 127.0.0.1 and localhost (DIR/server.pem, DIR/server.key).
+make_test_ca() {
+    local dir=$1
+    mkdir -p "$dir" || return 1
+    printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
+        'keyUsage=critical,digitalSignature,keyEncipherment' \
+        'extendedKeyUsage=serverAuth' \
+        'subjectAltName=IP:127.0.0.1,DNS:localhost' > "$dir/server.ext"
+    if ! { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout "$dir/ca.key" -out "$dir/ca.pem" -days 2 -subj "/CN=blobio test CA" \
+            -addext 'basicConstraints=critical,CA:TRUE' \
+            -addext 'keyUsage=critical,keyCertSign,cRLSign' \
+        && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -keyout "$dir/server.key" -out "$dir/server.csr" -subj "/CN=localhost" \
+        && openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+            -CAcreateserial -out "$dir/server.pem" -days 2 -extfile "$dir/server.ext"; } \
+            >"$dir/openssl.log" 2>&1; then
+        _die "openssl could not make the test certificates (log: $dir/openssl.log)"; return 1
+    fi
+}
+
+# A second Azurite over HTTPS (certificate from make_test_ca) with
+# `--oauth basic`, for TLS and bearer-token (managed identity) tests.
+start_azurite_https() {
+    local port tls; port=$(free_port) || return 1
+    [[ -f "$(azurite_main)" ]] || { _die "azurite not installed (run install_azurite)"; return 1; }
+    [[ -n $BLOBIO_RUN_DIR ]] || servers_init || return 1
+    tls="$BLOBIO_RUN_DIR/tls"
+    make_test_ca "$tls" || return 1
+    _start azurite-https "$port" node "$(azurite_main)" --blobHost 127.0.0.1 --blobPort "$port" \
+        --inMemoryPersistence --extentMemoryLimit 1024 --disableTelemetry \
+        --skipApiVersionCheck --silent --oauth basic \
+        --cert "$tls/server.pem" --key "$tls/server.key" || return 1
+    export BLOBIO_TEST_AZURITE_HTTPS_ENDPOINT="https://127.0.0.1:$port/$AZURITE_ACCOUNT"
+    export BLOBIO_TEST_CA_BUNDLE="$tls/ca.pem"
+}
+
 start_s3s() {
     local port data; port=$(free_port) || return 1
     [[ -x "$(s3s_bin)" ]] || { _die "s3s-fs not installed (run install_s3s)"; return 1; }
@@ -242,7 +280,8 @@ start_moto() {
 }
 
 start_all() {
-    start_azurite && start_s3s && start_moto && export BLOBIO_TEST_SERVERS=1
+    start_azurite && start_azurite_https && start_s3s && start_moto \
+        && export BLOBIO_TEST_SERVERS=1
 }
 
 BLOBIO_ENV_VARS=(
@@ -250,6 +289,7 @@ BLOBIO_ENV_VARS=(
     BLOBIO_TEST_S3S_ENDPOINT BLOBIO_TEST_S3S_ACCESS_KEY BLOBIO_TEST_S3S_SECRET_KEY
     BLOBIO_TEST_S3S_DATA_DIR BLOBIO_TEST_MOTO_ENDPOINT
     BLOBIO_TEST_AZURITE_ENDPOINT BLOBIO_TEST_AZURITE_ACCOUNT BLOBIO_TEST_AZURITE_KEY
+    BLOBIO_TEST_AZURITE_HTTPS_ENDPOINT BLOBIO_TEST_CA_BUNDLE
     BLOBIO_TEST_PYTHON
 )
 

@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod azure;
 pub mod backend;
 pub mod error;
 #[allow(unsafe_code)]
@@ -15,9 +16,11 @@ pub mod http;
 pub mod local;
 pub mod paths;
 mod pool;
+pub mod resilient;
 pub mod s3;
 mod xml;
 
+pub use azure::{AzureBlobBackend, AzureBlobConfig};
 pub use backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
     ObjectLister,
@@ -25,5 +28,8 @@ pub use backend::{
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 pub use http::{HttpConfig, Timeouts};
 pub use local::LocalBackend;
+pub use resilient::{
+    CircuitBreaker, CircuitState, CircuitStats, ReadSeek, ResilientBackend, ResilientConfig,
+};
 pub use s3::{S3Backend, S3Config};
 pub use paths::{get_local_base_path, get_storage_path, sanitize_s3_prefix, validate_key, validate_prefix};

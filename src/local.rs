@@ -313,6 +313,13 @@ impl LocalBackend {
     /// same key is just a prefix of other keys), so it is NotFound too. With
     /// `allow_part`, falls back to the staged partial.
     fn open_object(&self, path: &str, allow_part: bool) -> Result<(File, u64)> {
+        self.open_object_meta(path, allow_part)
+            .map(|(file, meta)| (file, meta.len()))
+    }
+
+    /// [`Self::open_object`] with the open file's metadata (for versioned
+    /// reads, without a second stat).
+    fn open_object_meta(&self, path: &str, allow_part: bool) -> Result<(File, fs::Metadata)> {
         let Some(full) = self.locate(path)? else {
             return Err(Error::not_found(path));
         };
@@ -329,14 +336,14 @@ impl LocalBackend {
 
     /// Opens `full` when it is a regular file (or a symlink inside the base
     /// to one); `None` when missing or not a file.
-    fn open_regular(&self, path: &str, full: &Path) -> Result<Option<(File, u64)>> {
+    fn open_regular(&self, path: &str, full: &Path) -> Result<Option<(File, fs::Metadata)>> {
         let Found::File(file) = self.open_read(path, full)? else {
             return Ok(None);
         };
         let meta = file
             .metadata()
             .map_err(|e| Error::from_io(path, "stat", e))?;
-        Ok(meta.is_file().then_some((file, meta.len())))
+        Ok(meta.is_file().then_some((file, meta)))
     }
 
     /// Size of a regular file at `full`, following only symlinks that stay
@@ -674,13 +681,33 @@ struct WalkBuf {
     items: Vec<WalkItem>,
 }
 
-/// The version token of an open object: `<size>-<mtime ns>-<inode>`.
-fn file_version(path: &str, file: &File) -> Result<String> {
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::from_io(path, "stat", e))?;
-    let mtime_ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
-    Ok(format!("{}-{mtime_ns}-{}", meta.len(), meta.ino()))
+/// The version token of an open object: size, modification time (seconds
+/// and nanoseconds) and inode, in hex (`<len>-<secs>.<nanos>-<ino>`).
+/// Written by hand: it is computed on every versioned read, and `format!`
+/// would cost a small read a few percent.
+fn file_version(meta: &fs::Metadata) -> String {
+    fn hex(out: &mut String, mut v: u64) {
+        let mut digits = [0u8; 16];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(v & 0xF) as usize];
+            v >>= 4;
+            if v == 0 {
+                break;
+            }
+        }
+        out.extend(digits[i..].iter().map(|&d| d as char));
+    }
+    let mut out = String::with_capacity(64);
+    hex(&mut out, meta.len());
+    out.push('-');
+    hex(&mut out, meta.mtime() as u64);
+    out.push('.');
+    hex(&mut out, meta.mtime_nsec() as u64);
+    out.push('-');
+    hex(&mut out, meta.ino());
+    out
 }
 
 /// `<full>.part`.
@@ -878,8 +905,9 @@ impl Backend for LocalBackend {
         writer: &mut dyn Write,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        let (mut file, len) = self.open_object(path, false)?;
-        *seen_version = Some(file_version(path, &file)?);
+        let (mut file, meta) = self.open_object_meta(path, false)?;
+        let len = meta.len();
+        *seen_version = Some(file_version(&meta));
         copy_out(path, &mut file, writer, len)
     }
 
@@ -894,8 +922,9 @@ impl Backend for LocalBackend {
         if_match: Option<&str>,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        let (mut file, size) = self.open_object(path, true)?;
-        let version = file_version(path, &file)?;
+        let (mut file, meta) = self.open_object_meta(path, true)?;
+        let size = meta.len();
+        let version = file_version(&meta);
         if if_match.is_some_and(|want| want != version) {
             return Err(Error::PreconditionFailed {
                 path: path.to_owned(),

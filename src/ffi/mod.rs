@@ -49,8 +49,13 @@ mod strings;
 
 mod s3;
 
+mod azure;
+
+mod resilient;
+
 mod boundary;
 
+pub use azure::{blobio_azure_config, blobio_azure_new};
 pub use buffer::{blobio_buffer, blobio_buffer_free};
 pub use callbacks::{blobio_read_cb, blobio_write_cb};
 pub use last_error::{
@@ -65,6 +70,11 @@ pub use objects::{
     blobio_append_from, blobio_delete, blobio_delete_batch, blobio_exists, blobio_read,
     blobio_read_range, blobio_read_to, blobio_read_to_at, blobio_remove_directory, blobio_stat,
     blobio_write, blobio_write_from,
+};
+pub use resilient::{
+    blobio_circuit_reset, blobio_circuit_state, blobio_circuit_stats_json,
+    blobio_resilient_config, blobio_resilient_new, BLOBIO_CIRCUIT_CLOSED,
+    BLOBIO_CIRCUIT_HALF_OPEN, BLOBIO_CIRCUIT_OPEN,
 };
 pub use s3::{
     blobio_s3_config, blobio_s3_new, blobio_s3_path, blobio_s3_query_path, blobio_s3_query_path_range,

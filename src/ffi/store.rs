@@ -2,12 +2,14 @@
 
 use std::ffi::{c_char, CString};
 use std::ptr;
+use std::sync::Arc;
 
 use super::boundary::{arg_out, arg_ref, arg_str, boundary, guard, FfiResult};
 use super::status::blobio_status;
 use super::strings::into_c_string;
 use crate::backend::Backend;
 use crate::local::LocalBackend;
+use crate::resilient::CircuitBreaker;
 
 /// A store: a local directory, an S3 bucket (and prefix) or an Azure
 /// container, opened by a `blobio_*_new` function and released with
@@ -22,18 +24,43 @@ pub struct blobio_store {
     backend: Box<dyn Backend>,
     /// `backend.kind()` as a C string, for `blobio_store_kind`.
     kind: CString,
+    /// The circuit breaker, when the backend is a resilient wrapper (the C
+    /// layer reaches it here instead of downcasting the backend).
+    circuit: Option<Arc<CircuitBreaker>>,
 }
 
 impl blobio_store {
     /// Wraps a backend in a handle for C; every `blobio_*_new` ends here.
     pub(crate) fn new(backend: Box<dyn Backend>) -> FfiResult<Box<blobio_store>> {
+        Self::with_circuit(backend, None)
+    }
+
+    /// [`blobio_store::new`] for a backend with a circuit breaker.
+    pub(crate) fn with_circuit(
+        backend: Box<dyn Backend>,
+        circuit: Option<Arc<CircuitBreaker>>,
+    ) -> FfiResult<Box<blobio_store>> {
         let kind = into_c_string(backend.kind().to_owned())?;
-        Ok(Box::new(blobio_store { backend, kind }))
+        Ok(Box::new(blobio_store {
+            backend,
+            kind,
+            circuit,
+        }))
     }
 
     /// The backend behind the handle.
     pub(crate) fn backend(&self) -> &dyn Backend {
         &*self.backend
+    }
+
+    /// The circuit breaker, for a resilient store.
+    pub(crate) fn circuit(&self) -> Option<&CircuitBreaker> {
+        self.circuit.as_deref()
+    }
+
+    /// Takes the backend out of the handle.
+    pub(crate) fn into_backend(self) -> Box<dyn Backend> {
+        self.backend
     }
 }
 

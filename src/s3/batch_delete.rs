@@ -4,7 +4,7 @@ use rusty_s3::actions::{DeleteObjects, DeleteObjectsResponse, ObjectIdentifier};
 
 use super::{S3Backend, S3Inner};
 use crate::backend::{Backend, BatchDeleter};
-use crate::error::{BatchFailure, Error, Result, ServiceDetail};
+use crate::error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 use crate::http::{read_small_body, RequestBody};
 
 /// S3's limit of keys per DeleteObjects request.
@@ -66,12 +66,7 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, &str)], failures: &mut Vec<Batch
             for (_, path) in chunk {
                 failures.push(BatchFailure {
                     path: (*path).to_owned(),
-                    error: Error::Other {
-                        path: (*path).to_owned(),
-                        message: format!("DeleteObjects failed: {msg}"),
-                        remote: e.service_detail().cloned().map(Box::new),
-                        source: None,
-                    },
+                    error: copy_error(path, &e, &msg),
                 });
             }
             return;
@@ -114,5 +109,22 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, &str)], failures: &mut Vec<Batch
             },
         );
         failures.push(BatchFailure { path, error });
+    }
+}
+
+/// The error of a whole failed DeleteObjects request, for one of its keys,
+/// keeping its kind: a throttled or dropped request stays transient (so a
+/// retrying wrapper retries the batch), a refused one stays PermissionDenied.
+fn copy_error(path: &str, e: &Error, msg: &str) -> Error {
+    let path = path.to_owned();
+    let remote = e.service_detail().cloned().map(Box::new);
+    let message = format!("DeleteObjects failed: {msg}");
+    match e.kind() {
+        ErrorKind::PermissionDenied => Error::PermissionDenied { path, remote, source: None },
+        ErrorKind::NotFound => Error::NotFound { path, remote },
+        ErrorKind::Server => Error::Server { path, remote },
+        ErrorKind::Network => Error::Network { path, message, source: None },
+        ErrorKind::Timeout => Error::Timeout { path, message, source: None },
+        _ => Error::Other { path, message, remote, source: None },
     }
 }

@@ -5,6 +5,7 @@
 //! message saying how to start the servers: it never skips silently.
 #![allow(dead_code)]
 
+pub mod azure;
 pub mod proxy;
 
 use std::process::Command;

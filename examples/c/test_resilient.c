@@ -1,0 +1,322 @@
+/*
+ * C tests of blobio's resilient stores (retries behind a circuit breaker):
+ * an S3 store on s3s-fs, reached through the fault-injecting proxy of the
+ * Rust tests (examples/fault_proxy.rs), which this test programs over its
+ * control socket. Built and run under ASan+UBSan by `make -C examples/c
+ * test-servers`, which starts the proxy. Needs BLOBIO_TEST_S3S_ACCESS_KEY,
+ * _SECRET_KEY, BLOBIO_TEST_S3_BUCKET (an existing bucket),
+ * BLOBIO_TEST_PROXY_PORT and BLOBIO_TEST_PROXY_CONTROL_PORT.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_harness.h"
+
+static const char *access_key, *secret_key, *bucket;
+static char proxy_endpoint[64];
+static int control_port;
+
+static const char *need_env(const char *name) {
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        fprintf(stderr, "%s is not set: run these tests through `make -C examples/c test-servers`\n", name);
+        exit(2);
+    }
+    return v;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Sends one command to the proxy's control socket; its one-line answer goes
+ * to `reply` (without the newline). Returns false on a transport failure. */
+static bool control(const char *command, char *reply, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)control_port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    size_t len = strlen(command);
+    ok = ok && write(fd, command, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+    size_t got = 0;
+    while (ok && got + 1 < cap) {
+        ssize_t n = read(fd, reply + got, 1);
+        if (n <= 0) { ok = false; break; }
+        if (reply[got] == '\n') break;
+        got++;
+    }
+    reply[got] = '\0';
+    close(fd);
+    return ok;
+}
+
+/* A control command that must answer "ok". */
+static void program(const char *command) {
+    char reply[128];
+    bool ok = control(command, reply, sizeof reply);
+    if (!ok || strcmp(reply, "ok") != 0) {
+        fprintf(stderr, "  [%s] proxy command '%s' failed: %s\n", current_test, command, reply);
+        atomic_fetch_add(&failed_checks, 1);
+    }
+}
+
+/* Requests and connections the proxy has seen. */
+static void proxy_counts(long *requests, long *connections) {
+    char reply[128];
+    *requests = *connections = -1;
+    if (control("count", reply, sizeof reply)) sscanf(reply, "%ld %ld", requests, connections);
+}
+
+/* An S3 store through the proxy, wrapped with `rcfg`. */
+static blobio_store *open_resilient(const char *prefix, const blobio_resilient_config *rcfg) {
+    blobio_s3_config cfg = {0};
+    cfg.bucket = bucket;
+    cfg.endpoint = proxy_endpoint;
+    cfg.region = "us-east-1";
+    cfg.access_key = access_key;
+    cfg.secret_key = secret_key;
+    cfg.path_style = true;
+    cfg.prefix = prefix;
+    cfg.request_timeout_ms = 5000;
+    blobio_store *inner = NULL, *store = NULL;
+    CHECK_OK(blobio_s3_new(&cfg, &inner));
+    CHECK_OK(blobio_resilient_new(inner, rcfg, &store));
+    CHECK(store != NULL);
+    return store;
+}
+
+static blobio_resilient_config quick_config(void) {
+    blobio_resilient_config cfg = {0};
+    cfg.max_failures = 100;
+    cfg.retry_delay_ms = 1;
+    cfg.retry_max_delay_ms = 5;
+    return cfg;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_resilient_new_takes_ownership_and_checks_arguments(void) {
+    char dir[] = "/tmp/blobio-c-resilient-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    blobio_store *out = NULL;
+    CHECK_STATUS(blobio_resilient_new(NULL, NULL, &out), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK(last_error_has("inner"));
+
+    /* `inner` is consumed even when the call fails: ASan's leak check
+     * would flag it otherwise, and freeing it here would be a double free. */
+    blobio_store *inner = NULL;
+    CHECK_OK(blobio_local_new(dir, &inner));
+    CHECK_STATUS(blobio_resilient_new(inner, NULL, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK_OK(blobio_local_new(dir, &inner));
+    blobio_resilient_config bad = {0};
+    bad.retry_delay_ms = 10000;
+    bad.retry_max_delay_ms = 10;
+    CHECK_STATUS(blobio_resilient_new(inner, &bad, &out), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK(out == NULL);
+
+    /* A plain store has no circuit. */
+    CHECK_OK(blobio_local_new(dir, &inner));
+    int32_t state = -1;
+    CHECK_STATUS(blobio_circuit_state(inner, &state), BLOBIO_STATUS_UNSUPPORTED);
+    CHECK(state == -1);
+    CHECK_STATUS(blobio_circuit_reset(inner), BLOBIO_STATUS_UNSUPPORTED);
+    char *json = NULL;
+    CHECK_STATUS(blobio_circuit_stats_json(inner, &json), BLOBIO_STATUS_UNSUPPORTED);
+    CHECK(json == NULL);
+    CHECK_STATUS(blobio_circuit_state(NULL, &state), BLOBIO_STATUS_NULL_ARGUMENT);
+
+    /* NULL config: the defaults; kind and data pass through. */
+    CHECK_OK(blobio_resilient_new(inner, NULL, &out));
+    CHECK(strcmp(blobio_store_kind(out), "local") == 0);
+    CHECK_OK(blobio_circuit_state(out, &state));
+    CHECK(state == BLOBIO_CIRCUIT_CLOSED);
+    CHECK_STATUS(blobio_circuit_state(out, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK_OK(blobio_write(out, "k", (const uint8_t *)"v", 1));
+    CHECK_OK(blobio_store_config_json(out, &json));
+    CHECK(json && strstr(json, "\"resilient\":{") && strstr(json, "\"max_retries\":3"));
+    blobio_string_free(json);
+    CHECK_OK(blobio_delete(out, "k"));
+    blobio_store_free(out);
+    rmdir(dir);
+}
+
+static void test_transient_503s_are_retried_invisibly(void) {
+    blobio_resilient_config rcfg = quick_config();
+    blobio_store *store = open_resilient("c-retry", &rcfg);
+    const char *text = "written through two 503s";
+    program("fail 2 503");
+    CHECK_OK(blobio_write(store, "a.txt", (const uint8_t *)text, strlen(text)));
+    program("slowdown 3");
+    blobio_buffer buf = {0};
+    CHECK_OK(blobio_read(store, "a.txt", &buf));
+    CHECK(buf.len == strlen(text) && memcmp(buf.data, text, buf.len) == 0);
+    blobio_buffer_free(&buf);
+    char *json = NULL;
+    CHECK_OK(blobio_circuit_stats_json(store, &json));
+    CHECK(json && strstr(json, "\"retries\":5") && strstr(json, "\"failures\":5"));
+    CHECK(json && strstr(json, "\"state\":\"closed\""));
+    blobio_string_free(json);
+    CHECK_OK(blobio_delete(store, "a.txt"));
+    blobio_store_free(store);
+}
+
+struct pattern_src {
+    size_t remaining, given;
+};
+
+static int32_t pattern_read(void *user, uint8_t *out, size_t cap, size_t *out_n) {
+    struct pattern_src *src = user;
+    size_t n = cap < src->remaining ? cap : src->remaining;
+    for (size_t i = 0; i < n; i++) out[i] = (uint8_t)((src->given + i) * 31u % 251u);
+    src->given += n;
+    src->remaining -= n;
+    *out_n = n;
+    return 0;
+}
+
+struct pattern_sink {
+    size_t seen;
+    bool ok;
+};
+
+static int32_t pattern_write(void *user, const uint8_t *data, size_t len) {
+    struct pattern_sink *sink = user;
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] != (uint8_t)((sink->seen + i) * 31u % 251u)) sink->ok = false;
+    }
+    sink->seen += len;
+    return 0;
+}
+
+static void test_read_to_resumes_after_a_cut_body_without_repeating_a_byte(void) {
+    blobio_resilient_config rcfg = quick_config();
+    blobio_store *store = open_resilient("c-resume", &rcfg);
+    size_t total = (1u << 20) + 333u;
+    struct pattern_src src = {total, 0};
+    CHECK_OK(blobio_write_from(store, "big.bin", pattern_read, &src, (int64_t)total));
+    long before, after, conns;
+    proxy_counts(&before, &conns);
+    program("cut 1 40 GET");
+    struct pattern_sink sink = {0, true};
+    uint64_t written = 0;
+    CHECK_OK(blobio_read_to(store, "big.bin", pattern_write, &sink, &written));
+    CHECK(written == total && sink.seen == total && sink.ok);
+    proxy_counts(&after, &conns);
+    CHECK(after - before == 2); /* the cut GET and the ranged resume */
+    CHECK_OK(blobio_delete(store, "big.bin"));
+    blobio_store_free(store);
+}
+
+static void test_five_503s_open_the_circuit_and_probes_close_it(void) {
+    blobio_resilient_config rcfg = {0};
+    rcfg.max_failures = 5;
+    rcfg.open_timeout_ms = 300;
+    rcfg.half_open_max_requests = 3;
+    rcfg.max_retries = 4;
+    rcfg.retry_delay_ms = 1;
+    rcfg.retry_max_delay_ms = 5;
+    blobio_store *store = open_resilient("c-breaker", &rcfg);
+    CHECK_OK(blobio_write(store, "k", (const uint8_t *)"v", 1));
+
+    program("fail 5 503");
+    blobio_buffer buf = {0};
+    CHECK_STATUS(blobio_read(store, "k", &buf), BLOBIO_STATUS_SERVER);
+    CHECK(blobio_last_error_http_status() == 503);
+    int32_t state = -1;
+    CHECK_OK(blobio_circuit_state(store, &state));
+    CHECK(state == BLOBIO_CIRCUIT_OPEN);
+
+    /* Open: fails at once, nothing reaches the proxy. */
+    long requests, connections, requests2, connections2;
+    proxy_counts(&requests, &connections);
+    bool exists = false;
+    CHECK_STATUS(blobio_exists(store, "k", &exists), BLOBIO_STATUS_CIRCUIT_OPEN);
+    CHECK(last_error_has("circuit breaker is open"));
+    CHECK_STATUS(blobio_write(store, "k", (const uint8_t *)"w", 1), BLOBIO_STATUS_CIRCUIT_OPEN);
+    proxy_counts(&requests2, &connections2);
+    CHECK(requests2 == requests && connections2 == connections);
+
+    /* After the timeout: half-open; three successes close it. */
+    sleep_ms(350);
+    CHECK_OK(blobio_circuit_state(store, &state));
+    CHECK(state == BLOBIO_CIRCUIT_HALF_OPEN);
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(blobio_exists(store, "k", &exists));
+        CHECK(exists);
+    }
+    CHECK_OK(blobio_circuit_state(store, &state));
+    CHECK(state == BLOBIO_CIRCUIT_CLOSED);
+
+    /* Open again, then reset by hand. */
+    program("fail 5 503");
+    CHECK_STATUS(blobio_read(store, "k", &buf), BLOBIO_STATUS_SERVER);
+    CHECK_OK(blobio_circuit_state(store, &state));
+    CHECK(state == BLOBIO_CIRCUIT_OPEN);
+    CHECK_OK(blobio_circuit_reset(store));
+    CHECK_OK(blobio_circuit_state(store, &state));
+    CHECK(state == BLOBIO_CIRCUIT_CLOSED);
+    CHECK_OK(blobio_read(store, "k", &buf));
+    CHECK(buf.len == 1 && buf.data[0] == 'v');
+    blobio_buffer_free(&buf);
+
+    char *json = NULL;
+    CHECK_OK(blobio_circuit_stats_json(store, &json));
+    CHECK(json && strstr(json, "\"times_opened\":2") && strstr(json, "\"rejected\":2"));
+    CHECK(json && strstr(json, "\"last_failure_unix_ms\":1"));
+    blobio_string_free(json);
+    CHECK_OK(blobio_delete(store, "k"));
+    blobio_store_free(store);
+}
+
+static void test_not_found_answers_leave_the_circuit_closed(void) {
+    blobio_resilient_config rcfg = {0};
+    rcfg.max_failures = 5;
+    blobio_store *store = open_resilient("c-misses", &rcfg);
+    long before, after, conns;
+    proxy_counts(&before, &conns);
+    blobio_buffer buf = {0};
+    for (int i = 0; i < 50; i++) {
+        CHECK_STATUS(blobio_read(store, "missing", &buf), BLOBIO_STATUS_NOT_FOUND);
+    }
+    proxy_counts(&after, &conns);
+    CHECK(after - before == 50);
+    int32_t state = -1;
+    CHECK_OK(blobio_circuit_state(store, &state));
+    CHECK(state == BLOBIO_CIRCUIT_CLOSED);
+    blobio_store_free(store);
+}
+
+int main(void) {
+    access_key = need_env("BLOBIO_TEST_S3S_ACCESS_KEY");
+    secret_key = need_env("BLOBIO_TEST_S3S_SECRET_KEY");
+    bucket = need_env("BLOBIO_TEST_S3_BUCKET");
+    snprintf(proxy_endpoint, sizeof proxy_endpoint, "http://127.0.0.1:%s",
+             need_env("BLOBIO_TEST_PROXY_PORT"));
+    control_port = atoi(need_env("BLOBIO_TEST_PROXY_CONTROL_PORT"));
+    static const struct test_case tests[] = {
+        {"resilient_new_takes_ownership_and_checks_arguments",
+         test_resilient_new_takes_ownership_and_checks_arguments},
+        {"transient_503s_are_retried_invisibly", test_transient_503s_are_retried_invisibly},
+        {"read_to_resumes_after_a_cut_body_without_repeating_a_byte",
+         test_read_to_resumes_after_a_cut_body_without_repeating_a_byte},
+        {"five_503s_open_the_circuit_and_probes_close_it",
+         test_five_503s_open_the_circuit_and_probes_close_it},
+        {"not_found_answers_leave_the_circuit_closed", test_not_found_answers_leave_the_circuit_closed},
+    };
+    int passed = 0, failed = 0;
+    run_tests(tests, sizeof tests / sizeof tests[0], &passed, &failed);
+    program("quit");
+    printf("\n%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

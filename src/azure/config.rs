@@ -1,0 +1,836 @@
+//! Azure Blob configuration: explicit fields, connection strings, the
+//! `AZURE_STORAGE_*` environment fallbacks, and the precedence between the
+//! four ways to authenticate.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::http::HttpConfig;
+
+/// Uploads of a known size below this go as one Put Blob. 32 MiB.
+pub const DEFAULT_SINGLE_PUT_THRESHOLD: u64 = 32 * 1024 * 1024;
+/// Size of every staged block but the last. 8 MiB.
+pub const DEFAULT_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
+/// Blocks (and batch requests) in flight at once.
+pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 8;
+/// Azure's limit on one staged block (4,000 MiB).
+pub const MAX_BLOCK_SIZE: u64 = 4000 * 1024 * 1024;
+/// Azure's limit on the results of one List Blobs request.
+pub const MAX_LIST_PAGE_SIZE: u32 = 5000;
+/// Azure's limit on one Put Blob (5,000 MiB).
+pub const MAX_SINGLE_PUT_SIZE: u64 = 5000 * 1024 * 1024;
+
+/// The account of the Azurite / storage-emulator development store.
+pub(crate) const DEV_ACCOUNT: &str = "devstoreaccount1";
+/// The well-known, public development key of that account (published in
+/// Microsoft's Azurite documentation; not a secret).
+pub(crate) const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// Azurite's default blob endpoint.
+const DEV_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+
+/// The instance-metadata (IMDS) token endpoint a managed identity uses.
+pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+
+/// Environment variables read when the configuration leaves a field empty.
+pub mod env {
+    /// A full connection string.
+    pub const CONNECTION_STRING: &str = "AZURE_STORAGE_CONNECTION_STRING";
+    /// The storage account name.
+    pub const ACCOUNT: &str = "AZURE_STORAGE_ACCOUNT";
+    /// The storage account key.
+    pub const KEY: &str = "AZURE_STORAGE_KEY";
+    /// A SAS token.
+    pub const SAS_TOKEN: &str = "AZURE_STORAGE_SAS_TOKEN";
+    /// The client id of a user-assigned managed identity.
+    pub const CLIENT_ID: &str = "AZURE_CLIENT_ID";
+    /// The managed-identity token endpoint (as object_store names it).
+    pub const MSI_ENDPOINT: &str = "AZURE_MSI_ENDPOINT";
+    /// A PEM file of CA certificates to trust instead of the built-in roots.
+    pub const CA_BUNDLE: &str = "BLOBIO_CA_BUNDLE";
+}
+
+/// Configuration of an [`super::AzureBlobBackend`].
+///
+/// Credentials are taken in the Go package's order: a connection string;
+/// else `account_name` + `sas_token`; else `account_name` + `account_key`;
+/// else `account_name` + `use_managed_identity`. When none of the credential
+/// fields (`connection_string`, `sas_token`, `account_key`,
+/// `use_managed_identity`) is set, the same order is applied to
+/// `AZURE_STORAGE_CONNECTION_STRING`, `AZURE_STORAGE_SAS_TOKEN` and
+/// `AZURE_STORAGE_KEY`; an empty `account_name` falls back to
+/// `AZURE_STORAGE_ACCOUNT` either way. Explicit credentials therefore always
+/// win over the environment.
+///
+/// `Debug` never shows the key, the SAS token or a connection string.
+#[derive(Clone)]
+pub struct AzureBlobConfig {
+    /// A storage connection string (`AccountName=...;AccountKey=...`,
+    /// `BlobEndpoint=...;SharedAccessSignature=...`,
+    /// `UseDevelopmentStorage=true`, ...).
+    pub connection_string: Option<String>,
+    /// Storage account name.
+    pub account_name: Option<String>,
+    /// Storage account key (base64), for Shared Key signing.
+    pub account_key: Option<String>,
+    /// A SAS token (with or without its leading `?`).
+    pub sas_token: Option<String>,
+    /// Authenticate with a bearer token from the managed identity's
+    /// instance-metadata endpoint.
+    pub use_managed_identity: bool,
+    /// Client id of a user-assigned managed identity; falls back to
+    /// `AZURE_CLIENT_ID`. None uses the system-assigned identity.
+    pub managed_identity_client_id: Option<String>,
+    /// The token endpoint of the managed identity; falls back to
+    /// `AZURE_MSI_ENDPOINT`, then [`DEFAULT_IMDS_ENDPOINT`]. A URL without a
+    /// path gets IMDS's `/metadata/identity/oauth2/token`.
+    pub managed_identity_endpoint: Option<String>,
+    /// Container name (required).
+    pub container_name: String,
+    /// Blob service endpoint. Default `https://<account>.blob.core.windows.net`
+    /// (or what the connection string says). A path-style endpoint such as
+    /// Azurite's `http://127.0.0.1:10000/devstoreaccount1` works too.
+    pub endpoint: Option<String>,
+    /// Timeouts and TLS roots. An empty `ca_bundle` falls back to
+    /// `BLOBIO_CA_BUNDLE`.
+    pub http: HttpConfig,
+    /// Uploads of a known size below this go as one Put Blob; larger and
+    /// unknown-size ones as staged blocks. Default 32 MiB, at most 5,000 MiB.
+    pub single_put_threshold: u64,
+    /// Size of every staged block but the last. Default 8 MiB, at most
+    /// 4,000 MiB.
+    pub block_size: u64,
+    /// Blocks in flight at once per upload (and batch-delete requests at
+    /// once). Memory held by an upload is about `block_size` times this.
+    /// Default 8.
+    pub upload_concurrency: usize,
+    /// Blobs asked for per List Blobs request (`maxresults`), 1 to 5,000.
+    /// Default 5,000, Azure's maximum.
+    pub list_page_size: u32,
+}
+
+impl AzureBlobConfig {
+    /// A configuration for `container` with every other field at its
+    /// default (credentials from the environment).
+    pub fn new(container: impl Into<String>) -> Self {
+        AzureBlobConfig {
+            container_name: container.into(),
+            ..Default::default()
+        }
+    }
+
+    /// A configuration for `container` from a connection string.
+    pub fn from_connection_string(
+        connection_string: impl Into<String>,
+        container: impl Into<String>,
+    ) -> Self {
+        AzureBlobConfig {
+            connection_string: Some(connection_string.into()),
+            ..Self::new(container)
+        }
+    }
+
+    /// A configuration for `container` signed with an account key.
+    pub fn with_shared_key(
+        account: impl Into<String>,
+        key: impl Into<String>,
+        container: impl Into<String>,
+    ) -> Self {
+        AzureBlobConfig {
+            account_name: Some(account.into()),
+            account_key: Some(key.into()),
+            ..Self::new(container)
+        }
+    }
+
+    /// A configuration for `container` authorised by a SAS token.
+    pub fn with_sas(
+        account: impl Into<String>,
+        sas_token: impl Into<String>,
+        container: impl Into<String>,
+    ) -> Self {
+        AzureBlobConfig {
+            account_name: Some(account.into()),
+            sas_token: Some(sas_token.into()),
+            ..Self::new(container)
+        }
+    }
+
+    /// A configuration for `container` authorised by the managed identity.
+    pub fn with_managed_identity(account: impl Into<String>, container: impl Into<String>) -> Self {
+        AzureBlobConfig {
+            account_name: Some(account.into()),
+            use_managed_identity: true,
+            ..Self::new(container)
+        }
+    }
+}
+
+impl Default for AzureBlobConfig {
+    fn default() -> Self {
+        AzureBlobConfig {
+            connection_string: None,
+            account_name: None,
+            account_key: None,
+            sas_token: None,
+            use_managed_identity: false,
+            managed_identity_client_id: None,
+            managed_identity_endpoint: None,
+            container_name: String::new(),
+            endpoint: None,
+            http: HttpConfig::default(),
+            single_put_threshold: DEFAULT_SINGLE_PUT_THRESHOLD,
+            block_size: DEFAULT_BLOCK_SIZE,
+            upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
+            list_page_size: MAX_LIST_PAGE_SIZE,
+        }
+    }
+}
+
+/// Secrets are never printed.
+impl fmt::Debug for AzureBlobConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("AzureBlobConfig")
+            .field("connection_string", &set(&self.connection_string))
+            .field("account_name", &self.account_name)
+            .field("account_key", &set(&self.account_key))
+            .field("sas_token", &set(&self.sas_token))
+            .field("use_managed_identity", &self.use_managed_identity)
+            .field(
+                "managed_identity_client_id",
+                &self.managed_identity_client_id,
+            )
+            .field("managed_identity_endpoint", &self.managed_identity_endpoint)
+            .field("container_name", &self.container_name)
+            .field("endpoint", &self.endpoint)
+            .field("http", &self.http)
+            .field("single_put_threshold", &self.single_put_threshold)
+            .field("block_size", &self.block_size)
+            .field("upload_concurrency", &self.upload_concurrency)
+            .field("list_page_size", &self.list_page_size)
+            .finish()
+    }
+}
+
+/// How requests are authorised, after precedence and fallbacks.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// Shared Key: the decoded account key.
+    SharedKey(Vec<u8>),
+    /// A SAS token, without its leading `?`.
+    Sas(String),
+    /// A managed identity's bearer tokens.
+    ManagedIdentity {
+        /// The token endpoint.
+        endpoint: String,
+        /// A user-assigned identity's client id.
+        client_id: Option<String>,
+    },
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::SharedKey(_) => f.write_str("SharedKey(<redacted>)"),
+            Credential::Sas(_) => f.write_str("Sas(<redacted>)"),
+            Credential::ManagedIdentity {
+                endpoint,
+                client_id,
+            } => f
+                .debug_struct("ManagedIdentity")
+                .field("endpoint", endpoint)
+                .field("client_id", client_id)
+                .finish(),
+        }
+    }
+}
+
+impl Credential {
+    /// A short name for logs and config_json.
+    pub(crate) fn method(&self) -> &'static str {
+        match self {
+            Credential::SharedKey(_) => "shared_key",
+            Credential::Sas(_) => "sas",
+            Credential::ManagedIdentity { .. } => "managed_identity",
+        }
+    }
+}
+
+/// A configuration with precedence and fallbacks applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    /// Account name (may be empty for a SAS-only connection string whose
+    /// endpoint does not name the account).
+    pub(crate) account: String,
+    /// Blob service endpoint, without a trailing `/`.
+    pub(crate) endpoint: Url,
+    pub(crate) credential: Credential,
+    /// CA bundle after the environment fallback.
+    pub(crate) ca_bundle: Option<PathBuf>,
+}
+
+/// The message of a configuration without any usable credential.
+const NO_CREDENTIALS: &str = "Azure Blob needs credentials: set one of connection_string; \
+     account_name + sas_token; account_name + account_key; or account_name + \
+     use_managed_identity (or the environment variables AZURE_STORAGE_CONNECTION_STRING, \
+     AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_KEY)";
+
+/// Where values come from: the process environment, or a map in tests.
+pub(crate) trait Env {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment; empty values count as unset.
+pub(crate) struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn non_empty(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Applies precedence and fallbacks to `cfg`.
+pub(crate) fn resolve(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Resolved> {
+    let explicit_cs = non_empty(&cfg.connection_string);
+    let explicit_sas = non_empty(&cfg.sas_token);
+    let explicit_key = non_empty(&cfg.account_key);
+    let explicit_any = explicit_cs.is_some()
+        || explicit_sas.is_some()
+        || explicit_key.is_some()
+        || cfg.use_managed_identity;
+    let (cs, sas, key) = if explicit_any {
+        (explicit_cs, explicit_sas, explicit_key)
+    } else {
+        (
+            env.get(env::CONNECTION_STRING),
+            env.get(env::SAS_TOKEN),
+            env.get(env::KEY),
+        )
+    };
+    let account = non_empty(&cfg.account_name).or_else(|| env.get(env::ACCOUNT));
+    let explicit_endpoint = match non_empty(&cfg.endpoint) {
+        Some(e) => Some(parse_endpoint("endpoint", &e)?),
+        None => None,
+    };
+    let ca_bundle = cfg
+        .http
+        .ca_bundle
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty())
+        .or_else(|| env.get(env::CA_BUNDLE).map(PathBuf::from));
+
+    let (account, endpoint, credential) = if let Some(cs) = cs {
+        let parsed = parse_connection_string(&cs)?;
+        let account = match (&parsed.account, account) {
+            (Some(a), _) => a.clone(),
+            (None, Some(a)) => a,
+            (None, None) => parsed
+                .endpoint
+                .as_ref()
+                .map(account_from_endpoint)
+                .unwrap_or_default(),
+        };
+        let endpoint = match explicit_endpoint.or(parsed.endpoint) {
+            Some(e) => e,
+            None => default_endpoint(
+                &account,
+                parsed.protocol.as_deref(),
+                parsed.suffix.as_deref(),
+            )?,
+        };
+        (account, endpoint, parsed.credential)
+    } else {
+        let Some(account) = account else {
+            let hint = if sas.is_some() || key.is_some() || cfg.use_managed_identity {
+                " (account_name is missing)"
+            } else {
+                ""
+            };
+            return Err(Error::invalid_argument(format!("{NO_CREDENTIALS}{hint}")));
+        };
+        let credential = if let Some(sas) = sas {
+            Credential::Sas(clean_sas(&sas))
+        } else if let Some(key) = key {
+            Credential::SharedKey(decode_key("account_key", &key)?)
+        } else if cfg.use_managed_identity {
+            managed_identity(cfg, env)?
+        } else {
+            return Err(Error::invalid_argument(NO_CREDENTIALS));
+        };
+        let endpoint = match explicit_endpoint {
+            Some(e) => e,
+            None => default_endpoint(&account, None, None)?,
+        };
+        (account, endpoint, credential)
+    };
+    Ok(Resolved {
+        account,
+        endpoint,
+        credential,
+        ca_bundle,
+    })
+}
+
+fn managed_identity(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Credential> {
+    let raw = non_empty(&cfg.managed_identity_endpoint)
+        .or_else(|| env.get(env::MSI_ENDPOINT))
+        .unwrap_or_else(|| DEFAULT_IMDS_ENDPOINT.to_owned());
+    let mut url = Url::parse(&raw).map_err(|e| {
+        Error::invalid_argument(format!(
+            "managed_identity_endpoint {:?} is not a URL: {e}",
+            shown(&raw)
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::invalid_argument(format!(
+            "managed_identity_endpoint {:?} must be an http or https URL",
+            shown(&raw)
+        )));
+    }
+    if url.path().is_empty() || url.path() == "/" {
+        url.set_path("/metadata/identity/oauth2/token");
+    }
+    Ok(Credential::ManagedIdentity {
+        endpoint: url.to_string(),
+        client_id: non_empty(&cfg.managed_identity_client_id).or_else(|| env.get(env::CLIENT_ID)),
+    })
+}
+
+/// A SAS token as it goes into a query string: no leading `?`.
+fn clean_sas(sas: &str) -> String {
+    sas.trim().trim_start_matches('?').to_owned()
+}
+
+/// Decodes an account key; the error never shows it.
+fn decode_key(field: &str, key: &str) -> Result<Vec<u8>> {
+    let key = key.trim();
+    match base64::engine::general_purpose::STANDARD.decode(key) {
+        Ok(k) if !k.is_empty() => Ok(k),
+        _ => Err(Error::invalid_argument(format!(
+            "{field} is not a valid base64 storage account key"
+        ))),
+    }
+}
+
+/// A URL for messages: without its query, which may hold a SAS.
+fn shown(raw: &str) -> &str {
+    raw.split('?').next().unwrap_or("")
+}
+
+/// Parses an endpoint URL (http or https, a host, no query).
+fn parse_endpoint(field: &str, raw: &str) -> Result<Url> {
+    let raw_shown = shown(raw);
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        Error::invalid_argument(format!(
+            "{field} {raw_shown:?} is not a URL ({e}); give it with its scheme, e.g. https://<account>.blob.core.windows.net"
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::invalid_argument(format!(
+            "{field} {raw_shown:?} must be an http:// or https:// URL with a host"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid_argument(format!(
+            "{field} must not contain a query or fragment (give a SAS token as sas_token)"
+        )));
+    }
+    Ok(url)
+}
+
+fn default_endpoint(account: &str, protocol: Option<&str>, suffix: Option<&str>) -> Result<Url> {
+    let valid = !account.is_empty()
+        && account
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !valid {
+        return Err(Error::invalid_argument(format!(
+            "account name {account:?} must be lower-case letters and digits to form the default endpoint; \
+             give an endpoint for anything else"
+        )));
+    }
+    let protocol = protocol.unwrap_or("https");
+    let suffix = suffix.unwrap_or("core.windows.net");
+    parse_endpoint("endpoint", &format!("{protocol}://{account}.blob.{suffix}"))
+}
+
+/// The account an endpoint names: `<account>.blob.<suffix>`, or the first
+/// path segment of a path-style endpoint.
+fn account_from_endpoint(url: &Url) -> String {
+    if let Some(seg) = url.path_segments().and_then(|mut s| s.next()) {
+        if !seg.is_empty() {
+            return seg.to_owned();
+        }
+    }
+    match url.host_str() {
+        Some(host) if host.contains(".blob.") => host.split('.').next().unwrap_or("").to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// What a connection string says.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ConnectionString {
+    pub(crate) account: Option<String>,
+    pub(crate) endpoint: Option<Url>,
+    pub(crate) protocol: Option<String>,
+    pub(crate) suffix: Option<String>,
+    pub(crate) credential: Credential,
+}
+
+/// Parses `Key=Value;...` as the Azure SDKs do: keys case-insensitive,
+/// values split at the first `=` (keys and SAS tokens contain `=`), empty
+/// segments ignored, unknown keys (QueueEndpoint, ...) ignored. Errors name
+/// the field, never its value.
+pub(crate) fn parse_connection_string(cs: &str) -> Result<ConnectionString> {
+    let bad = |what: String| Error::invalid_argument(format!("connection string: {what}"));
+    let (mut protocol, mut account, mut key, mut endpoint, mut suffix, mut sas, mut dev) =
+        (None, None, None, None, None, None, false);
+    for (i, segment) in cs.split(';').enumerate() {
+        let segment = segment.trim();
+        if segment.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = segment.split_once('=') else {
+            return Err(bad(format!("segment {} is not Name=Value", i + 1)));
+        };
+        let value = value.trim().to_owned();
+        let slot = match name.trim().to_ascii_lowercase().as_str() {
+            "defaultendpointsprotocol" => {
+                let v = value.to_ascii_lowercase();
+                if v != "http" && v != "https" {
+                    return Err(bad("DefaultEndpointsProtocol must be http or https".into()));
+                }
+                protocol = Some(v);
+                continue;
+            }
+            "accountname" => &mut account,
+            "accountkey" => &mut key,
+            "blobendpoint" => &mut endpoint,
+            "endpointsuffix" => &mut suffix,
+            "sharedaccesssignature" => &mut sas,
+            "usedevelopmentstorage" => {
+                if !value.eq_ignore_ascii_case("true") {
+                    return Err(bad("UseDevelopmentStorage must be true".into()));
+                }
+                dev = true;
+                continue;
+            }
+            _ => continue,
+        };
+        if value.is_empty() {
+            return Err(bad(format!("{} is empty", name.trim())));
+        }
+        *slot = Some(value);
+    }
+    if dev {
+        account.get_or_insert_with(|| DEV_ACCOUNT.to_owned());
+        if key.is_none() && sas.is_none() {
+            key = Some(DEV_KEY.to_owned());
+        }
+        endpoint.get_or_insert_with(|| DEV_BLOB_ENDPOINT.to_owned());
+    }
+    let endpoint = match endpoint {
+        Some(e) => Some(parse_endpoint("connection string BlobEndpoint", &e)?),
+        None => None,
+    };
+    if let Some(s) = &suffix {
+        if s.contains('/') || s.contains(':') || s.starts_with('.') {
+            return Err(bad(
+                "EndpointSuffix must be a domain such as core.windows.net".into(),
+            ));
+        }
+    }
+    let credential = if let Some(sas) = sas {
+        Credential::Sas(clean_sas(&sas))
+    } else if let Some(key) = key {
+        if account.is_none() {
+            return Err(bad("AccountKey needs AccountName".into()));
+        }
+        Credential::SharedKey(decode_key("connection string AccountKey", &key)?)
+    } else {
+        return Err(bad(
+            "no credential: it needs AccountKey or SharedAccessSignature (or UseDevelopmentStorage=true)"
+                .into(),
+        ));
+    };
+    if endpoint.is_none() && account.is_none() {
+        return Err(bad("needs AccountName or BlobEndpoint".into()));
+    }
+    Ok(ConnectionString {
+        account,
+        endpoint,
+        protocol,
+        suffix,
+        credential,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+    impl Env for MapEnv {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| (*v).to_owned())
+        }
+    }
+    fn no_env() -> MapEnv {
+        MapEnv(HashMap::new())
+    }
+    fn env_of(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    const KEY_B64: &str = "a2V5LWJ5dGVz"; // "key-bytes"
+
+    #[test]
+    fn connection_string_with_key_and_suffix() {
+        let cs = format!(
+            "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={KEY_B64};EndpointSuffix=core.chinacloudapi.cn"
+        );
+        let r = resolve(&AzureBlobConfig::from_connection_string(cs, "c"), &no_env()).unwrap();
+        assert_eq!(r.account, "acct");
+        assert_eq!(
+            r.endpoint.as_str(),
+            "https://acct.blob.core.chinacloudapi.cn/"
+        );
+        assert_eq!(r.credential, Credential::SharedKey(b"key-bytes".to_vec()));
+    }
+
+    #[test]
+    fn connection_string_keys_are_case_insensitive_and_values_keep_equals() {
+        let cs = "blobendpoint=http://h:1/acct;sharedaccesssignature=?sv=1&sig=a%3D=;;";
+        let r = resolve(&AzureBlobConfig::from_connection_string(cs, "c"), &no_env()).unwrap();
+        assert_eq!(r.credential, Credential::Sas("sv=1&sig=a%3D=".into()));
+        assert_eq!(r.endpoint.as_str(), "http://h:1/acct");
+        assert_eq!(r.account, "acct", "account from a path-style endpoint");
+    }
+
+    #[test]
+    fn development_storage_is_azurite_defaults() {
+        let cs = "UseDevelopmentStorage=true";
+        let r = resolve(&AzureBlobConfig::from_connection_string(cs, "c"), &no_env()).unwrap();
+        assert_eq!(r.account, "devstoreaccount1");
+        assert_eq!(
+            r.endpoint.as_str(),
+            "http://127.0.0.1:10000/devstoreaccount1"
+        );
+        assert!(matches!(r.credential, Credential::SharedKey(ref k) if k.len() == 64));
+    }
+
+    #[test]
+    fn malformed_connection_strings_name_the_field_and_never_the_key() {
+        let secret = "c2VjcmV0LWtleS12YWx1ZQ==";
+        let cases = [
+            (format!("AccountName=a;AccountKey=%%{secret}"), "AccountKey"),
+            (
+                format!("AccountName=a;{}", secret.trim_end_matches('=')),
+                "segment 2",
+            ),
+            (format!("AccountKey={secret}"), "AccountName"),
+            (
+                "DefaultEndpointsProtocol=ftp;AccountName=a;AccountKey=a2V5".into(),
+                "DefaultEndpointsProtocol",
+            ),
+            ("AccountName=a".into(), "no credential"),
+            (
+                format!("AccountName=a;AccountKey={secret};BlobEndpoint=not a url"),
+                "BlobEndpoint",
+            ),
+            ("UseDevelopmentStorage=yes".into(), "UseDevelopmentStorage"),
+            (
+                format!("AccountName=a;AccountKey={secret};EndpointSuffix=http://x"),
+                "EndpointSuffix",
+            ),
+        ];
+        for (cs, field) in cases {
+            let err = resolve(
+                &AzureBlobConfig::from_connection_string(cs.clone(), "c"),
+                &no_env(),
+            )
+            .unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{cs}");
+            let msg = err.to_string();
+            assert!(msg.contains(field), "{msg} should name {field}");
+            assert!(
+                !msg.contains(secret) && !msg.contains("c2VjcmV0"),
+                "{msg} echoes the key"
+            );
+        }
+    }
+
+    #[test]
+    fn precedence_is_connection_string_then_sas_then_key_then_managed_identity() {
+        let mut cfg = AzureBlobConfig::with_shared_key("acct", KEY_B64, "c");
+        cfg.sas_token = Some("?sv=x".into());
+        cfg.use_managed_identity = true;
+        assert_eq!(
+            resolve(&cfg, &no_env()).unwrap().credential,
+            Credential::Sas("sv=x".into())
+        );
+        cfg.sas_token = None;
+        assert!(matches!(
+            resolve(&cfg, &no_env()).unwrap().credential,
+            Credential::SharedKey(_)
+        ));
+        cfg.account_key = None;
+        assert!(matches!(
+            resolve(&cfg, &no_env()).unwrap().credential,
+            Credential::ManagedIdentity { .. }
+        ));
+        cfg.connection_string = Some("BlobEndpoint=http://h/x;SharedAccessSignature=sv=cs".into());
+        assert_eq!(
+            resolve(&cfg, &no_env()).unwrap().credential,
+            Credential::Sas("sv=cs".into())
+        );
+    }
+
+    #[test]
+    fn no_credentials_lists_the_four_ways() {
+        let err = resolve(&AzureBlobConfig::new("c"), &no_env()).unwrap_err();
+        let msg = err.to_string();
+        for way in [
+            "connection_string",
+            "sas_token",
+            "account_key",
+            "use_managed_identity",
+        ] {
+            assert!(msg.contains(way), "{msg}");
+        }
+        let err = resolve(
+            &AzureBlobConfig {
+                account_key: Some(KEY_B64.into()),
+                ..AzureBlobConfig::new("c")
+            },
+            &no_env(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("account_name is missing"), "{err}");
+    }
+
+    #[test]
+    fn environment_fills_in_but_never_overrides_explicit_credentials() {
+        let env = env_of(&[
+            (env::ACCOUNT, "envacct"),
+            (env::KEY, KEY_B64),
+            (env::SAS_TOKEN, "sv=env"),
+        ]);
+        // Nothing explicit: the environment's SAS beats its key.
+        let r = resolve(&AzureBlobConfig::new("c"), &env).unwrap();
+        assert_eq!(
+            (r.account.as_str(), r.credential),
+            ("envacct", Credential::Sas("sv=env".into()))
+        );
+        // An explicit key wins over the environment's SAS.
+        let r = resolve(
+            &AzureBlobConfig::with_shared_key("mine", KEY_B64, "c"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(r.account, "mine");
+        assert!(matches!(r.credential, Credential::SharedKey(_)));
+        // An explicit account with an environment key.
+        let env = env_of(&[(env::KEY, KEY_B64)]);
+        let cfg = AzureBlobConfig {
+            account_name: Some("mine".into()),
+            ..AzureBlobConfig::new("c")
+        };
+        let r = resolve(&cfg, &env).unwrap();
+        assert_eq!(r.endpoint.as_str(), "https://mine.blob.core.windows.net/");
+        // The connection string variable comes first among the variables.
+        let env = env_of(&[
+            (env::CONNECTION_STRING, "UseDevelopmentStorage=true"),
+            (env::SAS_TOKEN, "sv=env"),
+        ]);
+        assert_eq!(
+            resolve(&AzureBlobConfig::new("c"), &env).unwrap().account,
+            "devstoreaccount1"
+        );
+    }
+
+    #[test]
+    fn explicit_endpoint_wins_and_must_be_a_url() {
+        let mut cfg = AzureBlobConfig::from_connection_string("UseDevelopmentStorage=true", "c");
+        cfg.endpoint = Some("http://127.0.0.1:4444/devstoreaccount1".into());
+        assert_eq!(
+            resolve(&cfg, &no_env()).unwrap().endpoint.port(),
+            Some(4444)
+        );
+        cfg.endpoint = Some("127.0.0.1:4444".into());
+        let err = resolve(&cfg, &no_env()).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+        cfg.endpoint = Some("https://a.blob.core.windows.net/?sv=1&sig=SECRET".into());
+        let err = resolve(&cfg, &no_env()).unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        cfg.endpoint = Some("nope://?sig=SECRET".into());
+        let err = resolve(&cfg, &no_env()).unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+    }
+
+    #[test]
+    fn managed_identity_endpoint_gets_the_imds_path_and_client_id_from_env() {
+        let mut cfg = AzureBlobConfig::with_managed_identity("acct", "c");
+        cfg.managed_identity_endpoint = Some("http://127.0.0.1:9999".into());
+        let env = env_of(&[(env::CLIENT_ID, "cid")]);
+        assert_eq!(
+            resolve(&cfg, &env).unwrap().credential,
+            Credential::ManagedIdentity {
+                endpoint: "http://127.0.0.1:9999/metadata/identity/oauth2/token".into(),
+                client_id: Some("cid".into())
+            }
+        );
+        cfg.managed_identity_endpoint = None;
+        let env = env_of(&[(env::MSI_ENDPOINT, "http://127.0.0.1:1/custom/token")]);
+        assert!(matches!(
+            resolve(&cfg, &env).unwrap().credential,
+            Credential::ManagedIdentity { endpoint, client_id: None } if endpoint == "http://127.0.0.1:1/custom/token"
+        ));
+        let r = resolve(&cfg, &no_env()).unwrap();
+        assert!(
+            matches!(r.credential, Credential::ManagedIdentity { endpoint, .. } if endpoint == DEFAULT_IMDS_ENDPOINT)
+        );
+    }
+
+    #[test]
+    fn ca_bundle_falls_back_to_the_environment() {
+        let cfg = AzureBlobConfig::with_shared_key("acct", KEY_B64, "c");
+        let env = env_of(&[(env::CA_BUNDLE, "/etc/ca.pem")]);
+        assert_eq!(
+            resolve(&cfg, &env).unwrap().ca_bundle,
+            Some(PathBuf::from("/etc/ca.pem"))
+        );
+        let mut cfg = cfg;
+        cfg.http.ca_bundle = Some("/mine.pem".into());
+        assert_eq!(
+            resolve(&cfg, &env).unwrap().ca_bundle,
+            Some(PathBuf::from("/mine.pem"))
+        );
+    }
+
+    #[test]
+    fn debug_redacts_every_secret() {
+        let mut cfg = AzureBlobConfig::with_shared_key("acct", "SECRETKEY", "c");
+        cfg.sas_token = Some("sig=SECRETSAS".into());
+        cfg.connection_string = Some("AccountKey=SECRETCS".into());
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("acct"));
+        let cred = format!("{:?}", Credential::Sas("sig=SECRET".into()));
+        assert!(!cred.contains("SECRET"));
+    }
+}
