@@ -137,7 +137,11 @@ pub(crate) enum RequestBody<'a> {
 
 fn load_roots(path: &Path) -> Result<RootCerts> {
     let shown = path.to_string_lossy();
-    let pem = std::fs::read(path).map_err(|e| Error::from_io(&shown, "read CA bundle", e))?;
+    // A CA bundle that cannot be read is a configuration mistake, named as
+    // such (not a missing object).
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::invalid_argument(format!("CA bundle {shown} cannot be read: {e}"))
+    })?;
     let mut certs: Vec<Certificate<'static>> = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {

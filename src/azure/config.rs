@@ -361,7 +361,7 @@ pub(crate) fn resolve(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Resolved> 
             return Err(Error::invalid_argument(format!("{NO_CREDENTIALS}{hint}")));
         };
         let credential = if let Some(sas) = sas {
-            Credential::Sas(clean_sas(&sas))
+            Credential::Sas(clean_sas("sas_token", &sas)?)
         } else if let Some(key) = key {
             Credential::SharedKey(decode_key("account_key", &key)?)
         } else if cfg.use_managed_identity {
@@ -408,9 +408,23 @@ fn managed_identity(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Credential> 
     })
 }
 
-/// A SAS token as it goes into a query string: no leading `?`.
-fn clean_sas(sas: &str) -> String {
-    sas.trim().trim_start_matches('?').to_owned()
+/// A SAS token as it goes into a query string: no leading `?`. It must look
+/// like one (query characters only, a `sig`), so that it can never break
+/// the URL it is appended to; the error never shows it.
+fn clean_sas(field: &str, sas: &str) -> Result<String> {
+    let token = sas.trim().trim_start_matches('?');
+    let query_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~%&=+/:,;!$'()*@".contains(&b);
+    if !token.bytes().all(query_char) {
+        return Err(Error::invalid_argument(format!(
+            "{field} is not a URL query string (it holds a character a SAS token cannot)"
+        )));
+    }
+    if !token.split('&').any(|p| p.starts_with("sig=")) {
+        return Err(Error::invalid_argument(format!(
+            "{field} has no sig= parameter: not a SAS token"
+        )));
+    }
+    Ok(token.to_owned())
 }
 
 /// Decodes an account key; the error never shows it.
@@ -554,7 +568,7 @@ pub(crate) fn parse_connection_string(cs: &str) -> Result<ConnectionString> {
         }
     }
     let credential = if let Some(sas) = sas {
-        Credential::Sas(clean_sas(&sas))
+        Credential::Sas(clean_sas("connection string SharedAccessSignature", &sas)?)
     } else if let Some(key) = key {
         if account.is_none() {
             return Err(bad("AccountKey needs AccountName".into()));
@@ -677,11 +691,11 @@ mod tests {
     #[test]
     fn precedence_is_connection_string_then_sas_then_key_then_managed_identity() {
         let mut cfg = AzureBlobConfig::with_shared_key("acct", KEY_B64, "c");
-        cfg.sas_token = Some("?sv=x".into());
+        cfg.sas_token = Some("?sv=x&sig=a".into());
         cfg.use_managed_identity = true;
         assert_eq!(
             resolve(&cfg, &no_env()).unwrap().credential,
-            Credential::Sas("sv=x".into())
+            Credential::Sas("sv=x&sig=a".into())
         );
         cfg.sas_token = None;
         assert!(matches!(
@@ -693,10 +707,10 @@ mod tests {
             resolve(&cfg, &no_env()).unwrap().credential,
             Credential::ManagedIdentity { .. }
         ));
-        cfg.connection_string = Some("BlobEndpoint=http://h/x;SharedAccessSignature=sv=cs".into());
+        cfg.connection_string = Some("BlobEndpoint=http://h/x;SharedAccessSignature=sv=cs&sig=c".into());
         assert_eq!(
             resolve(&cfg, &no_env()).unwrap().credential,
-            Credential::Sas("sv=cs".into())
+            Credential::Sas("sv=cs&sig=c".into())
         );
     }
 
@@ -728,13 +742,13 @@ mod tests {
         let env = env_of(&[
             (env::ACCOUNT, "envacct"),
             (env::KEY, KEY_B64),
-            (env::SAS_TOKEN, "sv=env"),
+            (env::SAS_TOKEN, "sv=env&sig=e"),
         ]);
         // Nothing explicit: the environment's SAS beats its key.
         let r = resolve(&AzureBlobConfig::new("c"), &env).unwrap();
         assert_eq!(
             (r.account.as_str(), r.credential),
-            ("envacct", Credential::Sas("sv=env".into()))
+            ("envacct", Credential::Sas("sv=env&sig=e".into()))
         );
         // An explicit key wins over the environment's SAS.
         let r = resolve(
@@ -755,7 +769,7 @@ mod tests {
         // The connection string variable comes first among the variables.
         let env = env_of(&[
             (env::CONNECTION_STRING, "UseDevelopmentStorage=true"),
-            (env::SAS_TOKEN, "sv=env"),
+            (env::SAS_TOKEN, "sv=env&sig=e"),
         ]);
         assert_eq!(
             resolve(&AzureBlobConfig::new("c"), &env).unwrap().account,
@@ -820,6 +834,20 @@ mod tests {
             resolve(&cfg, &env).unwrap().ca_bundle,
             Some(PathBuf::from("/mine.pem"))
         );
+    }
+
+    #[test]
+    fn sas_tokens_must_be_query_strings_with_a_signature() {
+        let bad = |sas: &str| {
+            let cfg = AzureBlobConfig::with_sas("acct", sas, "c");
+            resolve(&cfg, &no_env()).unwrap_err().to_string()
+        };
+        let msg = bad("sv=1&sig=SECRET SIG");
+        assert!(msg.contains("sas_token") && !msg.contains("SECRET"), "{msg}");
+        assert!(bad("sv=1&se=2").contains("sig="));
+        assert!(bad("sig=a#frag").contains("query string"));
+        let cfg = AzureBlobConfig::with_sas("acct", " ?sv=1&sig=a%2Bb ", "c");
+        assert_eq!(resolve(&cfg, &no_env()).unwrap().credential, Credential::Sas("sv=1&sig=a%2Bb".into()));
     }
 
     #[test]

@@ -187,6 +187,22 @@ impl Req {
     }
 }
 
+/// An in-memory request body, which can be sent more than once.
+#[derive(Clone, Copy)]
+enum Replay<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Replay<'a> {
+    fn body(self) -> RequestBody<'a> {
+        match self {
+            Replay::Empty => RequestBody::Empty,
+            Replay::Bytes(b) => RequestBody::Bytes(b),
+        }
+    }
+}
+
 fn body_len(body: &RequestBody<'_>) -> u64 {
     match body {
         RequestBody::Empty => 0,
@@ -232,6 +248,16 @@ impl AzureBlobBackend {
             )));
         }
         let resolved = config::resolve(&cfg, &config::ProcessEnv)?;
+        // A bearer token is as good as a key for an hour: never in clear
+        // text (Azure and Azurite refuse it over http anyway).
+        if matches!(resolved.credential, config::Credential::ManagedIdentity { .. })
+            && resolved.endpoint.scheme() != "https"
+        {
+            return Err(Error::invalid_argument(format!(
+                "managed identity tokens are only sent over https; the endpoint is {}",
+                resolved.endpoint
+            )));
+        }
         let mut http = cfg.http.clone();
         http.ca_bundle = resolved.ca_bundle.clone();
         let transport = Transport::new(&http)?;
@@ -355,10 +381,11 @@ impl AzureInner {
         self.send_via(&self.transport, path, req, body)
     }
 
-    /// Sends once more, on a fresh connection, when a replayable request
-    /// died on a connection the server had closed (a pooled connection
-    /// that idled past the server's keep-alive: Azurite's is 5 s). Every
-    /// Azure request blobio makes is idempotent.
+    /// Sends `req`, and again (up to [`STALE_ATTEMPTS`] in all) when an
+    /// in-memory request died on a connection the server had closed: a
+    /// pooled connection that idled past the server's keep-alive (Azurite's
+    /// is 5 s) can be closed just as it is reused. Every Azure request
+    /// blobio makes is idempotent, so sending it again is safe.
     fn send_via(
         &self,
         transport: &Transport,
@@ -367,27 +394,22 @@ impl AzureInner {
         body: RequestBody<'_>,
     ) -> Result<Response> {
         let replay = match &body {
-            RequestBody::Empty => Some(RequestBody::Empty),
-            RequestBody::Bytes(b) => Some(RequestBody::Bytes(b)),
+            RequestBody::Empty => Some(Replay::Empty),
+            RequestBody::Bytes(b) => Some(Replay::Bytes(b)),
             RequestBody::Reader(..) => None,
         };
         let mut result = self.send_once(transport, path, req, body);
-        if let Some(replay) = replay {
-            // Another pooled connection may be just as stale: a few tries.
-            for _ in 1..STALE_ATTEMPTS {
-                match &result {
-                    Err(e) if stale_connection(e) => {
-                        log::debug!("resending {} {path} after: {e}", req.method);
-                    }
-                    _ => break,
+        let Some(replay) = replay else {
+            return result;
+        };
+        for _ in 1..STALE_ATTEMPTS {
+            match &result {
+                Err(e) if stale_connection(e) => {
+                    log::debug!("resending {} {path} after: {e}", req.method);
                 }
-                let again = match &replay {
-                    RequestBody::Empty => RequestBody::Empty,
-                    RequestBody::Bytes(b) => RequestBody::Bytes(b),
-                    RequestBody::Reader(..) => unreachable!("only replayable bodies"),
-                };
-                result = self.send_once(transport, path, req, again);
+                _ => break,
             }
+            result = self.send_once(transport, path, req, replay.body());
         }
         result
     }

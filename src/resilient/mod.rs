@@ -425,6 +425,15 @@ impl ResilientBackend {
         }
     }
 
+    /// How a listing names its prefix in errors (an empty one is the root).
+    fn prefix_name(prefix: &str) -> String {
+        if prefix.is_empty() {
+            "(the store's root)".to_owned()
+        } else {
+            prefix.to_owned()
+        }
+    }
+
     /// The path to name in a CircuitOpen error of a batch.
     fn batch_name(paths: &[&str]) -> String {
         match paths {
@@ -502,7 +511,7 @@ impl Backend for ResilientBackend {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        self.call(prefix, |_| self.inner.list(prefix))
+        self.call(&Self::prefix_name(prefix), |_| self.inner.list(prefix))
     }
 
     fn close(&self) -> Result<()> {
@@ -586,14 +595,16 @@ impl BatchDeleter for ResilientBackend {
 impl DirectoryLister for ResilientBackend {
     fn list_directories(&self, prefix: &str) -> Result<Vec<String>> {
         let lister = self.inner.as_directory_lister().expect(HAS_CAPABILITY);
-        self.call(prefix, |_| lister.list_directories(prefix))
+        self.call(&Self::prefix_name(prefix), |_| {
+            lister.list_directories(prefix)
+        })
     }
 }
 
 impl ObjectLister for ResilientBackend {
     fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let lister = self.inner.as_object_lister().expect(HAS_CAPABILITY);
-        self.call(prefix, |_| lister.list_objects(prefix))
+        self.call(&Self::prefix_name(prefix), |_| lister.list_objects(prefix))
     }
 }
 

@@ -115,19 +115,25 @@ impl Fault {
         Fault::s3_error(503, "SlowDown")
     }
 
-    /// Azure's throttling answer: 503 ServerBusy.
-    pub fn azure_server_busy() -> Fault {
+    /// An Azure error: the code in `x-ms-error-code` and in the body.
+    pub fn azure_error(status: u16, code: &str) -> Fault {
         Fault::Respond {
-            status: 503,
+            status,
             headers: vec![
                 ("Content-Type".into(), "application/xml".into()),
-                ("x-ms-error-code".into(), "ServerBusy".into()),
-                ("x-ms-request-id".into(), "proxy-503".into()),
+                ("x-ms-error-code".into(), code.into()),
+                ("x-ms-request-id".into(), format!("proxy-{status}")),
             ],
-            body: "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ServerBusy</Code>\
-                   <Message>The server is busy (injected by the test proxy).</Message></Error>"
-                .into(),
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code>\
+                 <Message>Injected by the test proxy.</Message></Error>"
+            ),
         }
+    }
+
+    /// Azure's throttling answer: 503 ServerBusy.
+    pub fn azure_server_busy() -> Fault {
+        Fault::azure_error(503, "ServerBusy")
     }
 
     /// Cut the body after this fraction of it.
