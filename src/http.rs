@@ -99,6 +99,15 @@ impl Transport {
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
+        // ureq frames a bodiless POST or PUT as chunked, which S3 refuses
+        // (411 MissingContentLength) and some proxies cannot forward: send
+        // an explicit `Content-Length: 0` instead.
+        let body = match body {
+            RequestBody::Empty if matches!(method, "POST" | "PUT" | "PATCH") => {
+                RequestBody::Bytes(&[])
+            }
+            other => other,
+        };
         let result = match body {
             RequestBody::Empty => {
                 let req = builder
@@ -139,9 +148,8 @@ fn load_roots(path: &Path) -> Result<RootCerts> {
     let shown = path.to_string_lossy();
     // A CA bundle that cannot be read is a configuration mistake, named as
     // such (not a missing object).
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::invalid_argument(format!("CA bundle {shown} cannot be read: {e}"))
-    })?;
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::invalid_argument(format!("CA bundle {shown} cannot be read: {e}")))?;
     let mut certs: Vec<Certificate<'static>> = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
