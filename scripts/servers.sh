@@ -243,7 +243,9 @@ make_test_ca() {
 }
 
 # A second Azurite over HTTPS (certificate from make_test_ca) with
-# `--oauth basic`, for TLS and bearer-token (managed identity) tests.
+# `--oauth basic`, for TLS and bearer-token (managed identity) tests. Unlike
+# the first one it checks x-ms-version, so blobio's pinned version is proven
+# to be one Azurite accepts (the Python SDK, newer, only talks to the first).
 start_azurite_https() {
     local port tls; port=$(free_port) || return 1
     [[ -f "$(azurite_main)" ]] || { _die "azurite not installed (run install_azurite)"; return 1; }
@@ -252,7 +254,7 @@ start_azurite_https() {
     make_test_ca "$tls" || return 1
     _start azurite-https "$port" node "$(azurite_main)" --blobHost 127.0.0.1 --blobPort "$port" \
         --inMemoryPersistence --extentMemoryLimit 1024 --disableTelemetry \
-        --skipApiVersionCheck --silent --oauth basic \
+        --silent --oauth basic \
         --cert "$tls/server.pem" --key "$tls/server.key" || return 1
     export BLOBIO_TEST_AZURITE_HTTPS_ENDPOINT="https://127.0.0.1:$port/$AZURITE_ACCOUNT"
     export BLOBIO_TEST_CA_BUNDLE="$tls/ca.pem"

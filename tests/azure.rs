@@ -1029,6 +1029,37 @@ fn managed_identity_config(container: &str, token: &TokenServer) -> AzureBlobCon
     cfg
 }
 
+/// The HTTPS Azurite checks `x-ms-version` (the other one cannot: the newer
+/// Python SDK talks to it). Every test on it proves blobio's pinned version
+/// is accepted; this one proves the check is really on, so they would fail
+/// if the pin moved past what Azurite supports.
+#[test]
+fn pinned_api_version_is_checked_by_the_https_azurite() {
+    let container = Azurite::Https.new_container("apiversion");
+    let store = AzureBlobBackend::new(Azurite::Https.config(&container)).unwrap();
+    store.write("v", b"accepted").unwrap();
+    assert_eq!(store.read("v").unwrap(), b"accepted");
+
+    let answer = |version: &str| -> String {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+            .arg(Azurite::ca_bundle())
+            .args(["-H", &format!("x-ms-version: {version}")])
+            .arg(format!("{}?comp=list", Azurite::Https.endpoint()))
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let refused = answer("2099-01-01");
+    assert!(
+        refused.ends_with("\n400") && refused.contains("InvalidHeaderValue"),
+        "an unsupported version must be refused: {refused}"
+    );
+    // Unsigned, so refused for want of credentials, not for its version.
+    let pinned = answer("2025-11-05");
+    assert!(pinned.ends_with("\n403"), "{pinned}");
+}
+
 #[test]
 fn managed_identity_works_end_to_end_over_https_with_one_cached_token() {
     let container = Azurite::Https.new_container("msi");
