@@ -363,6 +363,12 @@ struct blobio_s3_config {
      * Size at or above which uploads go multipart, in bytes; 0: 100 MiB.
      */
     uint64_t multipart_threshold;
+    /**
+     * Longest silence while a body is sent or received (a stalled
+     * transfer), in milliseconds; 0: 30 s. (Added after the other fields so
+     * that their offsets never move.)
+     */
+    uint32_t stall_timeout_ms;
 };
 
 /**
@@ -451,6 +457,12 @@ struct blobio_azure_config {
      * Blocks uploaded at once; 0: 8.
      */
     uint32_t upload_concurrency;
+    /**
+     * Longest silence while a body is sent or received (a stalled
+     * transfer), in milliseconds; 0: 30 s. (Added after the other fields so
+     * that their offsets never move.)
+     */
+    uint32_t stall_timeout_ms;
 };
 
 /**

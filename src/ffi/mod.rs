@@ -55,6 +55,8 @@ mod resilient;
 
 mod boundary;
 
+mod config;
+
 pub use azure::{blobio_azure_config, blobio_azure_new};
 pub use buffer::{blobio_buffer, blobio_buffer_free};
 pub use callbacks::{blobio_read_cb, blobio_write_cb};
