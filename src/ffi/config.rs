@@ -69,7 +69,7 @@ mod tests {
             request: 1_500,
             stall: 250,
         };
-        unsafe { apply_http(&mut http, ms, std::ptr::null()) }.unwrap();
+        assert!(unsafe { apply_http(&mut http, ms, std::ptr::null()) }.is_ok());
         assert_eq!(http.timeouts.connect, defaults.connect);
         assert_eq!(http.timeouts.request, Duration::from_millis(1_500));
         assert_eq!(http.timeouts.stall, Duration::from_millis(250));
