@@ -24,8 +24,9 @@ fn first_line(text: &str) -> String {
 
 /// Turns a non-success response into an error about `path`.
 pub(crate) fn response_error(path: &str, resp: Response) -> Error {
+    let retry_after = header(&resp, "retry-after").map(str::to_owned);
     let detail = service_detail(path, resp);
-    classify(path, detail)
+    classify(path, detail).with_retry_after(retry_after.as_deref())
 }
 
 /// What the server said: header code first (HEAD responses have no body).

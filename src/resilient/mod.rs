@@ -10,6 +10,9 @@
 //!   answer (NotFound, PermissionDenied, PreconditionFailed, ...), never a
 //!   failure of the caller's own reader or writer, never while the circuit
 //!   is open.
+//! - The pause before a retry is the backoff, unless the server asked for
+//!   one (`Retry-After` on a 429 or 503, see [`Error::ServerBusy`]): then
+//!   that long, capped at `retry_max_delay`.
 //! - Reads of whole objects into memory, ranged reads, stats, lists and
 //!   deletes are idempotent: a retry repeats them.
 //! - `read_to`/`read_to_at` stream into the caller's writer, which cannot
@@ -80,7 +83,8 @@ pub struct ResilientConfig {
     /// each pause is drawn in the upper half of that value (jitter).
     /// Default 100 ms.
     pub retry_delay: Duration,
-    /// Cap on the delay between retries. Default 5 s.
+    /// Cap on the delay between retries, a server's `Retry-After`
+    /// included. Default 5 s.
     pub retry_max_delay: Duration,
 }
 
@@ -315,8 +319,14 @@ impl ResilientBackend {
         class == Class::Transient && retry < self.cfg.max_retries && !self.breaker.is_open()
     }
 
+    /// Waits before retry number `retry`: the pause the server asked for
+    /// (Retry-After) when it asked, else the backoff; capped at
+    /// `retry_max_delay` either way.
     fn pause(&self, retry: u32, path: &str, err: &Error) {
-        let delay = backoff(retry, self.cfg.retry_delay, self.cfg.retry_max_delay);
+        let delay = match err.retry_after() {
+            Some(asked) => asked.min(self.cfg.retry_max_delay),
+            None => backoff(retry, self.cfg.retry_delay, self.cfg.retry_max_delay),
+        };
         log::debug!("retry {retry} of {path} in {delay:?} after: {err}");
         sleep(delay);
     }
@@ -659,6 +669,8 @@ mod tests {
     enum ErrorKindTag {
         Server,
         NotFound,
+        /// A 503 whose Retry-After asks for an hour.
+        BusyForAnHour,
     }
 
     #[derive(Debug)]
@@ -698,6 +710,11 @@ mod tests {
                     remote: None,
                 },
                 ErrorKindTag::NotFound => Error::not_found(path),
+                ErrorKindTag::BusyForAnHour => Error::ServerBusy {
+                    path: path.into(),
+                    remote: None,
+                    retry_after: Duration::from_secs(3600),
+                },
             }
         }
 
@@ -961,6 +978,22 @@ mod tests {
             (s.failures, s.retries, s.state),
             (4, 3, CircuitState::Closed)
         );
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_cap_waits_only_the_cap() {
+        let (store, inner) = wrap(Scripted::new(
+            &data(),
+            true,
+            &[Step::Fail(ErrorKindTag::BusyForAnHour)],
+        ));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(store.exists("k").map_err(|e| e.to_string())));
+        let answer = finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("an hour's Retry-After was not capped at retry_max_delay (2 ms)");
+        assert_eq!(answer, Ok(true));
+        assert_eq!(calls(&inner), ["exists", "exists"]);
     }
 
     #[test]

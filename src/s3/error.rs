@@ -19,6 +19,7 @@ pub(crate) fn parse_error_xml(xml: &[u8]) -> (Option<String>, Option<String>, Op
 pub(crate) fn response_error(path: &str, resp: Response) -> Error {
     let status = resp.status().as_u16();
     let header_request_id = header(&resp, "x-amz-request-id").map(str::to_owned);
+    let retry_after = header(&resp, "retry-after").map(str::to_owned);
     let body = read_small_body(path, resp, MAX_ERROR_BODY).unwrap_or_default();
     let (code, message, request_id) = parse_error_xml(&body);
     let detail = ServiceDetail {
@@ -27,7 +28,7 @@ pub(crate) fn response_error(path: &str, resp: Response) -> Error {
         message,
         request_id: request_id.or(header_request_id),
     };
-    classify(path, detail)
+    classify(path, detail).with_retry_after(retry_after.as_deref())
 }
 
 /// What S3 means by a bodiless status (HEAD responses carry no XML).
