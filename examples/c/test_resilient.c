@@ -17,20 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "test_harness.h"
+#include "store_checks.h"
 
 static const char *access_key, *secret_key, *bucket;
 static char proxy_endpoint[64];
 static int control_port;
-
-static const char *need_env(const char *name) {
-    const char *v = getenv(name);
-    if (!v || !*v) {
-        fprintf(stderr, "%s is not set: run these tests through `make -C examples/c test-servers`\n", name);
-        exit(2);
-    }
-    return v;
-}
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
