@@ -95,63 +95,31 @@ static blobio_resilient_config quick_config(void) {
     return cfg;
 }
 
-struct pattern_src {
-    size_t remaining, given;
-};
-
-static int32_t pattern_read(void *user, uint8_t *out, size_t cap, size_t *out_n) {
-    struct pattern_src *src = user;
-    size_t n = cap < src->remaining ? cap : src->remaining;
-    for (size_t i = 0; i < n; i++) out[i] = (uint8_t)((src->given + i) * 31u % 251u);
-    src->given += n;
-    src->remaining -= n;
-    *out_n = n;
-    return 0;
-}
-
-struct pattern_sink {
-    size_t seen;
-    bool ok;
-};
-
-static int32_t pattern_write(void *user, const uint8_t *data, size_t len) {
-    struct pattern_sink *sink = user;
-    for (size_t i = 0; i < len; i++) {
-        if (data[i] != (uint8_t)((sink->seen + i) * 31u % 251u)) sink->ok = false;
-    }
-    sink->seen += len;
-    return 0;
-}
-
-/* An upload source that can start over: the pattern from byte 0. */
+/* An upload source that can start over: the counting pattern from byte 0
+ * (its counter comes first, so counter_read reads it). */
 struct rewindable_src {
-    size_t total, given;
+    struct counter_src counter;
+    size_t total;
     int rewinds;
     int32_t rewind_answer; /* what the rewind callback returns */
 };
 
-static int32_t rewindable_read(void *user, uint8_t *out, size_t cap, size_t *out_n) {
-    struct rewindable_src *src = user;
-    size_t left = src->total - src->given;
-    size_t n = cap < left ? cap : left;
-    for (size_t i = 0; i < n; i++) out[i] = (uint8_t)((src->given + i) * 31u % 251u);
-    src->given += n;
-    *out_n = n;
-    return 0;
+static struct rewindable_src rewindable(size_t total, int32_t rewind_answer) {
+    return (struct rewindable_src){{total, 0}, total, 0, rewind_answer};
 }
 
 static int32_t rewindable_rewind(void *user) {
     struct rewindable_src *src = user;
     src->rewinds++;
-    if (src->rewind_answer == 0) src->given = 0;
+    if (src->rewind_answer == 0) src->counter = (struct counter_src){src->total, 0};
     return src->rewind_answer;
 }
 
 /* Whether the object at `path` is exactly the first `total` pattern bytes. */
 static bool holds_pattern(blobio_store *store, const char *path, size_t total) {
-    struct pattern_sink sink = {0, true};
+    struct check_sink sink = {0, true};
     uint64_t written = 0;
-    blobio_status st = blobio_read_to(store, path, pattern_write, &sink, &written);
+    blobio_status st = blobio_read_to(store, path, check_write, &sink, &written);
     return st == BLOBIO_STATUS_OK && written == total && sink.seen == total && sink.ok;
 }
 
@@ -202,8 +170,8 @@ static void test_resilient_new_takes_ownership_and_checks_arguments(void) {
 
     /* A plain store makes one attempt and never rewinds. */
     CHECK_OK(blobio_local_new(dir, &inner));
-    struct rewindable_src src = {1000, 0, 0, 0};
-    CHECK_OK(blobio_write_from_rewindable(inner, "r", rewindable_read, rewindable_rewind, &src, 1000));
+    struct rewindable_src src = rewindable(1000, 0);
+    CHECK_OK(blobio_write_from_rewindable(inner, "r", counter_read, rewindable_rewind, &src, 1000));
     CHECK(src.rewinds == 0);
     CHECK(holds_pattern(inner, "r", 1000));
     CHECK_OK(blobio_delete(inner, "r"));
@@ -235,14 +203,14 @@ static void test_read_to_resumes_after_a_cut_body_without_repeating_a_byte(void)
     blobio_resilient_config rcfg = quick_config();
     blobio_store *store = open_resilient("c-resume", &rcfg);
     size_t total = (1u << 20) + 333u;
-    struct pattern_src src = {total, 0};
-    CHECK_OK(blobio_write_from(store, "big.bin", pattern_read, &src, (int64_t)total));
+    struct counter_src src = {total, 0};
+    CHECK_OK(blobio_write_from(store, "big.bin", counter_read, &src, (int64_t)total));
     long before, after, conns;
     proxy_counts(&before, &conns);
     program("cut 1 40 GET");
-    struct pattern_sink sink = {0, true};
+    struct check_sink sink = {0, true};
     uint64_t written = 0;
-    CHECK_OK(blobio_read_to(store, "big.bin", pattern_write, &sink, &written));
+    CHECK_OK(blobio_read_to(store, "big.bin", check_write, &sink, &written));
     CHECK(written == total && sink.seen == total && sink.ok);
     proxy_counts(&after, &conns);
     CHECK(after - before == 2); /* the cut GET and the ranged resume */
@@ -298,11 +266,11 @@ static void test_a_rewindable_upload_survives_a_503_byte_exact(void) {
     blobio_resilient_config rcfg = quick_config();
     blobio_store *store = open_resilient("c-rewind", &rcfg);
     size_t total = (1u << 20) + 77u;
-    struct rewindable_src src = {total, 0, 0, 0};
+    struct rewindable_src src = rewindable(total, 0);
     long before, after, conns;
     proxy_counts(&before, &conns);
     program("fail 1 503");
-    CHECK_OK(blobio_write_from_rewindable(store, "up.bin", rewindable_read, rewindable_rewind,
+    CHECK_OK(blobio_write_from_rewindable(store, "up.bin", counter_read, rewindable_rewind,
                                           &src, (int64_t)total));
     proxy_counts(&after, &conns);
     CHECK(after - before == 2); /* the refused PUT and the replayed one */
@@ -310,14 +278,14 @@ static void test_a_rewindable_upload_survives_a_503_byte_exact(void) {
     CHECK(holds_pattern(store, "up.bin", total));
 
     /* Unknown size: the same. */
-    src = (struct rewindable_src){total, 0, 0, 0};
+    src = rewindable(total, 0);
     program("fail 1 503");
-    CHECK_OK(blobio_write_from_rewindable(store, "up2.bin", rewindable_read, rewindable_rewind,
+    CHECK_OK(blobio_write_from_rewindable(store, "up2.bin", counter_read, rewindable_rewind,
                                           &src, -1));
     CHECK(src.rewinds == 1);
     CHECK(holds_pattern(store, "up2.bin", total));
 
-    CHECK_STATUS(blobio_write_from_rewindable(store, "up.bin", rewindable_read, NULL, &src, -1),
+    CHECK_STATUS(blobio_write_from_rewindable(store, "up.bin", counter_read, NULL, &src, -1),
                  BLOBIO_STATUS_NULL_ARGUMENT);
     CHECK(last_error_has("rewind"));
     CHECK_OK(blobio_delete(store, "up.bin"));
@@ -332,20 +300,20 @@ static void test_an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_obje
     size_t total = 300000u;
 
     /* A plain callback: attempted once; the 503 is the answer. */
-    struct rewindable_src src = {total, 0, 0, 0};
+    struct rewindable_src src = rewindable(total, 0);
     long before, after, conns;
     proxy_counts(&before, &conns);
     program("fail 1 503");
-    CHECK_STATUS(blobio_write_from(store, "up.bin", rewindable_read, &src, (int64_t)total),
+    CHECK_STATUS(blobio_write_from(store, "up.bin", counter_read, &src, (int64_t)total),
                  BLOBIO_STATUS_SERVER);
     CHECK(blobio_last_error_http_status() == 503);
     proxy_counts(&after, &conns);
     CHECK(after - before == 1);
 
     /* A rewind callback that refuses: no second attempt. */
-    src = (struct rewindable_src){total, 0, 0, 7};
+    src = rewindable(total, 7);
     program("fail 1 503");
-    CHECK_STATUS(blobio_write_from_rewindable(store, "up.bin", rewindable_read,
+    CHECK_STATUS(blobio_write_from_rewindable(store, "up.bin", counter_read,
                                               rewindable_rewind, &src, (int64_t)total),
                  BLOBIO_STATUS_CALLBACK_ABORTED);
     CHECK(last_error_has("rewind"));

@@ -66,13 +66,45 @@ pub unsafe extern "C" fn blobio_write_from(
     user: *mut c_void,
     size: i64,
 ) -> blobio_status {
-    boundary("blobio_write_from", || {
+    // SAFETY: as promised by the caller.
+    unsafe { write_from("blobio_write_from", store, path, cb, None, user, size) }
+}
+
+/// `blobio_write_from()` and, with `rewind` (NULL refused),
+/// `blobio_write_from_rewindable()`.
+///
+/// # Safety
+/// The exports' contract for every argument.
+unsafe fn write_from(
+    function: &'static str,
+    store: *const blobio_store,
+    path: *const c_char,
+    cb: blobio_read_cb,
+    rewind: Option<blobio_rewind_cb>,
+    user: *mut c_void,
+    size: i64,
+) -> blobio_status {
+    boundary(function, || {
         let store = unsafe { arg_ref(store, "store") }?;
         let path = unsafe { arg_str(path, "path") }?;
         let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
+        let rewind = match rewind {
+            Some(r) => Some(r.ok_or(Failure::NullArgument(Cow::Borrowed("rewind")))?),
+            None => None,
+        };
         let size = upload_size(size)?;
-        let mut reader = unsafe { CallbackReader::new(cb, user) };
-        store.backend().write_reader(path, &mut reader, size)?;
+        match (rewind, store.as_resilient()) {
+            (Some(rewind), Some(resilient)) => {
+                let mut source = unsafe { RewindableSource::new(cb, rewind, user) };
+                let mut open = || Ok(Box::new(source.open()?) as Box<dyn Read>);
+                resilient.write_reader_with(path, &mut open, size)?;
+            }
+            // One attempt: the source is never rewound.
+            _ => {
+                let mut reader = unsafe { CallbackReader::new(cb, user) };
+                store.backend().write_reader(path, &mut reader, size)?;
+            }
+        }
         Ok(())
     })
 }
@@ -92,23 +124,18 @@ pub unsafe extern "C" fn blobio_write_from_rewindable(
     user: *mut c_void,
     size: i64,
 ) -> blobio_status {
-    boundary("blobio_write_from_rewindable", || {
-        let store = unsafe { arg_ref(store, "store") }?;
-        let path = unsafe { arg_str(path, "path") }?;
-        let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
-        let rewind = rewind.ok_or(Failure::NullArgument(Cow::Borrowed("rewind")))?;
-        let size = upload_size(size)?;
-        let Some(resilient) = store.as_resilient() else {
-            // One attempt: the source is never rewound.
-            let mut reader = unsafe { CallbackReader::new(cb, user) };
-            store.backend().write_reader(path, &mut reader, size)?;
-            return Ok(());
-        };
-        let mut source = unsafe { RewindableSource::new(cb, rewind, user) };
-        let mut open = || Ok(Box::new(source.open()?) as Box<dyn Read>);
-        resilient.write_reader_with(path, &mut open, size)?;
-        Ok(())
-    })
+    // SAFETY: as promised by the caller.
+    unsafe {
+        write_from(
+            "blobio_write_from_rewindable",
+            store,
+            path,
+            cb,
+            Some(rewind),
+            user,
+            size,
+        )
+    }
 }
 
 /// Resumes an interrupted `blobio_write_from()` to `path`: appends exactly
