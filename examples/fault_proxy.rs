@@ -17,6 +17,8 @@
 //! reset N                  the next N requests get their connection reset
 //! cut N PERCENT [METHOD]   the next N requests (with METHOD) get their
 //!                          response body cut after PERCENT % of it
+//! stall N PERCENT [METHOD] likewise, but the connection goes silent there
+//!                          instead of closing
 //! clear                    forget every queued fault
 //! count                    "<requests> <connections>" seen so far
 //! quit                     exit
@@ -116,10 +118,12 @@ fn command(words: &[&str], proxy: &Proxy) -> Result<String, String> {
             proxy.fail_next(n, with_retry_after(Fault::s3_slow_down(), words, 2)?);
         }
         Some("reset") => proxy.fail_next(number(words, 1, "count")?, Fault::Reset),
-        Some("cut") => {
+        Some(verb @ ("cut" | "stall")) => {
             let n = number(words, 1, "count")?;
             let percent: f64 = number(words, 2, "percent")?;
-            let mut rule = Rule::new(Fault::Cut(Cut::Fraction(percent / 100.0))).times(n);
+            let at = Cut::Fraction(percent / 100.0);
+            let fault = if verb == "cut" { Fault::Cut(at) } else { Fault::Stall(at) };
+            let mut rule = Rule::new(fault).times(n);
             if let Some(method) = words.get(3) {
                 rule = rule.method(method);
             }

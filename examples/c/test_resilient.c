@@ -69,8 +69,11 @@ static void proxy_counts(long *requests, long *connections) {
     if (control("count", reply, sizeof reply)) sscanf(reply, "%ld %ld", requests, connections);
 }
 
-/* An S3 store through the proxy, wrapped with `rcfg`. */
-static blobio_store *open_resilient(const char *prefix, const blobio_resilient_config *rcfg) {
+/* An S3 store through the proxy, wrapped with `rcfg`; `stall_timeout_ms`
+ * 0 is the default. */
+static blobio_store *open_resilient_with_stall(const char *prefix,
+                                               const blobio_resilient_config *rcfg,
+                                               uint32_t stall_timeout_ms) {
     blobio_s3_config cfg = {0};
     cfg.bucket = bucket;
     cfg.endpoint = proxy_endpoint;
@@ -80,11 +83,17 @@ static blobio_store *open_resilient(const char *prefix, const blobio_resilient_c
     cfg.path_style = true;
     cfg.prefix = prefix;
     cfg.request_timeout_ms = 5000;
+    cfg.stall_timeout_ms = stall_timeout_ms;
     blobio_store *inner = NULL, *store = NULL;
     CHECK_OK(blobio_s3_new(&cfg, &inner));
     CHECK_OK(blobio_resilient_new(inner, rcfg, &store));
     CHECK(store != NULL);
     return store;
+}
+
+/* An S3 store through the proxy, wrapped with `rcfg`. */
+static blobio_store *open_resilient(const char *prefix, const blobio_resilient_config *rcfg) {
+    return open_resilient_with_stall(prefix, rcfg, 0);
 }
 
 static blobio_resilient_config quick_config(void) {
@@ -328,6 +337,33 @@ static void test_an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_obje
     blobio_store_free(store);
 }
 
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void test_stall_timeout_ms_ends_a_silent_body(void) {
+    blobio_resilient_config rcfg = quick_config();
+    rcfg.no_retries = true;
+    /* The default stall timeout is 30 s: ending within 10 s shows that
+     * the 300 ms given here was used. */
+    blobio_store *store = open_resilient_with_stall("c-stall", &rcfg, 300);
+    size_t total = 200000u;
+    struct counter_src src = {total, 0};
+    CHECK_OK(blobio_write_from(store, "stalled.bin", counter_read, &src, (int64_t)total));
+    program("stall 1 50 GET");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    blobio_buffer buf = {0};
+    CHECK_STATUS(blobio_read(store, "stalled.bin", &buf), BLOBIO_STATUS_TIMEOUT);
+    double took = seconds_since(&t0);
+    CHECK(took >= 0.3 && took < 10.0);
+    CHECK(buf.data == NULL);
+    CHECK_OK(blobio_delete(store, "stalled.bin"));
+    blobio_store_free(store);
+}
+
 static void test_five_503s_open_the_circuit_and_probes_close_it(void) {
     blobio_resilient_config rcfg = {0};
     rcfg.max_failures = 5;
@@ -426,6 +462,7 @@ int main(void) {
          test_a_rewindable_upload_survives_a_503_byte_exact},
         {"an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_object",
          test_an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_object},
+        {"stall_timeout_ms_ends_a_silent_body", test_stall_timeout_ms_ends_a_silent_body},
         {"five_503s_open_the_circuit_and_probes_close_it",
          test_five_503s_open_the_circuit_and_probes_close_it},
         {"not_found_answers_leave_the_circuit_closed", test_not_found_answers_leave_the_circuit_closed},
