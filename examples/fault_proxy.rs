@@ -11,11 +11,14 @@
 //! each answered with one line (`ok`, the counts, or `error: ...`):
 //!
 //! ```text
-//! fail N STATUS            the next N requests get STATUS (no body) from the proxy
-//! slowdown N               the next N requests get 503 SlowDown (S3 XML)
+//! fail N STATUS [SECS]     the next N requests get STATUS (no body) from the proxy,
+//!                          with `Retry-After: SECS` when SECS is given
+//! slowdown N [SECS]        the next N requests get 503 SlowDown (S3 XML), likewise
 //! reset N                  the next N requests get their connection reset
 //! cut N PERCENT [METHOD]   the next N requests (with METHOD) get their
 //!                          response body cut after PERCENT % of it
+//! stall N PERCENT [METHOD] likewise, but the connection goes silent there
+//!                          instead of closing
 //! clear                    forget every queued fault
 //! count                    "<requests> <connections>" seen so far
 //! quit                     exit
@@ -94,18 +97,33 @@ fn number<T: std::str::FromStr>(words: &[&str], i: usize, what: &str) -> Result<
         .map_err(|_| format!("{what} {:?} is not a number", words[i]))
 }
 
+/// `fault` with the `Retry-After` seconds of word `i`, when there is one.
+fn with_retry_after(fault: Fault, words: &[&str], i: usize) -> Result<Fault, String> {
+    if words.len() <= i {
+        return Ok(fault);
+    }
+    let secs: u64 = number(words, i, "retry-after seconds")?;
+    Ok(fault.retry_after(&secs.to_string()))
+}
+
 fn command(words: &[&str], proxy: &Proxy) -> Result<String, String> {
     match words.first().copied() {
         Some("fail") => {
             let n = number(words, 1, "count")?;
-            proxy.fail_next(n, Fault::status(number(words, 2, "status")?));
+            let fault = Fault::status(number(words, 2, "status")?);
+            proxy.fail_next(n, with_retry_after(fault, words, 3)?);
         }
-        Some("slowdown") => proxy.fail_next(number(words, 1, "count")?, Fault::s3_slow_down()),
+        Some("slowdown") => {
+            let n = number(words, 1, "count")?;
+            proxy.fail_next(n, with_retry_after(Fault::s3_slow_down(), words, 2)?);
+        }
         Some("reset") => proxy.fail_next(number(words, 1, "count")?, Fault::Reset),
-        Some("cut") => {
+        Some(verb @ ("cut" | "stall")) => {
             let n = number(words, 1, "count")?;
             let percent: f64 = number(words, 2, "percent")?;
-            let mut rule = Rule::new(Fault::Cut(Cut::Fraction(percent / 100.0))).times(n);
+            let at = Cut::Fraction(percent / 100.0);
+            let fault = if verb == "cut" { Fault::Cut(at) } else { Fault::Stall(at) };
+            let mut rule = Rule::new(fault).times(n);
             if let Some(method) = words.get(3) {
                 rule = rule.method(method);
             }

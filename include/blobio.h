@@ -238,6 +238,22 @@ typedef int32_t (*blobio_read_cb)(void *user,
                                   size_t *out_n);
 
 /**
+ * Puts the source of `blobio_write_from_rewindable()` back at the first
+ * byte it gave, so that a resilient store can send the upload again (as
+ * libcurl's `CURLOPT_SEEKFUNCTION` does for a resent request).
+ *
+ * blobio calls it with `user` as given, only before a retry of the whole
+ * upload, never after the call returned. Return 0 when the next read
+ * callback will give the same bytes from the start; a non-zero return (the
+ * source cannot be rewound after all) ends the upload with
+ * `BLOBIO_STATUS_CALLBACK_ABORTED` and no further attempt.
+ *
+ * It runs on the thread that called the blobio function, before that
+ * function returns.
+ */
+typedef int32_t (*blobio_rewind_cb)(void *user);
+
+/**
  * Bytes returned by `blobio_read()`. `data` is NULL when `len` is 0. The
  * memory belongs to blobio: release it with `blobio_buffer_free()`, never
  * with `free()`.
@@ -363,6 +379,12 @@ struct blobio_s3_config {
      * Size at or above which uploads go multipart, in bytes; 0: 100 MiB.
      */
     uint64_t multipart_threshold;
+    /**
+     * Longest silence while a body is sent or received (a stalled
+     * transfer), in milliseconds; 0: 30 s. (Added after the other fields so
+     * that their offsets never move.)
+     */
+    uint32_t stall_timeout_ms;
 };
 
 /**
@@ -451,12 +473,20 @@ struct blobio_azure_config {
      * Blocks uploaded at once; 0: 8.
      */
     uint32_t upload_concurrency;
+    /**
+     * Longest silence while a body is sent or received (a stalled
+     * transfer), in milliseconds; 0: 30 s. (Added after the other fields so
+     * that their offsets never move.)
+     */
+    uint32_t stall_timeout_ms;
 };
 
 /**
  * Settings of `blobio_resilient_new()`. Zero-initialise it
  * (`blobio_resilient_config cfg = {0};`) and set what you need: every 0
- * means the default (those of the Go package).
+ * means the default (those of the Go package). To turn retries off (each
+ * call attempted once, still guarded by the breaker) set `no_retries`:
+ * `max_retries = 0` alone means the default.
  */
 struct blobio_resilient_config {
     /**
@@ -476,7 +506,8 @@ struct blobio_resilient_config {
      */
     uint32_t half_open_max_requests;
     /**
-     * Retries after the first attempt of a call; 0: 3.
+     * Retries after the first attempt of a call; 0: 3 (see `no_retries`
+     * for none).
      */
     uint32_t max_retries;
     /**
@@ -485,9 +516,17 @@ struct blobio_resilient_config {
      */
     uint32_t retry_delay_ms;
     /**
-     * Cap on the delay between retries in milliseconds; 0: 5 s.
+     * Cap on the delay between retries in milliseconds, a server's
+     * `Retry-After` included; 0: 5 s.
      */
     uint32_t retry_max_delay_ms;
+    /**
+     * True: no retries at all, whatever `max_retries` says; every call is
+     * attempted once through the circuit breaker. False (as in a
+     * zero-initialised config): `max_retries` applies. (Added after the
+     * other fields so that their offsets never move.)
+     */
+    bool no_retries;
 };
 
 #ifdef __cplusplus
@@ -578,13 +617,31 @@ blobio_status blobio_write(const struct blobio_store *store,
  * or -1 when unknown; a source that gives a different count fails with
  * `BLOBIO_STATUS_IO`. Nothing appears at `path` unless the whole stream
  * arrives. On the local store an interrupted stream leaves a staged
- * partial that `blobio_append_from()` can complete.
+ * partial that `blobio_append_from()` can complete. A resilient store
+ * attempts it once, as `cb` cannot be replayed (each part of a large
+ * upload is still resent on its own); `blobio_write_from_rewindable()`
+ * retries the whole upload.
  */
 blobio_status blobio_write_from(const struct blobio_store *store,
                                 const char *path,
                                 blobio_read_cb cb,
                                 void *user,
                                 int64_t size);
+
+/**
+ * `blobio_write_from()` from a source that can start over: `rewind` (see
+ * `blobio_rewind_cb`) puts it back at its first byte. A store made by
+ * `blobio_resilient_new()` then retries the whole upload after a transient
+ * failure (network error, timeout, HTTP 5xx, 429), calling `rewind` before
+ * each new attempt; any other store makes one attempt and never calls
+ * `rewind`. `size` is the byte count of every pass (-1: unknown).
+ */
+blobio_status blobio_write_from_rewindable(const struct blobio_store *store,
+                                           const char *path,
+                                           blobio_read_cb cb,
+                                           blobio_rewind_cb rewind,
+                                           void *user,
+                                           int64_t size);
 
 /**
  * Resumes an interrupted `blobio_write_from()` to `path`: appends exactly
@@ -886,7 +943,10 @@ blobio_status blobio_azure_new(const struct blobio_azure_config *cfg,
  * same version of the object (an object replaced in between fails with
  * `BLOBIO_STATUS_PRECONDITION_FAILED` and nothing is spliced), and
  * `blobio_write_from()` is not retried, as its callback cannot be
- * replayed (each part of a large upload is still resent on its own).
+ * replayed (each part of a large upload is still resent on its own):
+ * `blobio_write_from_rewindable()`, whose source can start over, is. A
+ * `Retry-After` on a 429 or 503 answer sets the pause before the next
+ * attempt (within `retry_max_delay_ms`).
  *
  * `cfg` may be NULL for the defaults. The new store has `inner`'s kind,
  * paths and capabilities; the `blobio_circuit_*` functions work on it.

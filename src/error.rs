@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::{Duration, SystemTime};
 
 /// Result alias used throughout blobio.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -264,6 +265,21 @@ pub enum Error {
         remote: Option<Box<ServiceDetail>>,
     },
 
+    /// The server is busy or throttling (429, or 503 such as S3's
+    /// `SlowDown` and Azure's `ServerBusy`) and said when to come back, in a
+    /// `Retry-After` header. Of kind [`ErrorKind::Server`], like
+    /// [`Error::Server`]; the resilient wrapper waits `retry_after` (within
+    /// its cap) before its next attempt.
+    #[error("{path}: server busy, retry after {retry_after:?}{}", Remote(.remote))]
+    ServerBusy {
+        /// The path concerned.
+        path: String,
+        /// What the server said.
+        remote: Option<Box<ServiceDetail>>,
+        /// The pause the server asked for.
+        retry_after: Duration,
+    },
+
     /// A local I/O error.
     #[error("{path}: {operation}: {source}")]
     Io {
@@ -325,7 +341,7 @@ impl Error {
             Error::CircuitOpen { .. } => ErrorKind::CircuitOpen,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Network { .. } => ErrorKind::Network,
-            Error::Server { .. } => ErrorKind::Server,
+            Error::Server { .. } | Error::ServerBusy { .. } => ErrorKind::Server,
             Error::Io { .. } => ErrorKind::Io,
             Error::Cancelled { .. } => ErrorKind::Cancelled,
             Error::Batch { failures } => failures
@@ -350,6 +366,7 @@ impl Error {
             | Error::Timeout { path, .. }
             | Error::Network { path, .. }
             | Error::Server { path, .. }
+            | Error::ServerBusy { path, .. }
             | Error::Io { path, .. }
             | Error::Cancelled { path }
             | Error::Other { path, .. } => Some(path),
@@ -367,6 +384,7 @@ impl Error {
             | Error::PreconditionFailed { remote, .. }
             | Error::ChangedDuringRead { remote, .. }
             | Error::Server { remote, .. }
+            | Error::ServerBusy { remote, .. }
             | Error::Other { remote, .. } => remote.as_deref(),
             Error::Batch { failures } => failures.first().and_then(|f| f.error.service_detail()),
             _ => None,
@@ -386,6 +404,34 @@ impl Error {
     /// The provider's request id, if any.
     pub fn request_id(&self) -> Option<&str> {
         self.service_detail().and_then(|d| d.request_id.as_deref())
+    }
+
+    /// The pause the server asked for before another attempt (its
+    /// `Retry-After`), when it asked for one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::ServerBusy { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// Turns an [`Error::Server`] answer with status 429 or 503 into an
+    /// [`Error::ServerBusy`] when `header` (the response's `Retry-After`)
+    /// holds a delay; anything else is returned as it is.
+    pub(crate) fn with_retry_after(self, header: Option<&str>) -> Error {
+        let delay = header.and_then(|v| parse_retry_after(v, SystemTime::now()));
+        match (self, delay) {
+            (Error::Server { path, remote }, Some(retry_after))
+                if matches!(remote.as_deref().map(|d| d.status), Some(429 | 503)) =>
+            {
+                Error::ServerBusy {
+                    path,
+                    remote,
+                    retry_after,
+                }
+            }
+            (other, _) => other,
+        }
     }
 
     /// Shorthand for an [`Error::InvalidArgument`].
@@ -439,5 +485,68 @@ impl Error {
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// A `Retry-After` value (RFC 9110 10.2.3): a number of seconds, or an
+/// HTTP-date, which counts from `now` (a date already past is no pause).
+/// Anything else is `None`.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // An absurdly long number of seconds is as good as "a long time".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let date = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()?;
+    let at = SystemTime::from(date);
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21T07:28:00Z
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past"
+        );
+        for bad in ["", "-5", "1.5", "soon", "Wed, 99 Oct 2015"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_busy_server_answers_carry_retry_after() {
+        let server = |status| Error::Server {
+            path: "k".into(),
+            remote: Some(Box::new(ServiceDetail {
+                status,
+                code: Some("SlowDown".into()),
+                ..Default::default()
+            })),
+        };
+        let busy = server(503).with_retry_after(Some("2"));
+        assert_eq!(busy.retry_after(), Some(Duration::from_secs(2)));
+        assert_eq!(busy.kind(), ErrorKind::Server);
+        assert_eq!(busy.path(), Some("k"));
+        assert_eq!(busy.provider_code(), Some("SlowDown"));
+        assert!(busy.to_string().contains("retry after 2s"), "{busy}");
+        assert_eq!(server(429).with_retry_after(Some("1")).retry_after(), Some(Duration::from_secs(1)));
+        assert_eq!(server(500).with_retry_after(Some("1")).retry_after(), None);
+        assert_eq!(server(503).with_retry_after(None).retry_after(), None);
+        assert_eq!(server(503).with_retry_after(Some("later")).retry_after(), None);
+        assert_eq!(Error::not_found("k").with_retry_after(Some("1")).retry_after(), None);
     }
 }

@@ -146,6 +146,18 @@ fn an_object_replaced_between_the_cut_and_the_resume_is_detected_not_spliced() {
 }
 
 #[test]
+fn a_throttling_answer_with_retry_after_is_retried_after_that_long() {
+    for server in SERVERS {
+        retry_after_is_honoured_before_the_next_attempt(&rig(
+            server,
+            "retry-after",
+            retry_after_config(),
+            short_timeouts(),
+        ));
+    }
+}
+
+#[test]
 fn five_consecutive_503s_open_the_circuit_which_fails_fast_then_probes_close_it() {
     for server in SERVERS {
         five_503s_open_the_circuit_which_fails_fast_then_probes_close_it(&rig(

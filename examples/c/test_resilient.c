@@ -17,20 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "test_harness.h"
+#include "store_checks.h"
 
 static const char *access_key, *secret_key, *bucket;
 static char proxy_endpoint[64];
 static int control_port;
-
-static const char *need_env(const char *name) {
-    const char *v = getenv(name);
-    if (!v || !*v) {
-        fprintf(stderr, "%s is not set: run these tests through `make -C examples/c test-servers`\n", name);
-        exit(2);
-    }
-    return v;
-}
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -78,8 +69,11 @@ static void proxy_counts(long *requests, long *connections) {
     if (control("count", reply, sizeof reply)) sscanf(reply, "%ld %ld", requests, connections);
 }
 
-/* An S3 store through the proxy, wrapped with `rcfg`. */
-static blobio_store *open_resilient(const char *prefix, const blobio_resilient_config *rcfg) {
+/* An S3 store through the proxy, wrapped with `rcfg`; `stall_timeout_ms`
+ * 0 is the default. */
+static blobio_store *open_resilient_with_stall(const char *prefix,
+                                               const blobio_resilient_config *rcfg,
+                                               uint32_t stall_timeout_ms) {
     blobio_s3_config cfg = {0};
     cfg.bucket = bucket;
     cfg.endpoint = proxy_endpoint;
@@ -89,11 +83,17 @@ static blobio_store *open_resilient(const char *prefix, const blobio_resilient_c
     cfg.path_style = true;
     cfg.prefix = prefix;
     cfg.request_timeout_ms = 5000;
+    cfg.stall_timeout_ms = stall_timeout_ms;
     blobio_store *inner = NULL, *store = NULL;
     CHECK_OK(blobio_s3_new(&cfg, &inner));
     CHECK_OK(blobio_resilient_new(inner, rcfg, &store));
     CHECK(store != NULL);
     return store;
+}
+
+/* An S3 store through the proxy, wrapped with `rcfg`. */
+static blobio_store *open_resilient(const char *prefix, const blobio_resilient_config *rcfg) {
+    return open_resilient_with_stall(prefix, rcfg, 0);
 }
 
 static blobio_resilient_config quick_config(void) {
@@ -102,6 +102,34 @@ static blobio_resilient_config quick_config(void) {
     cfg.retry_delay_ms = 1;
     cfg.retry_max_delay_ms = 5;
     return cfg;
+}
+
+/* An upload source that can start over: the counting pattern from byte 0
+ * (its counter comes first, so counter_read reads it). */
+struct rewindable_src {
+    struct counter_src counter;
+    size_t total;
+    int rewinds;
+    int32_t rewind_answer; /* what the rewind callback returns */
+};
+
+static struct rewindable_src rewindable(size_t total, int32_t rewind_answer) {
+    return (struct rewindable_src){{total, 0}, total, 0, rewind_answer};
+}
+
+static int32_t rewindable_rewind(void *user) {
+    struct rewindable_src *src = user;
+    src->rewinds++;
+    if (src->rewind_answer == 0) src->counter = (struct counter_src){src->total, 0};
+    return src->rewind_answer;
+}
+
+/* Whether the object at `path` is exactly the first `total` pattern bytes. */
+static bool holds_pattern(blobio_store *store, const char *path, size_t total) {
+    struct check_sink sink = {0, true};
+    uint64_t written = 0;
+    blobio_status st = blobio_read_to(store, path, check_write, &sink, &written);
+    return st == BLOBIO_STATUS_OK && written == total && sink.seen == total && sink.ok;
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -148,6 +176,15 @@ static void test_resilient_new_takes_ownership_and_checks_arguments(void) {
     blobio_string_free(json);
     CHECK_OK(blobio_delete(out, "k"));
     blobio_store_free(out);
+
+    /* A plain store makes one attempt and never rewinds. */
+    CHECK_OK(blobio_local_new(dir, &inner));
+    struct rewindable_src src = rewindable(1000, 0);
+    CHECK_OK(blobio_write_from_rewindable(inner, "r", counter_read, rewindable_rewind, &src, 1000));
+    CHECK(src.rewinds == 0);
+    CHECK(holds_pattern(inner, "r", 1000));
+    CHECK_OK(blobio_delete(inner, "r"));
+    blobio_store_free(inner);
     rmdir(dir);
 }
 
@@ -171,50 +208,159 @@ static void test_transient_503s_are_retried_invisibly(void) {
     blobio_store_free(store);
 }
 
-struct pattern_src {
-    size_t remaining, given;
-};
-
-static int32_t pattern_read(void *user, uint8_t *out, size_t cap, size_t *out_n) {
-    struct pattern_src *src = user;
-    size_t n = cap < src->remaining ? cap : src->remaining;
-    for (size_t i = 0; i < n; i++) out[i] = (uint8_t)((src->given + i) * 31u % 251u);
-    src->given += n;
-    src->remaining -= n;
-    *out_n = n;
-    return 0;
-}
-
-struct pattern_sink {
-    size_t seen;
-    bool ok;
-};
-
-static int32_t pattern_write(void *user, const uint8_t *data, size_t len) {
-    struct pattern_sink *sink = user;
-    for (size_t i = 0; i < len; i++) {
-        if (data[i] != (uint8_t)((sink->seen + i) * 31u % 251u)) sink->ok = false;
-    }
-    sink->seen += len;
-    return 0;
-}
-
 static void test_read_to_resumes_after_a_cut_body_without_repeating_a_byte(void) {
     blobio_resilient_config rcfg = quick_config();
     blobio_store *store = open_resilient("c-resume", &rcfg);
     size_t total = (1u << 20) + 333u;
-    struct pattern_src src = {total, 0};
-    CHECK_OK(blobio_write_from(store, "big.bin", pattern_read, &src, (int64_t)total));
+    struct counter_src src = {total, 0};
+    CHECK_OK(blobio_write_from(store, "big.bin", counter_read, &src, (int64_t)total));
     long before, after, conns;
     proxy_counts(&before, &conns);
     program("cut 1 40 GET");
-    struct pattern_sink sink = {0, true};
+    struct check_sink sink = {0, true};
     uint64_t written = 0;
-    CHECK_OK(blobio_read_to(store, "big.bin", pattern_write, &sink, &written));
+    CHECK_OK(blobio_read_to(store, "big.bin", check_write, &sink, &written));
     CHECK(written == total && sink.seen == total && sink.ok);
     proxy_counts(&after, &conns);
     CHECK(after - before == 2); /* the cut GET and the ranged resume */
     CHECK_OK(blobio_delete(store, "big.bin"));
+    blobio_store_free(store);
+}
+
+static void test_no_retries_turns_retries_off_and_zero_keeps_the_default(void) {
+    blobio_resilient_config rcfg = quick_config();
+    rcfg.no_retries = true;
+    rcfg.max_retries = 5; /* ignored: no_retries wins */
+    blobio_store *store = open_resilient("c-no-retries", &rcfg);
+    char *json = NULL;
+    CHECK_OK(blobio_store_config_json(store, &json));
+    CHECK(json && strstr(json, "\"max_retries\":0"));
+    blobio_string_free(json);
+    CHECK_OK(blobio_write(store, "k", (const uint8_t *)"v", 1));
+
+    long before, after, conns;
+    proxy_counts(&before, &conns);
+    program("fail 1 503");
+    blobio_buffer buf = {0};
+    CHECK_STATUS(blobio_read(store, "k", &buf), BLOBIO_STATUS_SERVER);
+    CHECK(blobio_last_error_http_status() == 503);
+    proxy_counts(&after, &conns);
+    CHECK(after - before == 1); /* one attempt, no retry */
+    CHECK(buf.data == NULL && buf.len == 0);
+    CHECK_OK(blobio_read(store, "k", &buf)); /* the fault is spent */
+    CHECK(buf.len == 1 && buf.data[0] == 'v');
+    blobio_buffer_free(&buf);
+    CHECK_OK(blobio_delete(store, "k"));
+    blobio_store_free(store);
+
+    /* max_retries = 0 without the flag is the default (3): retried. */
+    rcfg = quick_config();
+    store = open_resilient("c-no-retries", &rcfg);
+    CHECK_OK(blobio_store_config_json(store, &json));
+    CHECK(json && strstr(json, "\"max_retries\":3"));
+    blobio_string_free(json);
+    CHECK_OK(blobio_write(store, "k", (const uint8_t *)"w", 1));
+    proxy_counts(&before, &conns);
+    program("fail 1 503");
+    CHECK_OK(blobio_read(store, "k", &buf));
+    CHECK(buf.len == 1 && buf.data[0] == 'w');
+    blobio_buffer_free(&buf);
+    proxy_counts(&after, &conns);
+    CHECK(after - before == 2);
+    CHECK_OK(blobio_delete(store, "k"));
+    blobio_store_free(store);
+}
+
+static void test_a_rewindable_upload_survives_a_503_byte_exact(void) {
+    blobio_resilient_config rcfg = quick_config();
+    blobio_store *store = open_resilient("c-rewind", &rcfg);
+    size_t total = (1u << 20) + 77u;
+    struct rewindable_src src = rewindable(total, 0);
+    long before, after, conns;
+    proxy_counts(&before, &conns);
+    program("fail 1 503");
+    CHECK_OK(blobio_write_from_rewindable(store, "up.bin", counter_read, rewindable_rewind,
+                                          &src, (int64_t)total));
+    proxy_counts(&after, &conns);
+    CHECK(after - before == 2); /* the refused PUT and the replayed one */
+    CHECK(src.rewinds == 1);
+    CHECK(holds_pattern(store, "up.bin", total));
+
+    /* Unknown size: the same. */
+    src = rewindable(total, 0);
+    program("fail 1 503");
+    CHECK_OK(blobio_write_from_rewindable(store, "up2.bin", counter_read, rewindable_rewind,
+                                          &src, -1));
+    CHECK(src.rewinds == 1);
+    CHECK(holds_pattern(store, "up2.bin", total));
+
+    CHECK_STATUS(blobio_write_from_rewindable(store, "up.bin", counter_read, NULL, &src, -1),
+                 BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK(last_error_has("rewind"));
+    CHECK_OK(blobio_delete(store, "up.bin"));
+    CHECK_OK(blobio_delete(store, "up2.bin"));
+    blobio_store_free(store);
+}
+
+static void test_an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_object(void) {
+    blobio_resilient_config rcfg = quick_config();
+    blobio_store *store = open_resilient("c-no-rewind", &rcfg);
+    CHECK_OK(blobio_write(store, "up.bin", (const uint8_t *)"old", 3));
+    size_t total = 300000u;
+
+    /* A plain callback: attempted once; the 503 is the answer. */
+    struct rewindable_src src = rewindable(total, 0);
+    long before, after, conns;
+    proxy_counts(&before, &conns);
+    program("fail 1 503");
+    CHECK_STATUS(blobio_write_from(store, "up.bin", counter_read, &src, (int64_t)total),
+                 BLOBIO_STATUS_SERVER);
+    CHECK(blobio_last_error_http_status() == 503);
+    proxy_counts(&after, &conns);
+    CHECK(after - before == 1);
+
+    /* A rewind callback that refuses: no second attempt. */
+    src = rewindable(total, 7);
+    program("fail 1 503");
+    CHECK_STATUS(blobio_write_from_rewindable(store, "up.bin", counter_read,
+                                              rewindable_rewind, &src, (int64_t)total),
+                 BLOBIO_STATUS_CALLBACK_ABORTED);
+    CHECK(last_error_has("rewind"));
+    CHECK(src.rewinds == 1);
+
+    /* Neither replaced the object with a part of the stream. */
+    blobio_buffer buf = {0};
+    CHECK_OK(blobio_read(store, "up.bin", &buf));
+    CHECK(buf.len == 3 && memcmp(buf.data, "old", 3) == 0);
+    blobio_buffer_free(&buf);
+    CHECK_OK(blobio_delete(store, "up.bin"));
+    blobio_store_free(store);
+}
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void test_stall_timeout_ms_ends_a_silent_body(void) {
+    blobio_resilient_config rcfg = quick_config();
+    rcfg.no_retries = true;
+    /* The default stall timeout is 30 s: ending within 10 s shows that
+     * the 300 ms given here was used. */
+    blobio_store *store = open_resilient_with_stall("c-stall", &rcfg, 300);
+    size_t total = 200000u;
+    struct counter_src src = {total, 0};
+    CHECK_OK(blobio_write_from(store, "stalled.bin", counter_read, &src, (int64_t)total));
+    program("stall 1 50 GET");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    blobio_buffer buf = {0};
+    CHECK_STATUS(blobio_read(store, "stalled.bin", &buf), BLOBIO_STATUS_TIMEOUT);
+    double took = seconds_since(&t0);
+    CHECK(took >= 0.3 && took < 10.0);
+    CHECK(buf.data == NULL);
+    CHECK_OK(blobio_delete(store, "stalled.bin"));
     blobio_store_free(store);
 }
 
@@ -310,6 +456,13 @@ int main(void) {
         {"transient_503s_are_retried_invisibly", test_transient_503s_are_retried_invisibly},
         {"read_to_resumes_after_a_cut_body_without_repeating_a_byte",
          test_read_to_resumes_after_a_cut_body_without_repeating_a_byte},
+        {"no_retries_turns_retries_off_and_zero_keeps_the_default",
+         test_no_retries_turns_retries_off_and_zero_keeps_the_default},
+        {"a_rewindable_upload_survives_a_503_byte_exact",
+         test_a_rewindable_upload_survives_a_503_byte_exact},
+        {"an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_object",
+         test_an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_object},
+        {"stall_timeout_ms_ends_a_silent_body", test_stall_timeout_ms_ends_a_silent_body},
         {"five_503s_open_the_circuit_and_probes_close_it",
          test_five_503s_open_the_circuit_and_probes_close_it},
         {"not_found_answers_leave_the_circuit_closed", test_not_found_answers_leave_the_circuit_closed},

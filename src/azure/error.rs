@@ -1,12 +1,9 @@
 //! Azure Blob error responses: `x-ms-error-code`, the XML body's code and
 //! message, `x-ms-request-id`, and the mapping onto blobio's error kinds.
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
-
 use crate::error::{Error, ServiceDetail};
 use crate::http::{header, read_small_body, Response};
-use crate::xml::{push_ref, push_text};
+use crate::xml::error_fields;
 
 /// Longest error body read; Azure error documents are small.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
@@ -15,50 +12,8 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// documents give empty fields. `AuthenticationErrorDetail` (which quotes
 /// the signature the server computed) is deliberately not read.
 pub(crate) fn parse_error_xml(xml: &[u8]) -> (Option<String>, Option<String>) {
-    // Azure puts a UTF-8 byte-order mark before the declaration.
-    let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
-    let mut reader = Reader::from_reader(xml);
-    let mut buf = Vec::new();
-    let (mut code, mut message) = (None, None);
-    let mut current: Option<(Vec<u8>, String)> = None;
-    let mut depth = 0usize;
-    let mut root_is_error = false;
-    loop {
-        match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) => {
-                depth += 1;
-                if depth == 1 {
-                    root_is_error = e.local_name().as_ref() == b"Error";
-                }
-                current = (depth == 2 && root_is_error)
-                    .then(|| (e.local_name().as_ref().to_vec(), String::new()));
-            }
-            Ok(Event::Text(t)) => {
-                if let Some((_, text)) = &mut current {
-                    push_text(text, &t);
-                }
-            }
-            Ok(Event::GeneralRef(r)) => {
-                if let Some((_, text)) = &mut current {
-                    push_ref(text, &r);
-                }
-            }
-            Ok(Event::End(_)) => {
-                depth = depth.saturating_sub(1);
-                if let Some((name, text)) = current.take() {
-                    match name.as_slice() {
-                        b"Code" => code = Some(text),
-                        b"Message" => message = Some(first_line(&text)),
-                        _ => {}
-                    }
-                }
-            }
-            Ok(Event::Eof) | Err(_) => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    (code, message)
+    let [code, message] = error_fields(xml, ["Code", "Message"]);
+    (code, message.as_deref().map(first_line))
 }
 
 /// Azure messages end in `\nRequestId:...\nTime:...`; the request id is
@@ -69,8 +24,9 @@ fn first_line(text: &str) -> String {
 
 /// Turns a non-success response into an error about `path`.
 pub(crate) fn response_error(path: &str, resp: Response) -> Error {
+    let retry_after = header(&resp, "retry-after").map(str::to_owned);
     let detail = service_detail(path, resp);
-    classify(path, detail)
+    classify(path, detail).with_retry_after(retry_after.as_deref())
 }
 
 /// What the server said: header code first (HEAD responses have no body).

@@ -23,6 +23,20 @@ pub type blobio_read_cb = Option<
     unsafe extern "C" fn(user: *mut c_void, buf: *mut u8, cap: usize, out_n: *mut usize) -> i32,
 >;
 
+/// Puts the source of `blobio_write_from_rewindable()` back at the first
+/// byte it gave, so that a resilient store can send the upload again (as
+/// libcurl's `CURLOPT_SEEKFUNCTION` does for a resent request).
+///
+/// blobio calls it with `user` as given, only before a retry of the whole
+/// upload, never after the call returned. Return 0 when the next read
+/// callback will give the same bytes from the start; a non-zero return (the
+/// source cannot be rewound after all) ends the upload with
+/// `BLOBIO_STATUS_CALLBACK_ABORTED` and no further attempt.
+///
+/// It runs on the thread that called the blobio function, before that
+/// function returns.
+pub type blobio_rewind_cb = Option<unsafe extern "C" fn(user: *mut c_void) -> i32>;
+
 /// Receives the bytes of a streaming download (`blobio_read_to`,
 /// `blobio_read_to_at`).
 ///
@@ -149,6 +163,50 @@ impl Read for CallbackReader {
             }));
         }
         Ok(n)
+    }
+}
+
+/// A [`blobio_read_cb`] with its [`blobio_rewind_cb`]: a source that can
+/// start over, handed to the resilient wrapper as a source factory.
+pub(crate) struct RewindableSource {
+    read: unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut usize) -> i32,
+    rewind: unsafe extern "C" fn(*mut c_void) -> i32,
+    user: *mut c_void,
+    opened: bool,
+}
+
+impl RewindableSource {
+    /// # Safety
+    /// `read` and `rewind` must be safe to call with `user` (and a valid
+    /// buffer) for as long as the source is used.
+    pub(crate) unsafe fn new(
+        read: unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut usize) -> i32,
+        rewind: unsafe extern "C" fn(*mut c_void) -> i32,
+        user: *mut c_void,
+    ) -> Self {
+        RewindableSource {
+            read,
+            rewind,
+            user,
+            opened: false,
+        }
+    }
+
+    /// A reader of the source from its first byte: the source as it is the
+    /// first time, rewound by the callback every later time.
+    pub(crate) fn open(&mut self) -> io::Result<CallbackReader> {
+        if std::mem::replace(&mut self.opened, true) {
+            // SAFETY: `new`'s caller promised `rewind` accepts `user`.
+            let rc = unsafe { (self.rewind)(self.user) };
+            if rc != 0 {
+                return Err(io::Error::other(CallbackFault::Aborted {
+                    callback: "rewind",
+                    code: rc,
+                }));
+            }
+        }
+        // SAFETY: as promised to `new`.
+        Ok(unsafe { CallbackReader::new(self.read, self.user) })
     }
 }
 

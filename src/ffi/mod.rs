@@ -55,9 +55,11 @@ mod resilient;
 
 mod boundary;
 
+mod config;
+
 pub use azure::{blobio_azure_config, blobio_azure_new};
 pub use buffer::{blobio_buffer, blobio_buffer_free};
-pub use callbacks::{blobio_read_cb, blobio_write_cb};
+pub use callbacks::{blobio_read_cb, blobio_rewind_cb, blobio_write_cb};
 pub use last_error::{
     blobio_last_error_code, blobio_last_error_http_status, blobio_last_error_message,
 };
@@ -69,7 +71,7 @@ pub use list::{
 pub use objects::{
     blobio_append_from, blobio_delete, blobio_delete_batch, blobio_exists, blobio_read,
     blobio_read_range, blobio_read_to, blobio_read_to_at, blobio_remove_directory, blobio_stat,
-    blobio_write, blobio_write_from,
+    blobio_write, blobio_write_from, blobio_write_from_rewindable,
 };
 pub use resilient::{
     blobio_circuit_reset, blobio_circuit_state, blobio_circuit_stats_json,

@@ -2,12 +2,16 @@
 
 use std::borrow::Cow;
 use std::ffi::{c_char, c_void};
+use std::io::Read;
 
 use super::boundary::{
     arg_bytes, arg_bytes_mut, arg_out, arg_ref, arg_str, boundary, c_str, Failure,
 };
 use super::buffer::blobio_buffer;
-use super::callbacks::{blobio_read_cb, blobio_write_cb, CallbackReader, CallbackWriter};
+use super::callbacks::{
+    blobio_read_cb, blobio_rewind_cb, blobio_write_cb, CallbackReader, CallbackWriter,
+    RewindableSource,
+};
 use super::status::blobio_status;
 use super::store::blobio_store;
 use crate::error::Error;
@@ -35,12 +39,25 @@ pub unsafe extern "C" fn blobio_write(
     })
 }
 
+/// The size argument of an upload: -1 is unknown.
+fn upload_size(size: i64) -> Result<Option<u64>, Error> {
+    match size {
+        -1 => Ok(None),
+        s => u64::try_from(s).map(Some).map_err(|_| {
+            Error::invalid_argument(format!("size {s} is negative (use -1 for an unknown size)"))
+        }),
+    }
+}
+
 /// Streams an object to `path` from `cb` (see `blobio_read_cb`), without
 /// holding it in memory. `size` is the exact number of bytes `cb` will give,
 /// or -1 when unknown; a source that gives a different count fails with
 /// `BLOBIO_STATUS_IO`. Nothing appears at `path` unless the whole stream
 /// arrives. On the local store an interrupted stream leaves a staged
-/// partial that `blobio_append_from()` can complete.
+/// partial that `blobio_append_from()` can complete. A resilient store
+/// attempts it once, as `cb` cannot be replayed (each part of a large
+/// upload is still resent on its own); `blobio_write_from_rewindable()`
+/// retries the whole upload.
 #[no_mangle]
 pub unsafe extern "C" fn blobio_write_from(
     store: *const blobio_store,
@@ -49,22 +66,76 @@ pub unsafe extern "C" fn blobio_write_from(
     user: *mut c_void,
     size: i64,
 ) -> blobio_status {
-    boundary("blobio_write_from", || {
+    // SAFETY: as promised by the caller.
+    unsafe { write_from("blobio_write_from", store, path, cb, None, user, size) }
+}
+
+/// `blobio_write_from()` and, with `rewind` (NULL refused),
+/// `blobio_write_from_rewindable()`.
+///
+/// # Safety
+/// The exports' contract for every argument.
+unsafe fn write_from(
+    function: &'static str,
+    store: *const blobio_store,
+    path: *const c_char,
+    cb: blobio_read_cb,
+    rewind: Option<blobio_rewind_cb>,
+    user: *mut c_void,
+    size: i64,
+) -> blobio_status {
+    boundary(function, || {
         let store = unsafe { arg_ref(store, "store") }?;
         let path = unsafe { arg_str(path, "path") }?;
         let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
-        let size = match size {
-            -1 => None,
-            s => Some(u64::try_from(s).map_err(|_| {
-                Error::invalid_argument(format!(
-                    "size {s} is negative (use -1 for an unknown size)"
-                ))
-            })?),
+        let rewind = match rewind {
+            Some(r) => Some(r.ok_or(Failure::NullArgument(Cow::Borrowed("rewind")))?),
+            None => None,
         };
-        let mut reader = unsafe { CallbackReader::new(cb, user) };
-        store.backend().write_reader(path, &mut reader, size)?;
+        let size = upload_size(size)?;
+        match (rewind, store.as_resilient()) {
+            (Some(rewind), Some(resilient)) => {
+                let mut source = unsafe { RewindableSource::new(cb, rewind, user) };
+                let mut open = || Ok(Box::new(source.open()?) as Box<dyn Read>);
+                resilient.write_reader_with(path, &mut open, size)?;
+            }
+            // One attempt: the source is never rewound.
+            _ => {
+                let mut reader = unsafe { CallbackReader::new(cb, user) };
+                store.backend().write_reader(path, &mut reader, size)?;
+            }
+        }
         Ok(())
     })
+}
+
+/// `blobio_write_from()` from a source that can start over: `rewind` (see
+/// `blobio_rewind_cb`) puts it back at its first byte. A store made by
+/// `blobio_resilient_new()` then retries the whole upload after a transient
+/// failure (network error, timeout, HTTP 5xx, 429), calling `rewind` before
+/// each new attempt; any other store makes one attempt and never calls
+/// `rewind`. `size` is the byte count of every pass (-1: unknown).
+#[no_mangle]
+pub unsafe extern "C" fn blobio_write_from_rewindable(
+    store: *const blobio_store,
+    path: *const c_char,
+    cb: blobio_read_cb,
+    rewind: blobio_rewind_cb,
+    user: *mut c_void,
+    size: i64,
+) -> blobio_status {
+    // SAFETY: as promised by the caller.
+    unsafe {
+        write_from(
+            "blobio_write_from_rewindable",
+            store,
+            path,
+            cb,
+            Some(rewind),
+            user,
+            size,
+        )
+    }
 }
 
 /// Resumes an interrupted `blobio_write_from()` to `path`: appends exactly

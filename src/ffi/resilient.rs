@@ -2,7 +2,6 @@
 //! another store, and the breaker's state for C.
 
 use std::ffi::c_char;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::boundary::{arg_out, arg_ref, boundary, Failure, FfiResult};
@@ -27,7 +26,9 @@ pub const BLOBIO_CIRCUIT_HALF_OPEN: i32 = 2;
 
 /// Settings of `blobio_resilient_new()`. Zero-initialise it
 /// (`blobio_resilient_config cfg = {0};`) and set what you need: every 0
-/// means the default (those of the Go package).
+/// means the default (those of the Go package). To turn retries off (each
+/// call attempted once, still guarded by the breaker) set `no_retries`:
+/// `max_retries = 0` alone means the default.
 #[repr(C)]
 pub struct blobio_resilient_config {
     /// Consecutive failures (network errors, timeouts, HTTP 5xx, throttling)
@@ -40,13 +41,20 @@ pub struct blobio_resilient_config {
     /// Probes a half-open circuit lets through at once, and the successes
     /// that close it; 0: 3.
     pub half_open_max_requests: u32,
-    /// Retries after the first attempt of a call; 0: 3.
+    /// Retries after the first attempt of a call; 0: 3 (see `no_retries`
+    /// for none).
     pub max_retries: u32,
     /// Delay before the first retry in milliseconds, doubling at each
     /// further retry (with jitter); 0: 100 ms.
     pub retry_delay_ms: u32,
-    /// Cap on the delay between retries in milliseconds; 0: 5 s.
+    /// Cap on the delay between retries in milliseconds, a server's
+    /// `Retry-After` included; 0: 5 s.
     pub retry_max_delay_ms: u32,
+    /// True: no retries at all, whatever `max_retries` says; every call is
+    /// attempted once through the circuit breaker. False (as in a
+    /// zero-initialised config): `max_retries` applies. (Added after the
+    /// other fields so that their offsets never move.)
+    pub no_retries: bool,
 }
 
 fn millis(ms: u32, default: Duration) -> Duration {
@@ -73,7 +81,11 @@ fn config(c: Option<&blobio_resilient_config>) -> ResilientConfig {
         max_failures: count(c.max_failures, DEFAULT_MAX_FAILURES),
         open_timeout: millis(c.open_timeout_ms, DEFAULT_OPEN_TIMEOUT),
         half_open_max_requests: count(c.half_open_max_requests, DEFAULT_HALF_OPEN_MAX_REQUESTS),
-        max_retries: count(c.max_retries, DEFAULT_MAX_RETRIES),
+        max_retries: if c.no_retries {
+            0
+        } else {
+            count(c.max_retries, DEFAULT_MAX_RETRIES)
+        },
         retry_delay: millis(c.retry_delay_ms, DEFAULT_RETRY_DELAY),
         retry_max_delay: millis(c.retry_max_delay_ms, DEFAULT_RETRY_MAX_DELAY),
     }
@@ -88,7 +100,10 @@ fn config(c: Option<&blobio_resilient_config>) -> ResilientConfig {
 /// same version of the object (an object replaced in between fails with
 /// `BLOBIO_STATUS_PRECONDITION_FAILED` and nothing is spliced), and
 /// `blobio_write_from()` is not retried, as its callback cannot be
-/// replayed (each part of a large upload is still resent on its own).
+/// replayed (each part of a large upload is still resent on its own):
+/// `blobio_write_from_rewindable()`, whose source can start over, is. A
+/// `Retry-After` on a 429 or 503 answer sets the pause before the next
+/// attempt (within `retry_max_delay_ms`).
 ///
 /// `cfg` may be NULL for the defaults. The new store has `inner`'s kind,
 /// paths and capabilities; the `blobio_circuit_*` functions work on it.
@@ -130,8 +145,7 @@ pub unsafe extern "C" fn blobio_resilient_new(
             }
         };
         let wrapped = ResilientBackend::new(backend, cfg)?;
-        let circuit = Arc::clone(wrapped.circuit());
-        let store = blobio_store::with_circuit(Box::new(wrapped), Some(circuit))?;
+        let store = blobio_store::resilient(Box::new(wrapped))?;
         out.write(Box::into_raw(store));
         Ok(())
     })

@@ -1,10 +1,10 @@
 //! S3 stores: `blobio_s3_new` and the DuckDB path helpers of S3 stores.
 
 use std::ffi::c_char;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::boundary::{arg_out, arg_ref, arg_str, boundary, c_str, FfiResult};
+use super::boundary::{arg_out, arg_ref, arg_str, boundary, FfiResult};
+use super::config::{apply_http, opt_str, TimeoutsMs};
 use super::list::{blobio_list, into_c_list};
 use super::status::blobio_status;
 use super::store::blobio_store;
@@ -57,26 +57,10 @@ pub struct blobio_s3_config {
     pub upload_concurrency: u32,
     /// Size at or above which uploads go multipart, in bytes; 0: 100 MiB.
     pub multipart_threshold: u64,
-}
-
-/// An optional string field: NULL is `None`.
-///
-/// # Safety
-/// `ptr` is NULL or a NUL-terminated string valid during the call.
-unsafe fn opt_str(ptr: *const c_char, name: &'static str) -> FfiResult<Option<String>> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: non-NULL and NUL-terminated, as promised.
-    unsafe { c_str(ptr, name.into()) }.map(|s| Some(s.to_owned()))
-}
-
-fn millis(ms: u32, default: Duration) -> Duration {
-    if ms == 0 {
-        default
-    } else {
-        Duration::from_millis(u64::from(ms))
-    }
+    /// Longest silence while a body is sent or received (a stalled
+    /// transfer), in milliseconds; 0: 30 s. (Added after the other fields so
+    /// that their offsets never move.)
+    pub stall_timeout_ms: u32,
 }
 
 /// Opens a store in an S3 bucket (AWS or any S3-compatible store). Every
@@ -104,11 +88,12 @@ pub unsafe extern "C" fn blobio_s3_new(
         config.prefix = unsafe { opt_str(c.prefix, "cfg->prefix") }?.unwrap_or_default();
         config.use_ssl = c.use_ssl;
         config.path_style = c.path_style;
-        let defaults = config.http.timeouts;
-        config.http.timeouts.connect = millis(c.connect_timeout_ms, defaults.connect);
-        config.http.timeouts.request = millis(c.request_timeout_ms, defaults.request);
-        config.http.ca_bundle =
-            unsafe { opt_str(c.ca_bundle_path, "cfg->ca_bundle_path") }?.map(PathBuf::from);
+        let timeouts = TimeoutsMs {
+            connect: c.connect_timeout_ms,
+            request: c.request_timeout_ms,
+            stall: c.stall_timeout_ms,
+        };
+        unsafe { apply_http(&mut config.http, timeouts, c.ca_bundle_path) }?;
         if c.part_size != 0 {
             config.part_size = c.part_size;
         }

@@ -2,14 +2,13 @@
 
 use std::ffi::{c_char, CString};
 use std::ptr;
-use std::sync::Arc;
 
 use super::boundary::{arg_out, arg_ref, arg_str, boundary, guard, FfiResult};
 use super::status::blobio_status;
 use super::strings::into_c_string;
 use crate::backend::Backend;
 use crate::local::LocalBackend;
-use crate::resilient::CircuitBreaker;
+use crate::resilient::{CircuitBreaker, ResilientBackend};
 
 /// A store: a local directory, an S3 bucket (and prefix) or an Azure
 /// container, opened by a `blobio_*_new` function and released with
@@ -21,46 +20,66 @@ use crate::resilient::CircuitBreaker;
 /// except `blobio_store_free()`, which must be the last use. Callbacks run
 /// on the thread that made the call.
 pub struct blobio_store {
-    backend: Box<dyn Backend>,
+    backend: Held,
     /// `backend.kind()` as a C string, for `blobio_store_kind`.
     kind: CString,
-    /// The circuit breaker, when the backend is a resilient wrapper (the C
-    /// layer reaches it here instead of downcasting the backend).
-    circuit: Option<Arc<CircuitBreaker>>,
+}
+
+/// The backend of a handle. A resilient wrapper is kept as itself, so the
+/// C layer reaches its breaker and its replayable uploads without
+/// downcasting.
+enum Held {
+    Plain(Box<dyn Backend>),
+    Resilient(Box<ResilientBackend>),
 }
 
 impl blobio_store {
     /// Wraps a backend in a handle for C; every `blobio_*_new` ends here.
     pub(crate) fn new(backend: Box<dyn Backend>) -> FfiResult<Box<blobio_store>> {
-        Self::with_circuit(backend, None)
+        Self::holding(Held::Plain(backend))
     }
 
-    /// [`blobio_store::new`] for a backend with a circuit breaker.
-    pub(crate) fn with_circuit(
-        backend: Box<dyn Backend>,
-        circuit: Option<Arc<CircuitBreaker>>,
-    ) -> FfiResult<Box<blobio_store>> {
-        let kind = into_c_string(backend.kind().to_owned())?;
-        Ok(Box::new(blobio_store {
+    /// [`blobio_store::new`] for a resilient wrapper.
+    pub(crate) fn resilient(backend: Box<ResilientBackend>) -> FfiResult<Box<blobio_store>> {
+        Self::holding(Held::Resilient(backend))
+    }
+
+    fn holding(backend: Held) -> FfiResult<Box<blobio_store>> {
+        let mut store = Box::new(blobio_store {
             backend,
-            kind,
-            circuit,
-        }))
+            kind: CString::default(),
+        });
+        store.kind = into_c_string(store.backend().kind().to_owned())?;
+        Ok(store)
     }
 
     /// The backend behind the handle.
     pub(crate) fn backend(&self) -> &dyn Backend {
-        &*self.backend
+        match &self.backend {
+            Held::Plain(b) => &**b,
+            Held::Resilient(r) => &**r,
+        }
+    }
+
+    /// The resilient wrapper, when the handle holds one.
+    pub(crate) fn as_resilient(&self) -> Option<&ResilientBackend> {
+        match &self.backend {
+            Held::Plain(_) => None,
+            Held::Resilient(r) => Some(r),
+        }
     }
 
     /// The circuit breaker, for a resilient store.
     pub(crate) fn circuit(&self) -> Option<&CircuitBreaker> {
-        self.circuit.as_deref()
+        self.as_resilient().map(|r| &**r.circuit())
     }
 
     /// Takes the backend out of the handle.
     pub(crate) fn into_backend(self) -> Box<dyn Backend> {
-        self.backend
+        match self.backend {
+            Held::Plain(b) => b,
+            Held::Resilient(r) => r,
+        }
     }
 }
 
@@ -97,10 +116,10 @@ pub unsafe extern "C" fn blobio_store_free(store: *mut blobio_store) {
         let store = unsafe { Box::from_raw(store) };
         // Nothing can report a close failure from here, and the handle goes
         // away either way.
-        if let Err(err) = store.backend.close() {
+        if let Err(err) = store.backend().close() {
             log::warn!(
                 "blobio_store_free: closing the {} store failed: {err}",
-                store.backend.kind()
+                store.backend().kind()
             );
         }
     })

@@ -10,6 +10,9 @@
 //!   answer (NotFound, PermissionDenied, PreconditionFailed, ...), never a
 //!   failure of the caller's own reader or writer, never while the circuit
 //!   is open.
+//! - The pause before a retry is the backoff, unless the server asked for
+//!   one (`Retry-After` on a 429 or 503, see [`Error::ServerBusy`]): then
+//!   that long, capped at `retry_max_delay`.
 //! - Reads of whole objects into memory, ranged reads, stats, lists and
 //!   deletes are idempotent: a retry repeats them.
 //! - `read_to`/`read_to_at` stream into the caller's writer, which cannot
@@ -80,7 +83,8 @@ pub struct ResilientConfig {
     /// each pause is drawn in the upper half of that value (jitter).
     /// Default 100 ms.
     pub retry_delay: Duration,
-    /// Cap on the delay between retries. Default 5 s.
+    /// Cap on the delay between retries, a server's `Retry-After`
+    /// included. Default 5 s.
     pub retry_max_delay: Duration,
 }
 
@@ -163,6 +167,26 @@ impl Write for CountingWriter<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// A failed attempt, as the retry loop sees it.
+struct Failed {
+    err: Error,
+    /// What the failure says about the backend (reported to the breaker).
+    class: Class,
+    /// False when repeating the attempt could corrupt data, whatever the
+    /// class says.
+    repeatable: bool,
+}
+
+impl From<Error> for Failed {
+    fn from(err: Error) -> Self {
+        Failed {
+            class: classify(&err),
+            err,
+            repeatable: true,
+        }
     }
 }
 
@@ -295,8 +319,14 @@ impl ResilientBackend {
         class == Class::Transient && retry < self.cfg.max_retries && !self.breaker.is_open()
     }
 
+    /// Waits before retry number `retry`: the pause the server asked for
+    /// (Retry-After) when it asked, else the backoff; capped at
+    /// `retry_max_delay` either way.
     fn pause(&self, retry: u32, path: &str, err: &Error) {
-        let delay = backoff(retry, self.cfg.retry_delay, self.cfg.retry_max_delay);
+        let delay = match err.retry_after() {
+            Some(asked) => asked.min(self.cfg.retry_max_delay),
+            None => backoff(retry, self.cfg.retry_delay, self.cfg.retry_max_delay),
+        };
         log::debug!("retry {retry} of {path} in {delay:?} after: {err}");
         sleep(delay);
     }
@@ -306,6 +336,18 @@ impl ResilientBackend {
     /// circuit refuses ends the call with the last real failure.
     #[inline]
     fn call<T>(&self, path: &str, mut op: impl FnMut(u32) -> Result<T>) -> Result<T> {
+        self.retrying(path, |attempt| op(attempt).map_err(Failed::from))
+    }
+
+    /// The retry loop under [`Self::call`]: each attempt holds a breaker
+    /// permit, its failure is reported with the class the attempt gives,
+    /// and a transient failure is retried after a pause unless the attempt
+    /// said it must not be repeated.
+    fn retrying<T>(
+        &self,
+        path: &str,
+        mut attempt: impl FnMut(u32) -> Result<T, Failed>,
+    ) -> Result<T> {
         let mut retry = 0u32;
         let mut last: Option<Error> = None;
         loop {
@@ -313,15 +355,18 @@ impl ResilientBackend {
                 Ok(p) => p,
                 Err(refused) => return Err(last.unwrap_or(refused)),
             };
-            match op(retry) {
+            match attempt(retry) {
                 Ok(value) => {
                     permit.finish(None);
                     return Ok(value);
                 }
-                Err(err) => {
-                    let class = classify(&err);
+                Err(Failed {
+                    err,
+                    class,
+                    repeatable,
+                }) => {
                     permit.finish(Some(class));
-                    if !self.should_retry(class, retry) {
+                    if !self.should_retry(class, retry) || !repeatable {
                         return Err(err);
                     }
                     retry += 1;
@@ -351,13 +396,7 @@ impl ResilientBackend {
     ) -> Result<u64> {
         let mut delivered = 0u64;
         let mut version: Option<String> = None;
-        let mut retry = 0u32;
-        let mut last: Option<Error> = None;
-        loop {
-            let permit = match self.acquire(path, retry > 0) {
-                Ok(p) => p,
-                Err(refused) => return Err(last.unwrap_or(refused)),
-            };
+        self.retrying(path, |_| {
             let resuming = delivered > 0;
             let mut out = CountingWriter {
                 inner: &mut *writer,
@@ -380,10 +419,7 @@ impl ResilientBackend {
             };
             let got = out.count;
             let err = match result {
-                Ok(_) => {
-                    permit.finish(None);
-                    return Ok(delivered + got);
-                }
+                Ok(_) => return Ok(delivered + got),
                 Err(e) => e,
             };
             if !resuming {
@@ -392,11 +428,14 @@ impl ResilientBackend {
             } else if got > 0 && seen != version {
                 // A backend that breaks its contract (writing before
                 // checking): nothing more can be trusted.
-                permit.finish(Some(Class::Neutral));
-                return Err(Error::ChangedDuringRead {
-                    path: path.to_owned(),
-                    delivered: delivered + got,
-                    remote: None,
+                return Err(Failed {
+                    err: Error::ChangedDuringRead {
+                        path: path.to_owned(),
+                        delivered: delivered + got,
+                        remote: None,
+                    },
+                    class: Class::Neutral,
+                    repeatable: false,
                 });
             }
             delivered += got;
@@ -408,21 +447,15 @@ impl ResilientBackend {
                 },
                 other => other,
             };
-            let class = classify(&err);
-            permit.finish(Some(class));
-            if !self.should_retry(class, retry) {
-                return Err(err);
-            }
-            if delivered > 0 && version.is_none() {
+            let mut failed = Failed::from(err);
+            if failed.class == Class::Transient && delivered > 0 && version.is_none() {
                 // Bytes are out and the backend cannot say whether a resumed
                 // read would continue the same version: never splice.
                 log::debug!("not resuming {path} after {delivered} bytes: the {} backend reports no versions", self.inner.kind());
-                return Err(err);
+                failed.repeatable = false;
             }
-            retry += 1;
-            self.pause(retry, path, &err);
-            last = Some(err);
-        }
+            Err(failed)
+        })
     }
 
     /// How a listing names its prefix in errors (an empty one is the root).
@@ -442,6 +475,16 @@ impl ResilientBackend {
             [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
         }
     }
+}
+
+/// The `as_*` accessors of [`Backend`]: this wrapper has a capability
+/// exactly when the inner backend has it, and serves it itself.
+macro_rules! capability_accessors {
+    ($($accessor:ident: $capability:ident),* $(,)?) => {$(
+        fn $accessor(&self) -> Option<&dyn $capability> {
+            self.inner.$accessor().map(|_| self as &dyn $capability)
+        }
+    )*};
 }
 
 impl Backend for ResilientBackend {
@@ -548,34 +591,12 @@ impl Backend for ResilientBackend {
         self.inner.local_base_path()
     }
 
-    fn as_batch_deleter(&self) -> Option<&dyn BatchDeleter> {
-        self.inner
-            .as_batch_deleter()
-            .map(|_| self as &dyn BatchDeleter)
-    }
-
-    fn as_directory_lister(&self) -> Option<&dyn DirectoryLister> {
-        self.inner
-            .as_directory_lister()
-            .map(|_| self as &dyn DirectoryLister)
-    }
-
-    fn as_object_lister(&self) -> Option<&dyn ObjectLister> {
-        self.inner
-            .as_object_lister()
-            .map(|_| self as &dyn ObjectLister)
-    }
-
-    fn as_directory_remover(&self) -> Option<&dyn DirectoryRemover> {
-        self.inner
-            .as_directory_remover()
-            .map(|_| self as &dyn DirectoryRemover)
-    }
-
-    fn as_appending(&self) -> Option<&dyn AppendingBackend> {
-        self.inner
-            .as_appending()
-            .map(|_| self as &dyn AppendingBackend)
+    capability_accessors! {
+        as_batch_deleter: BatchDeleter,
+        as_directory_lister: DirectoryLister,
+        as_object_lister: ObjectLister,
+        as_directory_remover: DirectoryRemover,
+        as_appending: AppendingBackend,
     }
 }
 
@@ -648,6 +669,8 @@ mod tests {
     enum ErrorKindTag {
         Server,
         NotFound,
+        /// A 503 whose Retry-After asks for an hour.
+        BusyForAnHour,
     }
 
     #[derive(Debug)]
@@ -687,6 +710,11 @@ mod tests {
                     remote: None,
                 },
                 ErrorKindTag::NotFound => Error::not_found(path),
+                ErrorKindTag::BusyForAnHour => Error::ServerBusy {
+                    path: path.into(),
+                    remote: None,
+                    retry_after: Duration::from_secs(3600),
+                },
             }
         }
 
@@ -950,6 +978,22 @@ mod tests {
             (s.failures, s.retries, s.state),
             (4, 3, CircuitState::Closed)
         );
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_cap_waits_only_the_cap() {
+        let (store, inner) = wrap(Scripted::new(
+            &data(),
+            true,
+            &[Step::Fail(ErrorKindTag::BusyForAnHour)],
+        ));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(store.exists("k").map_err(|e| e.to_string())));
+        let answer = finished
+            .recv_timeout(Duration::from_secs(30))
+            .expect("an hour's Retry-After was not capped at retry_max_delay (2 ms)");
+        assert_eq!(answer, Ok(true));
+        assert_eq!(calls(&inner), ["exists", "exists"]);
     }
 
     #[test]

@@ -1,12 +1,9 @@
 //! S3 error responses: the XML body parsed into code, message and request
 //! id, and the status/code mapped onto blobio's error kinds.
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
-
 use crate::error::{Error, ServiceDetail};
 use crate::http::{header, read_small_body, Response};
-use crate::xml::{push_ref, push_text};
+use crate::xml::error_fields;
 
 /// Longest error body read; S3 error documents are small.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
@@ -14,49 +11,7 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// Parses `<Error><Code/><Message/><RequestId/></Error>`. Unknown or
 /// malformed documents give empty fields.
 pub(crate) fn parse_error_xml(xml: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
-    let mut reader = Reader::from_reader(xml);
-    let mut buf = Vec::new();
-    let (mut code, mut message, mut request_id) = (None, None, None);
-    // The direct child of a root <Error> being read, and its text so far.
-    let mut current: Option<(Vec<u8>, String)> = None;
-    let mut depth = 0usize;
-    let mut root_is_error = false;
-    loop {
-        match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) => {
-                depth += 1;
-                if depth == 1 {
-                    root_is_error = e.local_name().as_ref() == b"Error";
-                }
-                current = (depth == 2 && root_is_error)
-                    .then(|| (e.local_name().as_ref().to_vec(), String::new()));
-            }
-            Ok(Event::Text(t)) => {
-                if let Some((_, text)) = &mut current {
-                    push_text(text, &t);
-                }
-            }
-            Ok(Event::GeneralRef(r)) => {
-                if let Some((_, text)) = &mut current {
-                    push_ref(text, &r);
-                }
-            }
-            Ok(Event::End(_)) => {
-                depth = depth.saturating_sub(1);
-                if let Some((name, text)) = current.take() {
-                    match name.as_slice() {
-                        b"Code" => code = Some(text),
-                        b"Message" => message = Some(text),
-                        b"RequestId" => request_id = Some(text),
-                        _ => {}
-                    }
-                }
-            }
-            Ok(Event::Eof) | Err(_) => break,
-            _ => {}
-        }
-        buf.clear();
-    }
+    let [code, message, request_id] = error_fields(xml, ["Code", "Message", "RequestId"]);
     (code, message, request_id)
 }
 
@@ -64,6 +19,7 @@ pub(crate) fn parse_error_xml(xml: &[u8]) -> (Option<String>, Option<String>, Op
 pub(crate) fn response_error(path: &str, resp: Response) -> Error {
     let status = resp.status().as_u16();
     let header_request_id = header(&resp, "x-amz-request-id").map(str::to_owned);
+    let retry_after = header(&resp, "retry-after").map(str::to_owned);
     let body = read_small_body(path, resp, MAX_ERROR_BODY).unwrap_or_default();
     let (code, message, request_id) = parse_error_xml(&body);
     let detail = ServiceDetail {
@@ -72,7 +28,7 @@ pub(crate) fn response_error(path: &str, resp: Response) -> Error {
         message,
         request_id: request_id.or(header_request_id),
     };
-    classify(path, detail)
+    classify(path, detail).with_retry_after(retry_after.as_deref())
 }
 
 /// What S3 means by a bodiless status (HEAD responses carry no XML).

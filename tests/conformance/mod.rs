@@ -90,8 +90,7 @@ macro_rules! __for_each_conformance_check {
             write_then_read_round_trips_empty_small_and_large_objects,
             write_reader_with_known_size_round_trips,
             write_reader_with_unknown_size_round_trips,
-            write_reader_from_a_failing_source_is_io_error_and_keeps_the_old_object,
-            write_reader_source_shorter_than_announced_is_io_error_and_keeps_the_old_object,
+            write_reader_from_a_failing_or_short_source_is_io_error_and_publishes_nothing,
             read_to_into_a_failing_destination_is_io_error,
             keys_with_special_characters_round_trip_and_list_exactly,
             overwrite_replaces_the_whole_object,
@@ -440,14 +439,21 @@ fn sizes(options: &Options) -> [(&'static str, usize); 3] {
 // Round trips
 // ---------------------------------------------------------------------------
 
-/// `write` then every read of empty, small and multi-MiB objects gives the
-/// exact bytes back.
-pub fn write_then_read_round_trips_empty_small_and_large_objects(b: &dyn Backend, o: &Options) {
-    let p = unique_prefix("write_round_trip");
+/// Writes empty, small and multi-MiB objects under a fresh prefix with
+/// `write` (seeded from `seed`), checks every read of each, and that the
+/// listing holds exactly them.
+fn round_trip_each_size(
+    b: &dyn Backend,
+    o: &Options,
+    label: &str,
+    seed: u64,
+    write: &dyn Fn(&str, &[u8]) -> blobio::Result<()>,
+) {
+    let p = unique_prefix(label);
     for (i, (name, len)) in sizes(o).into_iter().enumerate() {
         let key = format!("{p}{name}.bin");
-        let data = pseudo_random_bytes(len, 100 + i as u64);
-        ok("write", b.write(&key, &data));
+        let data = pseudo_random_bytes(len, seed + i as u64);
+        ok(label, write(&key, &data));
         assert_object(b, &key, &data);
     }
     assert_eq!(
@@ -455,108 +461,83 @@ pub fn write_then_read_round_trips_empty_small_and_large_objects(b: &dyn Backend
         strings(&p, &["empty.bin", "large.bin", "small.bin"])
     );
     cleanup(b, &p);
+}
+
+/// `write` then every read of empty, small and multi-MiB objects gives the
+/// exact bytes back.
+pub fn write_then_read_round_trips_empty_small_and_large_objects(b: &dyn Backend, o: &Options) {
+    round_trip_each_size(b, o, "write_round_trip", 100, &|key, data| b.write(key, data));
 }
 
 /// `write_reader` with the exact size announced round-trips empty, small and
 /// multi-MiB objects fed in irregular chunks.
 pub fn write_reader_with_known_size_round_trips(b: &dyn Backend, o: &Options) {
-    let p = unique_prefix("write_reader_known_size");
-    for (i, (name, len)) in sizes(o).into_iter().enumerate() {
-        let key = format!("{p}{name}.bin");
-        let data = pseudo_random_bytes(len, 200 + i as u64);
-        ok(
-            "write_reader",
-            b.write_reader(&key, &mut ChunkyReader::new(&data), Some(len as u64)),
-        );
-        assert_object(b, &key, &data);
-    }
-    assert_eq!(
-        ok("list", b.list(&p)),
-        strings(&p, &["empty.bin", "large.bin", "small.bin"])
-    );
-    cleanup(b, &p);
+    round_trip_each_size(b, o, "write_reader_known_size", 200, &|key, data| {
+        b.write_reader(key, &mut ChunkyReader::new(data), Some(data.len() as u64))
+    });
 }
 
 /// `write_reader` without a size round-trips empty, small and multi-MiB
 /// objects fed in irregular chunks.
 pub fn write_reader_with_unknown_size_round_trips(b: &dyn Backend, o: &Options) {
-    let p = unique_prefix("write_reader_unknown_size");
-    for (i, (name, len)) in sizes(o).into_iter().enumerate() {
-        let key = format!("{p}{name}.bin");
-        let data = pseudo_random_bytes(len, 300 + i as u64);
-        ok(
-            "write_reader",
-            b.write_reader(&key, &mut ChunkyReader::new(&data), None),
-        );
-        assert_object(b, &key, &data);
-    }
-    assert_eq!(
-        ok("list", b.list(&p)),
-        strings(&p, &["empty.bin", "large.bin", "small.bin"])
-    );
-    cleanup(b, &p);
+    round_trip_each_size(b, o, "write_reader_unknown_size", 300, &|key, data| {
+        b.write_reader(key, &mut ChunkyReader::new(data), None)
+    });
 }
 
-/// A source that fails after more than a part's worth of bytes makes
-/// `write_reader` fail with `Io` and publish nothing: the old object stays
-/// whole and no other key appears.
-pub fn write_reader_from_a_failing_source_is_io_error_and_keeps_the_old_object(
+/// A source that fails (after more than a part's worth of bytes, with the
+/// size announced or not) or ends before the announced size makes
+/// `write_reader` fail with `Io` and publish nothing: over an existing key
+/// the old object stays whole, a new key never appears, and no other key
+/// does either.
+pub fn write_reader_from_a_failing_or_short_source_is_io_error_and_publishes_nothing(
     b: &dyn Backend,
     o: &Options,
 ) {
-    let p = unique_prefix("write_reader_failing_source");
+    let p = unique_prefix("write_reader_bad_source");
     let key = format!("{p}obj");
     let old = b"the old version".to_vec();
     ok("write", b.write(&key, &old));
-    let partial = pseudo_random_bytes(o.large_object_size, 400);
-    for size in [None, Some(o.large_object_size as u64 + 100)] {
-        let result = b.write_reader(&key, &mut FailingReader::new(&partial), size);
-        assert_kind(
-            &format!("write_reader from a failing source, size {size:?}"),
-            result,
-            ErrorKind::Io,
-        );
+    let large = pseudo_random_bytes(o.large_object_size, 400);
+    let short = pseudo_random_bytes(1000, 500);
+    // Which source each case reads: the large one that fails after all
+    // its bytes, or the short one.
+    let cases = [
+        ("a source failing after a part's worth, size unknown", true, None),
+        (
+            "a source failing after a part's worth, size announced",
+            true,
+            Some(o.large_object_size as u64 + 100),
+        ),
+        ("1000 bytes announced as 1010", false, Some(1010)),
+    ];
+    let source = |failing: bool| -> Box<dyn Read + '_> {
+        if failing {
+            Box::new(FailingReader::new(&large))
+        } else {
+            Box::new(&short[..])
+        }
+    };
+    for (i, (what, failing, size)) in cases.into_iter().enumerate() {
+        let fresh = format!("{p}fresh{i}");
+        for target in [&key, &fresh] {
+            assert_kind(
+                &format!("write_reader to {target} from {what}"),
+                b.write_reader(target, &mut source(failing), size),
+                ErrorKind::Io,
+            );
+        }
         assert_object(b, &key, &old);
+        assert!(
+            !ok("exists", b.exists(&fresh)),
+            "write_reader from {what} published {fresh:?}"
+        );
+        assert_kind(
+            &format!("read of {fresh} after write_reader from {what}"),
+            b.read(&fresh),
+            ErrorKind::NotFound,
+        );
     }
-    assert_eq!(ok("list", b.list(&p)), vec![key.clone()]);
-    cleanup(b, &p);
-}
-
-/// A source that ends before the announced size is an `Io` error and
-/// publishes nothing, for a new key and over an existing one.
-pub fn write_reader_source_shorter_than_announced_is_io_error_and_keeps_the_old_object(
-    b: &dyn Backend,
-    _o: &Options,
-) {
-    let p = unique_prefix("write_reader_short_source");
-    let key = format!("{p}obj");
-    let fresh = format!("{p}fresh");
-    let old = b"old".to_vec();
-    ok("write", b.write(&key, &old));
-    let data = pseudo_random_bytes(1000, 500);
-    let result = b.write_reader(&key, &mut &data[..], Some(1010));
-    assert_kind(
-        "write_reader of 1000 bytes announced as 1010",
-        result,
-        ErrorKind::Io,
-    );
-    assert_object(b, &key, &old);
-
-    let result = b.write_reader(&fresh, &mut &data[..], Some(1010));
-    assert_kind(
-        "write_reader of a new key, 1000 bytes announced as 1010",
-        result,
-        ErrorKind::Io,
-    );
-    assert!(
-        !ok("exists", b.exists(&fresh)),
-        "a short write_reader published {fresh:?}"
-    );
-    assert_kind(
-        "read after a short write_reader",
-        b.read(&fresh),
-        ErrorKind::NotFound,
-    );
     assert_eq!(ok("list", b.list(&p)), vec![key.clone()]);
     cleanup(b, &p);
 }

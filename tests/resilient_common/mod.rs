@@ -541,6 +541,58 @@ pub fn an_object_replaced_between_cut_and_resume_is_never_spliced(make: &dyn Fn(
     }
 }
 
+/// Retries that honour a server's Retry-After of a second or two: the
+/// backoff itself stays in milliseconds, so only the header can explain a
+/// long pause.
+pub fn retry_after_config() -> ResilientConfig {
+    ResilientConfig {
+        retry_max_delay: 5 * SEC,
+        ..fast_retries()
+    }
+}
+
+/// A throttling answer (the service's own 503, and a 429) that carries
+/// `Retry-After: 1` is retried after at least that second, not after the
+/// millisecond backoff, and the object arrives byte-exact. The rig's config is
+/// [`retry_after_config`].
+pub fn retry_after_is_honoured_before_the_next_attempt(rig: &Rig) {
+    let name = rig.dialect.name;
+    let data = pseudo_random(64 * 1024 + 7, 31);
+    rig.direct.write("throttled.bin", &data).unwrap();
+    let throttled = [
+        ("throttle", (rig.dialect.throttle)()),
+        ("429", Fault::status(429)),
+    ];
+    for (what, fault) in throttled {
+        let before = rig.requests();
+        rig.proxy.push(
+            Rule::new(fault.clone().retry_after("1"))
+                .method("GET")
+                .target("throttled.bin"),
+        );
+        let started = Instant::now();
+        let got = rig.store.read("throttled.bin").unwrap();
+        let waited = started.elapsed();
+        assert_same(&format!("{name} {what} with Retry-After"), &got, &data);
+        assert_eq!(rig.requests() - before, 2, "{name} {what}: one retry");
+        assert!(
+            waited >= SEC,
+            "{name} {what}: Retry-After: 1 was not honoured, retried after {waited:?}"
+        );
+
+        // The same answer without the header is retried too (after the
+        // millisecond backoff).
+        let before = rig.requests();
+        rig.proxy.push(Rule::new(fault).method("GET").target("throttled.bin"));
+        assert_same(
+            &format!("{name} {what} without Retry-After"),
+            &rig.store.read("throttled.bin").unwrap(),
+            &data,
+        );
+        assert_eq!(rig.requests() - before, 2, "{name} {what}: one retry");
+    }
+}
+
 /// Five consecutive 503s open the circuit; calls then fail fast with no
 /// request or connection at the proxy; after the open timeout three probes
 /// close it; a failing probe reopens it without a retry; reset closes it.

@@ -136,6 +136,26 @@ impl Fault {
         Fault::azure_error(503, "ServerBusy")
     }
 
+    /// The same answer with a `Retry-After` header (seconds or an
+    /// HTTP-date); other faults are returned as they are.
+    pub fn retry_after(self, value: &str) -> Fault {
+        match self {
+            Fault::Respond {
+                status,
+                mut headers,
+                body,
+            } => {
+                headers.push(("Retry-After".into(), value.into()));
+                Fault::Respond {
+                    status,
+                    headers,
+                    body,
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Cut the body after this fraction of it.
     pub fn cut_at(fraction: f64) -> Fault {
         Fault::Cut(Cut::Fraction(fraction))
