@@ -87,7 +87,69 @@ impl Transport {
     }
 
     /// Sends one request. `path` names the object in errors.
+    ///
+    /// A request with an in-memory body whose method is idempotent (all
+    /// but POST) is sent again, up to [`STALE_ATTEMPTS`] times in all, when
+    /// it died on a connection the server had closed: a pooled connection
+    /// that idled past the server's keep-alive (Azurite's is 5 s) can be
+    /// closed just as it is reused.
     pub(crate) fn send(
+        &self,
+        path: &str,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: RequestBody<'_>,
+    ) -> Result<Response> {
+        self.send_resending(path, method, url, headers, body, method != "POST")
+    }
+
+    /// [`Transport::send`] for a POST the caller knows to be idempotent (a
+    /// batch of deletes): sent again on a closed connection as well.
+    pub(crate) fn send_idempotent(
+        &self,
+        path: &str,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: RequestBody<'_>,
+    ) -> Result<Response> {
+        self.send_resending(path, method, url, headers, body, true)
+    }
+
+    fn send_resending(
+        &self,
+        path: &str,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: RequestBody<'_>,
+        resend: bool,
+    ) -> Result<Response> {
+        // A streamed body is consumed by the first attempt: never resent.
+        let replay = match &body {
+            RequestBody::Empty => Some(None),
+            RequestBody::Bytes(b) => Some(Some(*b)),
+            RequestBody::Reader(..) => None,
+        };
+        let mut result = self.send_once(path, method, url, headers, body);
+        let Some(replay) = replay.filter(|_| resend) else {
+            return result;
+        };
+        for _ in 1..STALE_ATTEMPTS {
+            match &result {
+                Err(e) if stale_connection(e) => {
+                    log::debug!("resending {method} {path} after: {e}");
+                }
+                _ => break,
+            }
+            let body = replay.map_or(RequestBody::Empty, RequestBody::Bytes);
+            result = self.send_once(path, method, url, headers, body);
+        }
+        result
+    }
+
+    fn send_once(
         &self,
         path: &str,
         method: &str,
@@ -123,6 +185,31 @@ impl Transport {
         };
         result.map_err(|e| transport_error(path, e))
     }
+}
+
+/// Attempts of a request whose connection turns out to have been closed by
+/// the server (see [`stale_connection`]).
+pub(crate) const STALE_ATTEMPTS: usize = 3;
+
+/// Whether a request failed because the connection was closed under it
+/// (reset, broken pipe, closed before the response).
+pub(crate) fn stale_connection(e: &Error) -> bool {
+    let Error::Network {
+        source: Some(source),
+        ..
+    } = e
+    else {
+        return false;
+    };
+    source.downcast_ref::<io::Error>().is_some_and(|io| {
+        matches!(
+            io.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        )
+    })
 }
 
 /// The body of a request.
@@ -246,6 +333,17 @@ pub(crate) fn read_small_body(path: &str, resp: Response, limit: u64) -> Result<
 pub(crate) fn copy_body(path: &str, resp: Response, writer: &mut dyn Write) -> Result<u64> {
     let expected = resp.body().content_length();
     let mut reader = resp.into_body().into_reader();
+    copy_exact(path, &mut reader, expected, writer)
+}
+
+/// Copies `reader` (a response body) into `writer` until it ends, and
+/// fails unless that was after exactly `expected` bytes when given.
+pub(crate) fn copy_exact(
+    path: &str,
+    reader: &mut dyn Read,
+    expected: Option<u64>,
+    writer: &mut dyn Write,
+) -> Result<u64> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {

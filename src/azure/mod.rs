@@ -32,14 +32,18 @@ use crate::backend::{
     ObjectLister,
 };
 use crate::error::{Error, Result};
-use crate::http::{copy_body, header, HttpConfig, RequestBody, Response, Transport};
+use crate::http::{
+    header, stale_connection, HttpConfig, RequestBody, Response, Transport, STALE_ATTEMPTS,
+};
 use crate::paths;
 use crate::pool::Pool;
-use crate::s3::TrackedSource;
-
-/// Attempts of a request whose connection turns out to have been closed
-/// by the server (see [`stale_connection`]).
-const STALE_ATTEMPTS: usize = 3;
+use crate::transfer::{
+    check_version, content_length, past_end, ranged_body, BoundedWriter, FetchRange,
+    RangedDownload, Sink, TrackedSource,
+};
+pub use crate::transfer::{
+    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+};
 
 /// Streamed uploads of a known size up to this are read into memory first
 /// and sent as one replayable Put Blob. 4 MiB.
@@ -86,6 +90,7 @@ pub(crate) struct AzureInner {
     single_put_threshold: u64,
     block_size: u64,
     upload_concurrency: usize,
+    download: RangedDownload,
     list_page_size: u32,
     pool: Mutex<Option<Arc<Pool>>>,
 }
@@ -187,22 +192,6 @@ impl Req {
     }
 }
 
-/// An in-memory request body, which can be sent more than once.
-#[derive(Clone, Copy)]
-enum Replay<'a> {
-    Empty,
-    Bytes(&'a [u8]),
-}
-
-impl<'a> Replay<'a> {
-    fn body(self) -> RequestBody<'a> {
-        match self {
-            Replay::Empty => RequestBody::Empty,
-            Replay::Bytes(b) => RequestBody::Bytes(b),
-        }
-    }
-}
-
 fn body_len(body: &RequestBody<'_>) -> u64 {
     match body {
         RequestBody::Empty => 0,
@@ -241,6 +230,12 @@ impl AzureBlobBackend {
                 "Azure upload concurrency must be at least 1",
             ));
         }
+        let download = RangedDownload::new(
+            "Azure",
+            cfg.download_threshold,
+            cfg.download_part_size,
+            cfg.download_concurrency,
+        )?;
         if !(1..=MAX_LIST_PAGE_SIZE).contains(&cfg.list_page_size) {
             return Err(Error::invalid_argument(format!(
                 "Azure list page size {} must be between 1 and {MAX_LIST_PAGE_SIZE}",
@@ -277,6 +272,7 @@ impl AzureBlobBackend {
             single_put_threshold: cfg.single_put_threshold,
             block_size: cfg.block_size,
             upload_concurrency: cfg.upload_concurrency,
+            download,
             list_page_size: cfg.list_page_size,
             pool: Mutex::new(None),
         };
@@ -368,11 +364,15 @@ impl AzureInner {
         p
     }
 
-    /// The pool, started lazily and sized for the upload concurrency.
+    /// The pool, made on first use (its threads start with its first job)
+    /// and sized for the larger of the upload and download concurrency.
     fn pool(&self) -> Arc<Pool> {
         let mut guard = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         guard
-            .get_or_insert_with(|| Arc::new(Pool::new("blobio-azure", self.upload_concurrency)))
+            .get_or_insert_with(|| {
+                let size = self.upload_concurrency.max(self.download.concurrency);
+                Arc::new(Pool::new("blobio-azure", size))
+            })
             .clone()
     }
 
@@ -381,40 +381,10 @@ impl AzureInner {
         self.send_via(&self.transport, path, req, body)
     }
 
-    /// Sends `req`, and again (up to [`STALE_ATTEMPTS`] in all) when an
-    /// in-memory request died on a connection the server had closed: a
-    /// pooled connection that idled past the server's keep-alive (Azurite's
-    /// is 5 s) can be closed just as it is reused. Every Azure request
-    /// blobio makes is idempotent, so sending it again is safe.
+    /// Authorises and sends `req` on `transport`. Every Azure request
+    /// blobio makes is idempotent, so one that died on a connection the
+    /// server had closed is sent again (see [`Transport::send_idempotent`]).
     fn send_via(
-        &self,
-        transport: &Transport,
-        path: &str,
-        req: &Req,
-        body: RequestBody<'_>,
-    ) -> Result<Response> {
-        let replay = match &body {
-            RequestBody::Empty => Some(Replay::Empty),
-            RequestBody::Bytes(b) => Some(Replay::Bytes(b)),
-            RequestBody::Reader(..) => None,
-        };
-        let mut result = self.send_once(transport, path, req, body);
-        let Some(replay) = replay else {
-            return result;
-        };
-        for _ in 1..STALE_ATTEMPTS {
-            match &result {
-                Err(e) if stale_connection(e) => {
-                    log::debug!("resending {} {path} after: {e}", req.method);
-                }
-                _ => break,
-            }
-            result = self.send_once(transport, path, req, replay.body());
-        }
-        result
-    }
-
-    fn send_once(
         &self,
         transport: &Transport,
         path: &str,
@@ -449,7 +419,7 @@ impl AzureInner {
         }
         let mut all = headers;
         all.extend(authz.headers.iter().map(|(k, v)| (*k, v.as_str())));
-        transport.send(path, req.method, &url, &all, body)
+        transport.send_idempotent(path, req.method, &url, &all, body)
     }
 
     /// Sends and turns any non-2xx status into an error about `path`.
@@ -509,12 +479,6 @@ impl AzureInner {
             404 if header(&resp, "x-ms-error-code") != Some("ContainerNotFound") => Ok(None),
             _ => Err(self.error_for(path, resp)),
         }
-    }
-
-    /// Get Blob of the whole blob.
-    fn get(&self, path: &str, key: &str) -> Result<Response> {
-        let req = Req::new("GET", self.blob_path(key));
-        self.send_ok(path, &req, RequestBody::Empty)
     }
 
     /// Get Blob of a range (`x-ms-range`); `None` when the range is not
@@ -597,38 +561,49 @@ impl AzureInner {
             .ok_or_else(|| Error::not_found(path))?;
         content_length(path, &resp)
     }
-}
 
-fn content_length(path: &str, resp: &Response) -> Result<u64> {
-    header(resp, "content-length")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| Error::Other {
-            path: path.to_owned(),
-            message: "response has no valid Content-Length".into(),
-            remote: None,
-            source: None,
-        })
-}
-
-/// Whether a request failed because the connection was closed under it
-/// (reset, broken pipe, closed before the response).
-fn stale_connection(e: &Error) -> bool {
-    let Error::Network {
-        source: Some(source),
-        ..
-    } = e
-    else {
-        return false;
-    };
-    source.downcast_ref::<io::Error>().is_some_and(|io| {
-        matches!(
-            io.kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof
+    /// Reads the blob from `offset` into `sink` (see
+    /// [`Backend::read_to_at_checked`]); a large one in parallel ranges.
+    fn download(
+        self: &Arc<Self>,
+        path: &str,
+        sink: Sink<'_>,
+        offset: u64,
+        if_match: Option<&str>,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let key = validate_key(path)?;
+        let Some(resp) = self.get_checked(path, key, offset, if_match)? else {
+            return match if_match {
+                Some(v) => self.resume_at_end(path, key, offset, v, seen_version),
+                None => Err(past_end(path, offset, None)),
+            };
+        };
+        // The version is the ETag, taken from the response before any byte
+        // is written; `if_match` is sent as `If-Match` and compared as well.
+        let etag = header(&resp, "etag").map(str::to_owned);
+        check_version(path, if_match, etag.as_deref())?;
+        *seen_version = etag;
+        let writer = sink.prepare(&resp);
+        crate::transfer::download(
+            path,
+            resp,
+            offset,
+            writer,
+            &self.download,
+            || self.pool(),
+            || {
+                let (az, blob, path) = (Arc::clone(self), self.blob_path(key), path.to_owned());
+                let fetch: Arc<FetchRange> = Arc::new(move |range: &str, etag: &str| {
+                    let req = Req::new("GET", blob.clone())
+                        .header("x-ms-range", range)
+                        .header("if-match", etag);
+                    az.send_ok(&path, &req, RequestBody::Empty)
+                });
+                fetch
+            },
         )
-    })
+    }
 }
 
 /// The total size in a `Content-Range: bytes a-b/total` header.
@@ -660,85 +635,6 @@ impl Read for Uninterrupted<'_> {
                 other => return other,
             }
         }
-    }
-}
-
-fn past_end(path: &str, offset: u64, size: Option<u64>) -> Error {
-    let size = size.map(|s| format!(" ({s} bytes)")).unwrap_or_default();
-    Error::invalid_argument(format!(
-        "{path}: offset {offset} is at or past the end of the object{size}"
-    ))
-}
-
-/// Refuses a response whose ETag is not the one a resumed read asked for
-/// (the server should have answered 412 already; this also covers one that
-/// ignores If-Match).
-fn check_version(path: &str, if_match: Option<&str>, etag: Option<&str>) -> Result<()> {
-    match if_match {
-        Some(want) if etag != Some(want) => Err(Error::PreconditionFailed {
-            path: path.to_owned(),
-            remote: None,
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Reads a ranged response: a 206 body as is; a 200 (the range was
-/// ignored) with the first `offset` bytes skipped.
-fn ranged_body(path: &str, resp: Response, offset: u64, writer: &mut dyn Write) -> Result<u64> {
-    if resp.status().as_u16() == 206 || offset == 0 {
-        return copy_body(path, resp, writer);
-    }
-    let mut skip = SkipWriter {
-        skip: offset,
-        inner: writer,
-        written: 0,
-    };
-    copy_body(path, resp, &mut skip)?;
-    Ok(skip.written)
-}
-
-/// Drops the first `skip` bytes written to it.
-struct SkipWriter<'a> {
-    skip: u64,
-    inner: &'a mut dyn Write,
-    written: u64,
-}
-
-impl Write for SkipWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let drop = self.skip.min(buf.len() as u64) as usize;
-        self.skip -= drop as u64;
-        self.inner.write_all(&buf[drop..])?;
-        self.written += (buf.len() - drop) as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Writes into a fixed buffer; more bytes than fit is a server fault.
-struct BoundedWriter<'a> {
-    buf: &'a mut [u8],
-    filled: usize,
-}
-
-impl Write for BoundedWriter<'_> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = self.buf.len() - self.filled;
-        if data.len() > room {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "server sent more bytes than the requested range",
-            ));
-        }
-        self.buf[self.filled..self.filled + data.len()].copy_from_slice(data);
-        self.filled += data.len();
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -815,32 +711,20 @@ impl Backend for AzureBlobBackend {
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let key = validate_key(path)?;
-        let resp = self.inner.get(path, key)?;
-        let mut out = Vec::with_capacity(resp.body().content_length().unwrap_or(0) as usize);
-        copy_body(path, resp, &mut out)?;
+        let mut out = Vec::new();
+        self.inner
+            .download(path, Sink::Vec(&mut out), 0, None, &mut None)?;
         Ok(out)
     }
 
     fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        let key = validate_key(path)?;
-        let resp = self.inner.get(path, key)?;
-        copy_body(path, resp, writer)
+        self.inner
+            .download(path, Sink::Writer(writer), 0, None, &mut None)
     }
 
     fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        let key = validate_key(path)?;
-        if offset == 0 {
-            let resp = self.inner.get(path, key)?;
-            return copy_body(path, resp, writer);
-        }
-        match self
-            .inner
-            .get_range(path, key, offset, format!("bytes={offset}-"))?
-        {
-            Some(resp) => ranged_body(path, resp, offset, writer),
-            None => Err(past_end(path, offset, None)),
-        }
+        self.inner
+            .download(path, Sink::Writer(writer), offset, None, &mut None)
     }
 
     fn read_to_checked(
@@ -852,8 +736,6 @@ impl Backend for AzureBlobBackend {
         self.read_to_at_checked(path, writer, 0, None, seen_version)
     }
 
-    /// The version is the ETag, taken from the response before any byte is
-    /// written; `if_match` is sent as `If-Match` and compared as well.
     fn read_to_at_checked(
         &self,
         path: &str,
@@ -862,17 +744,8 @@ impl Backend for AzureBlobBackend {
         if_match: Option<&str>,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        let key = validate_key(path)?;
-        let Some(resp) = self.inner.get_checked(path, key, offset, if_match)? else {
-            return match if_match {
-                Some(v) => self.inner.resume_at_end(path, key, offset, v, seen_version),
-                None => Err(past_end(path, offset, None)),
-            };
-        };
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, if_match, etag.as_deref())?;
-        *seen_version = etag;
-        ranged_body(path, resp, offset, writer)
+        self.inner
+            .download(path, Sink::Writer(writer), offset, if_match, seen_version)
     }
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
@@ -895,9 +768,9 @@ impl Backend for AzureBlobBackend {
             }
             return Err(past_end(path, offset, None));
         };
-        let mut bounded = BoundedWriter { buf, filled: 0 };
+        let mut bounded = BoundedWriter::new(buf);
         ranged_body(path, resp, offset, &mut bounded)?;
-        Ok(bounded.filled)
+        Ok(bounded.filled())
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {
@@ -1093,6 +966,7 @@ mod tests {
             single_put_threshold: 1,
             block_size: 1,
             upload_concurrency: 1,
+            download: RangedDownload::new("Azure", 1, 1, 1).unwrap(),
             list_page_size: 1,
             pool: Mutex::new(None),
         };
