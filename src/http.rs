@@ -48,6 +48,8 @@ pub struct HttpConfig {
 #[derive(Clone)]
 pub(crate) struct Transport {
     agent: Agent,
+    /// Whether a POST may be sent again (see [`Transport::send`]).
+    resend_posts: bool,
 }
 
 impl std::fmt::Debug for Transport {
@@ -83,16 +85,27 @@ impl Transport {
             .build();
         Ok(Transport {
             agent: Agent::new_with_config(config),
+            resend_posts: false,
         })
+    }
+
+    /// The same agent (its pooled connections shared), for a store whose
+    /// POST requests are idempotent too (a batch of deletes).
+    pub(crate) fn idempotent_posts(&self) -> Transport {
+        Transport {
+            agent: self.agent.clone(),
+            resend_posts: true,
+        }
     }
 
     /// Sends one request. `path` names the object in errors.
     ///
-    /// A request with an in-memory body whose method is idempotent (all
-    /// but POST) is sent again, up to [`STALE_ATTEMPTS`] times in all, when
-    /// it died on a connection the server had closed: a pooled connection
-    /// that idled past the server's keep-alive (Azurite's is 5 s) can be
-    /// closed just as it is reused.
+    /// A request with an in-memory body is sent again, up to
+    /// [`STALE_ATTEMPTS`] times in all, when it died on a connection the
+    /// server had closed: a pooled connection that idled past the server's
+    /// keep-alive (Azurite's is 5 s) can be closed just as it is reused.
+    /// Only idempotent requests are: every method but POST, and POST too
+    /// on a transport from [`Transport::idempotent_posts`].
     pub(crate) fn send(
         &self,
         path: &str,
@@ -101,38 +114,21 @@ impl Transport {
         headers: &[(&str, &str)],
         body: RequestBody<'_>,
     ) -> Result<Response> {
-        self.send_resending(path, method, url, headers, body, method != "POST")
-    }
-
-    /// [`Transport::send`] for a POST the caller knows to be idempotent (a
-    /// batch of deletes): sent again on a closed connection as well.
-    pub(crate) fn send_idempotent(
-        &self,
-        path: &str,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: RequestBody<'_>,
-    ) -> Result<Response> {
-        self.send_resending(path, method, url, headers, body, true)
-    }
-
-    fn send_resending(
-        &self,
-        path: &str,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: RequestBody<'_>,
-        resend: bool,
-    ) -> Result<Response> {
+        let request = || {
+            let mut builder = ureq::http::Request::builder().method(method).uri(url);
+            for (k, v) in headers {
+                builder = builder.header(*k, *v);
+            }
+            builder
+        };
         // A streamed body is consumed by the first attempt: never resent.
         let replay = match &body {
             RequestBody::Empty => Some(None),
             RequestBody::Bytes(b) => Some(Some(*b)),
             RequestBody::Reader(..) => None,
         };
-        let mut result = self.send_once(path, method, url, headers, body);
+        let mut result = self.run(path, request(), body);
+        let resend = self.resend_posts || method != "POST";
         let Some(replay) = replay.filter(|_| resend) else {
             return result;
         };
@@ -144,43 +140,27 @@ impl Transport {
                 _ => break,
             }
             let body = replay.map_or(RequestBody::Empty, RequestBody::Bytes);
-            result = self.send_once(path, method, url, headers, body);
+            result = self.run(path, request(), body);
         }
         result
     }
 
-    fn send_once(
+    fn run(
         &self,
         path: &str,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
+        builder: ureq::http::request::Builder,
         body: RequestBody<'_>,
     ) -> Result<Response> {
-        let mut builder = ureq::http::Request::builder().method(method).uri(url);
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
+        let bad = |e: ureq::http::Error| Error::invalid_argument(format!("{path}: bad request: {e}"));
         let result = match body {
-            RequestBody::Empty => {
-                let req = builder
-                    .body(())
-                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
-                self.agent.run(req)
-            }
+            RequestBody::Empty => self.agent.run(builder.body(()).map_err(bad)?),
             RequestBody::Bytes(b) => {
-                let req = builder
-                    .header("content-length", b.len().to_string())
-                    .body(b)
-                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
-                self.agent.run(req)
+                let builder = builder.header("content-length", b.len().to_string());
+                self.agent.run(builder.body(b).map_err(bad)?)
             }
             RequestBody::Reader(r, len) => {
-                let req = builder
-                    .header("content-length", len.to_string())
-                    .body(SendBody::from_reader(r))
-                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
-                self.agent.run(req)
+                let builder = builder.header("content-length", len.to_string());
+                self.agent.run(builder.body(SendBody::from_reader(r)).map_err(bad)?)
             }
         };
         result.map_err(|e| transport_error(path, e))

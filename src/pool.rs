@@ -167,6 +167,10 @@ impl Drop for Pool {
 }
 
 #[cfg(test)]
+#[path = "../tests/support/threads.rs"]
+mod threads;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -189,28 +193,17 @@ mod tests {
         assert_eq!(pool.submit(|| Ok("still works")).wait().unwrap(), "still works");
     }
 
-    /// Threads of this process whose name starts with `prefix`, counted
-    /// from `/proc/self/task` (names are unique per test, as tests run in
-    /// parallel threads of one process).
-    fn threads_named(prefix: &str) -> usize {
-        std::fs::read_dir("/proc/self/task")
-            .expect("/proc/self/task")
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .filter(|name| name.starts_with(prefix))
-            .count()
-    }
+    // Names are unique per test: tests run as threads of one process.
+    use super::threads::{settled_threads_named, threads_named};
 
     #[test]
     fn threads_start_with_the_first_job_and_are_gone_after_drop() {
-        let tasks = || std::fs::read_dir("/proc/self/task").unwrap().count();
         let pool = Pool::new("tdrop", 3);
         assert_eq!(threads_named("tdrop-"), 0, "no thread before a job");
-        let before = tasks();
         assert_eq!(pool.submit(|| Ok(1)).wait().unwrap(), 1);
-        assert_eq!(threads_named("tdrop-"), 3);
-        assert!(tasks() >= before + 3);
+        assert_eq!(settled_threads_named("tdrop-", 3), 3);
         drop(pool);
-        assert_eq!(threads_named("tdrop-"), 0, "every worker joined on drop");
+        assert_eq!(settled_threads_named("tdrop-", 0), 0, "every worker joined on drop");
     }
 
     #[test]

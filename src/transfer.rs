@@ -404,32 +404,149 @@ impl<'a> Sink<'a> {
 /// Sends one ranged GET of the object, conditional on its ETag: given the
 /// `Range` value (`bytes=a-b`) and the ETag for `If-Match`, returns a 2xx
 /// response or the error the store answered.
-pub(crate) type FetchRange = dyn Fn(&str, &str) -> Result<Response> + Send + Sync;
+type FetchRange = dyn Fn(&str, &str) -> Result<Response> + Send + Sync;
 
-/// Streams `resp`, the answer to a GET of the object from `offset` (a range
+/// The requests a network backend brings to a read; [`read_object`]
+/// brings the rest.
+pub(crate) trait RangedStore: Send + Sync + 'static {
+    /// The store's key for a user path (validated).
+    fn object_key(&self, path: &str) -> Result<String>;
+    /// GET from `offset` (a range when above 0), with `If-Match` when
+    /// given; `None` when the offset is at or past the end (416).
+    fn get_from(&self, path: &str, key: &str, offset: u64, if_match: Option<&str>) -> Result<Option<Response>>;
+    /// HEAD with `If-Match`; an error unless it succeeded.
+    fn head_matching(&self, path: &str, key: &str, if_match: &str) -> Result<Response>;
+    /// GET of `range` (`bytes=a-b`) with `If-Match: etag`; an error unless
+    /// it succeeded.
+    fn fetch_range(&self, path: &str, key: &str, range: &str, etag: &str) -> Result<Response>;
+    /// When reads go parallel.
+    fn ranged_download(&self) -> &RangedDownload;
+    /// The store's worker pool (made on first use).
+    fn worker_pool(&self) -> Arc<Pool>;
+}
+
+/// Reads the object at `path` from `offset` into `sink`, as
+/// [`crate::Backend::read_to_at_checked`] says: the version is the ETag,
+/// taken from the response before any byte is written, and compared with
+/// `if_match` as well as sent in `If-Match`. A large object is read in
+/// parallel ranges (see [`download`]).
+pub(crate) fn read_object<S: RangedStore>(
+    store: &Arc<S>,
+    path: &str,
+    sink: Sink<'_>,
+    offset: u64,
+    if_match: Option<&str>,
+    seen_version: &mut Option<String>,
+) -> Result<u64> {
+    let key = store.object_key(path)?;
+    let Some(resp) = store.get_from(path, &key, offset, if_match)? else {
+        return match if_match {
+            Some(v) => resume_at_end(&**store, path, &key, offset, v, seen_version),
+            None => Err(past_end(path, offset, None)),
+        };
+    };
+    let etag = header(&resp, "etag").map(str::to_owned);
+    check_version(path, if_match, etag.as_deref())?;
+    *seen_version = etag;
+    let writer = sink.prepare(&resp);
+    download(store, path, &key, resp, offset, writer)
+}
+
+/// A resumed read whose offset the server found past the end: fine (0
+/// bytes) when the object is still version `if_match` and exactly `offset`
+/// bytes long, the earlier read having been cut after its last byte.
+fn resume_at_end(
+    store: &dyn RangedStore,
+    path: &str,
+    key: &str,
+    offset: u64,
+    if_match: &str,
+    seen_version: &mut Option<String>,
+) -> Result<u64> {
+    let resp = store.head_matching(path, key, if_match)?;
+    let etag = header(&resp, "etag").map(str::to_owned);
+    check_version(path, Some(if_match), etag.as_deref())?;
+    let size = content_length(path, &resp)?;
+    if size != offset {
+        return Err(past_end(path, offset, Some(size)));
+    }
+    *seen_version = etag;
+    Ok(0)
+}
+
+/// The [`crate::Backend`] read methods of a backend whose `inner` is an
+/// `Arc` of a [`RangedStore`].
+macro_rules! ranged_reads {
+    () => {
+        fn read(&self, path: &str) -> Result<Vec<u8>> {
+            let mut out = Vec::new();
+            let sink = $crate::transfer::Sink::Vec(&mut out);
+            $crate::transfer::read_object(&self.inner, path, sink, 0, None, &mut None)?;
+            Ok(out)
+        }
+
+        fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
+            let sink = $crate::transfer::Sink::Writer(writer);
+            $crate::transfer::read_object(&self.inner, path, sink, 0, None, &mut None)
+        }
+
+        fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
+            let sink = $crate::transfer::Sink::Writer(writer);
+            $crate::transfer::read_object(&self.inner, path, sink, offset, None, &mut None)
+        }
+
+        fn read_to_checked(
+            &self,
+            path: &str,
+            writer: &mut dyn Write,
+            seen_version: &mut Option<String>,
+        ) -> Result<u64> {
+            let sink = $crate::transfer::Sink::Writer(writer);
+            $crate::transfer::read_object(&self.inner, path, sink, 0, None, seen_version)
+        }
+
+        /// The version is the ETag, taken from the response before any
+        /// byte is written, and compared with `if_match` as well as sent in
+        /// `If-Match`.
+        fn read_to_at_checked(
+            &self,
+            path: &str,
+            writer: &mut dyn Write,
+            offset: u64,
+            if_match: Option<&str>,
+            seen_version: &mut Option<String>,
+        ) -> Result<u64> {
+            let sink = $crate::transfer::Sink::Writer(writer);
+            $crate::transfer::read_object(&self.inner, path, sink, offset, if_match, seen_version)
+        }
+    };
+}
+pub(crate) use ranged_reads;
+
+/// Streams `resp`, the answer to a GET of `key` from `offset` (a range
 /// when above 0), into `writer`; returns the bytes written.
 ///
-/// When more than `cfg.threshold` bytes are to come, only the first
-/// `cfg.part_size` of them are taken from `resp`; the rest is fetched in
-/// ranges of `cfg.part_size` bytes, `cfg.concurrency` at once on the pool,
-/// each sent with `If-Match` of `resp`'s ETag and checked against the ETag
-/// it comes back with. Ranges are handed to `writer` strictly in order, so
-/// memory is bounded by the ranges in flight plus the one being written.
-/// A range of another version fails the read with
-/// [`Error::ChangedDuringRead`] before any of its bytes is written; any
-/// failure stops the other ranges, and `writer` never sees a byte past it.
+/// When more than the threshold of bytes are to come, only the first part
+/// of them is taken from `resp`; the rest is fetched in ranges of the part
+/// size, as many at once as the concurrency on the store's pool, each sent
+/// with `If-Match` of `resp`'s ETag and checked against the ETag it comes
+/// back with. Ranges are handed to `writer` strictly in order, so memory is
+/// bounded by the ranges in flight plus the one being written. A range of
+/// another version fails the read with [`Error::ChangedDuringRead`] before
+/// any of its bytes is written; any failure stops the other ranges, and
+/// `writer` never sees a byte past it.
 ///
 /// A response without an ETag or a length, or a server that ignored the
 /// range of `resp`, is streamed as it is.
-pub(crate) fn download(
+fn download<S: RangedStore>(
+    store: &Arc<S>,
     path: &str,
+    key: &str,
     resp: Response,
     offset: u64,
     writer: &mut dyn Write,
-    cfg: &RangedDownload,
-    pool: impl FnOnce() -> Arc<Pool>,
-    fetch: impl FnOnce() -> Arc<FetchRange>,
 ) -> Result<u64> {
+    let cfg = store.ranged_download();
     let status = resp.status().as_u16();
     let len = resp.body().content_length();
     let etag = header(&resp, "etag").map(str::to_owned);
@@ -440,10 +557,13 @@ pub(crate) fn download(
         return ranged_body(path, resp, offset, writer);
     }
     let first = cfg.part_size.min(len);
+    let (job_store, job_key, job_path) = (Arc::clone(store), key.to_owned(), path.to_owned());
     let mut ranges = Ranges {
         path: path.into(),
-        pool: pool(),
-        fetch: fetch(),
+        pool: store.worker_pool(),
+        fetch: Arc::new(move |range: &str, etag: &str| {
+            job_store.fetch_range(&job_path, &job_key, range, etag)
+        }),
         etag: etag.into(),
         cancel: Arc::new(AtomicBool::new(false)),
         next: offset + first,
@@ -657,16 +777,20 @@ mod tests {
         assert_eq!((ok.threshold, ok.part_size, ok.concurrency), (0, 1, 1));
     }
 
+    fn plan(part_size: usize, concurrency: usize, max_parts: u32, unit: &'static str) -> PartPlan<'static> {
+        PartPlan {
+            path: "p",
+            part_size,
+            concurrency,
+            max_parts,
+            unit,
+        }
+    }
+
     #[test]
     fn parts_keep_their_order_and_a_short_source_fails() {
         let pool = Pool::new("t-parts", 3);
-        let plan = PartPlan {
-            path: "p",
-            part_size: 4,
-            concurrency: 2,
-            max_parts: 100,
-            unit: "part",
-        };
+        let plan = plan(4, 2, 100, "part");
         let data: Vec<u8> = (0..18).collect();
         let mut rest = &data[4..];
         let got = upload_parts(&pool, &plan, data[..4].to_vec(), &mut rest, Some(18), |n, b| {
@@ -685,13 +809,7 @@ mod tests {
     #[test]
     fn too_many_parts_is_an_invalid_argument_naming_the_unit() {
         let pool = Pool::new("t-max", 1);
-        let plan = PartPlan {
-            path: "p",
-            part_size: 1,
-            concurrency: 1,
-            max_parts: 2,
-            unit: "block",
-        };
+        let plan = plan(1, 1, 2, "block");
         let mut rest = &b"bcd"[..];
         let err = upload_parts(&pool, &plan, b"a".to_vec(), &mut rest, None, |_, _| Ok(()))
             .unwrap_err();

@@ -6,23 +6,13 @@
 #![cfg(feature = "server-tests")]
 
 mod support;
+#[path = "support/threads.rs"]
+mod threads;
 
 use blobio::{Backend, LocalBackend, S3Backend};
 use support::azure::Azurite;
 use support::{pseudo_random, S3Server};
-
-/// Threads of this process whose name starts with `prefix`.
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with(prefix))
-        .count()
-}
-
-fn all_threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
+use threads::{all_threads, settled_threads_named, threads_named};
 
 #[test]
 fn pools_start_only_for_large_transfers_and_stop_on_close_and_drop() {
@@ -56,14 +46,14 @@ fn pools_start_only_for_large_transfers_and_stop_on_close_and_drop() {
     s3.write("big", &big).unwrap();
     assert_eq!(threads_named("blobio-s3"), 0, "a single PUT started the pool");
     assert!(s3.read("big").unwrap() == big);
-    assert_eq!(threads_named("blobio-s3"), 3);
+    assert_eq!(settled_threads_named("blobio-s3", 3), 3);
     // close() joins the workers; the store still works (a new pool).
     s3.close().unwrap();
-    assert_eq!(threads_named("blobio-s3"), 0, "close left workers running");
+    assert_eq!(settled_threads_named("blobio-s3", 0), 0, "close left workers running");
     assert!(s3.read("big").unwrap() == big);
-    assert_eq!(threads_named("blobio-s3"), 3);
+    assert_eq!(settled_threads_named("blobio-s3", 3), 3);
     drop(s3);
-    assert_eq!(threads_named("blobio-s3"), 0, "drop left workers running");
+    assert_eq!(settled_threads_named("blobio-s3", 0), 0, "drop left workers running");
 
     // Azure alike, dropped without close().
     let mut cfg = Azurite::Http.config(&Azurite::Http.new_container("pool"));
@@ -77,7 +67,7 @@ fn pools_start_only_for_large_transfers_and_stop_on_close_and_drop() {
     assert_eq!(threads_named("blobio-azure"), 0, "a small read started the pool");
     az.write("big", &big).unwrap();
     assert!(az.read("big").unwrap() == big);
-    assert_eq!(threads_named("blobio-azure"), 2);
+    assert_eq!(settled_threads_named("blobio-azure", 2), 2);
     drop(az);
-    assert_eq!(threads_named("blobio-azure"), 0, "drop left workers running");
+    assert_eq!(settled_threads_named("blobio-azure", 0), 0, "drop left workers running");
 }

@@ -38,8 +38,8 @@ use crate::http::{
 use crate::paths;
 use crate::pool::Pool;
 use crate::transfer::{
-    check_version, content_length, past_end, ranged_body, BoundedWriter, FetchRange,
-    RangedDownload, Sink, TrackedSource,
+    content_length, past_end, ranged_body, ranged_reads, BoundedWriter, RangedDownload,
+    RangedStore, TrackedSource,
 };
 pub use crate::transfer::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
@@ -255,7 +255,9 @@ impl AzureBlobBackend {
         }
         let mut http = cfg.http.clone();
         http.ca_bundle = resolved.ca_bundle.clone();
-        let transport = Transport::new(&http)?;
+        // Every Azure request blobio makes is idempotent (a Blob Batch only
+        // deletes), so one on a connection found closed is sent again.
+        let transport = Transport::new(&http)?.idempotent_posts();
         let auth = Auth::new(&resolved.account, resolved.credential.clone(), &http)?;
         let url = &resolved.endpoint;
         let origin = url.origin().ascii_serialization();
@@ -381,9 +383,7 @@ impl AzureInner {
         self.send_via(&self.transport, path, req, body)
     }
 
-    /// Authorises and sends `req` on `transport`. Every Azure request
-    /// blobio makes is idempotent, so one that died on a connection the
-    /// server had closed is sent again (see [`Transport::send_idempotent`]).
+    /// Authorises and sends `req` on `transport`.
     fn send_via(
         &self,
         transport: &Transport,
@@ -419,7 +419,7 @@ impl AzureInner {
         }
         let mut all = headers;
         all.extend(authz.headers.iter().map(|(k, v)| (*k, v.as_str())));
-        transport.send_idempotent(path, req.method, &url, &all, body)
+        transport.send(path, req.method, &url, &all, body)
     }
 
     /// Sends and turns any non-2xx status into an error about `path`.
@@ -513,33 +513,6 @@ impl AzureInner {
         self.ranged(path, &req, offset)
     }
 
-    /// A resumed read whose offset was found at or past the end: fine (0
-    /// bytes) when the blob is still version `if_match` and exactly
-    /// `offset` bytes long, the earlier read having been cut after its last
-    /// byte.
-    fn resume_at_end(
-        &self,
-        path: &str,
-        key: &str,
-        offset: u64,
-        if_match: &str,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        let req = Req::new("HEAD", self.blob_path(key)).header("if-match", if_match);
-        let resp = self.send(path, &req, RequestBody::Empty)?;
-        if !resp.status().is_success() {
-            return Err(self.error_for(path, resp));
-        }
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, Some(if_match), etag.as_deref())?;
-        let size = content_length(path, &resp)?;
-        if size != offset {
-            return Err(past_end(path, offset, Some(size)));
-        }
-        *seen_version = etag;
-        Ok(0)
-    }
-
     /// Sends a ranged Get Blob; `None` when the range starts at or past
     /// the end.
     fn ranged(&self, path: &str, req: &Req, offset: u64) -> Result<Option<Response>> {
@@ -561,48 +534,35 @@ impl AzureInner {
             .ok_or_else(|| Error::not_found(path))?;
         content_length(path, &resp)
     }
+}
 
-    /// Reads the blob from `offset` into `sink` (see
-    /// [`Backend::read_to_at_checked`]); a large one in parallel ranges.
-    fn download(
-        self: &Arc<Self>,
-        path: &str,
-        sink: Sink<'_>,
-        offset: u64,
-        if_match: Option<&str>,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        let key = validate_key(path)?;
-        let Some(resp) = self.get_checked(path, key, offset, if_match)? else {
-            return match if_match {
-                Some(v) => self.resume_at_end(path, key, offset, v, seen_version),
-                None => Err(past_end(path, offset, None)),
-            };
-        };
-        // The version is the ETag, taken from the response before any byte
-        // is written; `if_match` is sent as `If-Match` and compared as well.
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, if_match, etag.as_deref())?;
-        *seen_version = etag;
-        let writer = sink.prepare(&resp);
-        crate::transfer::download(
-            path,
-            resp,
-            offset,
-            writer,
-            &self.download,
-            || self.pool(),
-            || {
-                let (az, blob, path) = (Arc::clone(self), self.blob_path(key), path.to_owned());
-                let fetch: Arc<FetchRange> = Arc::new(move |range: &str, etag: &str| {
-                    let req = Req::new("GET", blob.clone())
-                        .header("x-ms-range", range)
-                        .header("if-match", etag);
-                    az.send_ok(&path, &req, RequestBody::Empty)
-                });
-                fetch
-            },
-        )
+impl RangedStore for AzureInner {
+    fn object_key(&self, path: &str) -> Result<String> {
+        validate_key(path).map(str::to_owned)
+    }
+
+    fn get_from(&self, path: &str, key: &str, offset: u64, if_match: Option<&str>) -> Result<Option<Response>> {
+        self.get_checked(path, key, offset, if_match)
+    }
+
+    fn head_matching(&self, path: &str, key: &str, if_match: &str) -> Result<Response> {
+        let req = Req::new("HEAD", self.blob_path(key)).header("if-match", if_match);
+        self.send_ok(path, &req, RequestBody::Empty)
+    }
+
+    fn fetch_range(&self, path: &str, key: &str, range: &str, etag: &str) -> Result<Response> {
+        let req = Req::new("GET", self.blob_path(key))
+            .header("x-ms-range", range)
+            .header("if-match", etag);
+        self.send_ok(path, &req, RequestBody::Empty)
+    }
+
+    fn ranged_download(&self) -> &RangedDownload {
+        &self.download
+    }
+
+    fn worker_pool(&self) -> Arc<Pool> {
+        self.pool()
     }
 }
 
@@ -710,43 +670,7 @@ impl Backend for AzureBlobBackend {
         }
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        self.inner
-            .download(path, Sink::Vec(&mut out), 0, None, &mut None)?;
-        Ok(out)
-    }
-
-    fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        self.inner
-            .download(path, Sink::Writer(writer), 0, None, &mut None)
-    }
-
-    fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        self.inner
-            .download(path, Sink::Writer(writer), offset, None, &mut None)
-    }
-
-    fn read_to_checked(
-        &self,
-        path: &str,
-        writer: &mut dyn Write,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        self.read_to_at_checked(path, writer, 0, None, seen_version)
-    }
-
-    fn read_to_at_checked(
-        &self,
-        path: &str,
-        writer: &mut dyn Write,
-        offset: u64,
-        if_match: Option<&str>,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        self.inner
-            .download(path, Sink::Writer(writer), offset, if_match, seen_version)
-    }
+    ranged_reads!();
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let key = validate_key(path)?;

@@ -69,7 +69,8 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, String)]) -> Vec<BatchFailure> {
     // Deleting is idempotent: resent when its connection was found closed.
     let result = s3
         .transport
-        .send_idempotent(&label, "POST", &url, &[("content-md5", &md5), ("content-type", "application/xml")], RequestBody::Bytes(body.as_bytes()))
+        .idempotent_posts()
+        .send(&label, "POST", &url, &[("content-md5", &md5), ("content-type", "application/xml")], RequestBody::Bytes(body.as_bytes()))
         .and_then(|resp| {
             if resp.status().is_success() {
                 read_small_body(&label, resp, 16 * 1024 * 1024)

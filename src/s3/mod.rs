@@ -33,12 +33,12 @@ use crate::backend::{
     ObjectLister,
 };
 use crate::error::{Error, Result};
-use crate::http::{header, HttpConfig, RequestBody, Response, Transport};
+use crate::http::{HttpConfig, RequestBody, Response, Transport};
 use crate::paths::{sanitize_s3_prefix, validate_key};
 use crate::pool::Pool;
 use crate::transfer::{
-    check_version, content_length, past_end, ranged_body, BoundedWriter, FetchRange,
-    RangedDownload, Sink, TrackedSource,
+    content_length, past_end, ranged_body, ranged_reads, BoundedWriter, RangedDownload,
+    RangedStore, TrackedSource,
 };
 
 /// How long a signed request stays valid; it is sent at once.
@@ -373,81 +373,39 @@ impl S3Inner {
         }
     }
 
-    /// A resumed read whose offset the server found past the end: fine (0
-    /// bytes) when the object is still version `if_match` and exactly
-    /// `offset` bytes long, the earlier read having been cut after its last
-    /// byte.
-    fn resume_at_end(
-        &self,
-        path: &str,
-        key: &str,
-        offset: u64,
-        if_match: &str,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        let url = self.sign(self.bucket.head_object(self.credentials.as_ref(), key));
-        let resp = self
-            .transport
-            .send(path, "HEAD", &url, &[("if-match", if_match)], RequestBody::Empty)?;
-        if !resp.status().is_success() {
-            return Err(self.error_for(path, resp));
-        }
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, Some(if_match), etag.as_deref())?;
-        let size = content_length(path, &resp)?;
-        if size != offset {
-            return Err(past_end(path, offset, Some(size)));
-        }
-        *seen_version = etag;
-        Ok(0)
-    }
-
     /// The object's size from a HEAD, NotFound when missing.
     fn size_of(&self, path: &str, key: &str) -> Result<u64> {
         let resp = self.head(path, key)?.ok_or_else(|| Error::not_found(path))?;
         content_length(path, &resp)
     }
+}
 
-    /// Reads the object from `offset` into `sink` (see
-    /// [`Backend::read_to_at_checked`]); a large one in parallel ranges.
-    fn download(
-        self: &Arc<Self>,
-        path: &str,
-        sink: Sink<'_>,
-        offset: u64,
-        if_match: Option<&str>,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        let key = self.key(path)?;
-        let Some(resp) = self.get_checked(path, &key, offset, if_match)? else {
-            return match if_match {
-                Some(v) => self.resume_at_end(path, &key, offset, v, seen_version),
-                None => Err(past_end(path, offset, None)),
-            };
-        };
-        // The version is taken from the response before any byte is
-        // written, and compared with `if_match` as well as sent in it.
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, if_match, etag.as_deref())?;
-        *seen_version = etag;
-        let writer = sink.prepare(&resp);
-        crate::transfer::download(
-            path,
-            resp,
-            offset,
-            writer,
-            &self.download,
-            || self.pool(),
-            || {
-                let (s3, key, path) = (Arc::clone(self), key.clone(), path.to_owned());
-                let fetch: Arc<FetchRange> = Arc::new(move |range: &str, etag: &str| {
-                    let url = s3.sign(s3.bucket.get_object(s3.credentials.as_ref(), &key));
-                    let headers = [("range", range), ("if-match", etag)];
-                    s3.send_ok(&path, "GET", &url, &headers, RequestBody::Empty)
-                });
-                fetch
-            },
-        )
+impl RangedStore for S3Inner {
+    fn object_key(&self, path: &str) -> Result<String> {
+        self.key(path)
+    }
+
+    fn get_from(&self, path: &str, key: &str, offset: u64, if_match: Option<&str>) -> Result<Option<Response>> {
+        self.get_checked(path, key, offset, if_match)
+    }
+
+    fn head_matching(&self, path: &str, key: &str, if_match: &str) -> Result<Response> {
+        let url = self.sign(self.bucket.head_object(self.credentials.as_ref(), key));
+        self.send_ok(path, "HEAD", &url, &[("if-match", if_match)], RequestBody::Empty)
+    }
+
+    fn fetch_range(&self, path: &str, key: &str, range: &str, etag: &str) -> Result<Response> {
+        let url = self.sign(self.bucket.get_object(self.credentials.as_ref(), key));
+        let headers = [("range", range), ("if-match", etag)];
+        self.send_ok(path, "GET", &url, &headers, RequestBody::Empty)
+    }
+
+    fn ranged_download(&self) -> &RangedDownload {
+        &self.download
+    }
+
+    fn worker_pool(&self) -> Arc<Pool> {
+        self.pool()
     }
 }
 
@@ -475,45 +433,8 @@ impl Backend for S3Backend {
         }
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        self.inner
-            .download(path, Sink::Vec(&mut out), 0, None, &mut None)?;
-        Ok(out)
-    }
+    ranged_reads!();
 
-    fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        self.inner
-            .download(path, Sink::Writer(writer), 0, None, &mut None)
-    }
-
-    fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        self.inner
-            .download(path, Sink::Writer(writer), offset, None, &mut None)
-    }
-
-    fn read_to_checked(
-        &self,
-        path: &str,
-        writer: &mut dyn Write,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        self.read_to_at_checked(path, writer, 0, None, seen_version)
-    }
-
-    /// The version is the ETag, taken from the response before any byte is
-    /// written, and compared with `if_match` as well as sent in `If-Match`.
-    fn read_to_at_checked(
-        &self,
-        path: &str,
-        writer: &mut dyn Write,
-        offset: u64,
-        if_match: Option<&str>,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        self.inner
-            .download(path, Sink::Writer(writer), offset, if_match, seen_version)
-    }
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let key = self.inner.key(path)?;
         if buf.is_empty() {
