@@ -299,3 +299,32 @@ fn s3_requests_on_reset_connections_are_sent_again() {
     assert_eq!(proxy.pending_connection_resets(), 0);
     assert!(!store.exists("k").unwrap());
 }
+
+#[test]
+fn download_settings_are_checked_and_shown_in_config_json() {
+    let server = S3Server::Moto;
+    let mut cfg = server.config("never-created");
+    cfg.download_part_size = 0;
+    let err = S3Backend::new(cfg.clone()).unwrap_err();
+    assert_eq!(err.kind(), blobio::ErrorKind::InvalidArgument, "{err}");
+    cfg.download_part_size = 2 * MIB as u64;
+    cfg.download_concurrency = 0;
+    assert_eq!(S3Backend::new(cfg.clone()).unwrap_err().kind(), blobio::ErrorKind::InvalidArgument);
+    cfg.download_concurrency = 6;
+    let json: serde_json::Value = serde_json::from_str(&S3Backend::new(cfg).unwrap().config_json()).unwrap();
+    assert_eq!(json["download_part_size"], 2 * MIB as u64);
+    assert_eq!(json["download_concurrency"], 6);
+    assert_eq!(json["download_threshold"], blobio::s3::DEFAULT_DOWNLOAD_THRESHOLD);
+
+    let mut cfg = Azurite::Http.config("never-created");
+    cfg.download_concurrency = 0;
+    let err = AzureBlobBackend::new(cfg.clone()).unwrap_err();
+    assert_eq!(err.kind(), blobio::ErrorKind::InvalidArgument, "{err}");
+    cfg.download_concurrency = 1;
+    cfg.download_part_size = 0;
+    assert_eq!(AzureBlobBackend::new(cfg.clone()).unwrap_err().kind(), blobio::ErrorKind::InvalidArgument);
+    cfg.download_part_size = 3;
+    let json: serde_json::Value = serde_json::from_str(&AzureBlobBackend::new(cfg).unwrap().config_json()).unwrap();
+    assert_eq!(json["download_part_size"], 3);
+    assert_eq!(json["download_concurrency"], 1);
+}

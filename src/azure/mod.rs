@@ -747,6 +747,9 @@ impl Backend for AzureBlobBackend {
             "block_size": self.inner.block_size,
             "single_put_threshold": self.inner.single_put_threshold,
             "upload_concurrency": self.inner.upload_concurrency,
+            "download_threshold": self.inner.download.threshold,
+            "download_part_size": self.inner.download.part_size,
+            "download_concurrency": self.inner.download.concurrency,
         })
         .to_string()
     }

@@ -514,6 +514,12 @@ impl Backend for S3Backend {
             "endpoint": self.inner.endpoint,
             "path_style": self.inner.path_style,
             "use_ssl": self.inner.use_ssl,
+            "multipart_threshold": self.inner.multipart_threshold,
+            "part_size": self.inner.part_size,
+            "upload_concurrency": self.inner.upload_concurrency,
+            "download_threshold": self.inner.download.threshold,
+            "download_part_size": self.inner.download.part_size,
+            "download_concurrency": self.inner.download.concurrency,
         })
         .to_string()
     }
