@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -571,6 +571,7 @@ fn download<S: RangedStore>(
         part_size: cfg.part_size,
         window: cfg.concurrency,
         in_flight: VecDeque::new(),
+        spare: Arc::new(Mutex::new(Vec::new())),
     };
     // The next ranges are on their way while the first streams in.
     ranges.fill();
@@ -586,6 +587,7 @@ fn download<S: RangedStore>(
             source: e,
         })?;
         delivered += data.len() as u64;
+        ranges.recycle(data);
     }
     Ok(delivered)
 }
@@ -615,6 +617,9 @@ struct Ranges {
     part_size: u64,
     window: usize,
     in_flight: VecDeque<Ticket<Vec<u8>>>,
+    /// Buffers of ranges already written, for the next ranges: fresh ones
+    /// of several MiB each would cost a page fault every 4 KiB.
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl Ranges {
@@ -624,17 +629,32 @@ impl Ranges {
             let start = self.next;
             let len = self.part_size.min(self.end - start);
             self.next += len;
-            let (path, fetch, etag, cancel) = (
+            let (path, fetch, etag, cancel, spare) = (
                 Arc::clone(&self.path),
                 Arc::clone(&self.fetch),
                 Arc::clone(&self.etag),
                 Arc::clone(&self.cancel),
+                Arc::clone(&self.spare),
             );
             self.in_flight.push_back(self.pool.submit(move || {
+                let mut buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                // Every byte is overwritten (or the range fails): a recycled
+                // buffer needs no clearing.
+                buf.resize(len as usize, 0);
                 with_retries(&path, &|| format!("range at {start}"), || {
-                    fetch_range(&*fetch, &path, start, len, &etag, &cancel)
-                })
+                    fetch_range(&*fetch, &path, start, &etag, &cancel, &mut buf)
+                })?;
+                Ok(buf)
             }));
+        }
+    }
+
+    /// Keeps the buffer of a range written out for a later range.
+    fn recycle(&self, buf: Vec<u8>) {
+        if let Ok(mut spare) = self.spare.lock() {
+            if spare.len() <= self.window {
+                spare.push(buf);
+            }
         }
     }
 
@@ -656,15 +676,16 @@ impl Drop for Ranges {
     }
 }
 
-/// Fetches `len` bytes at `start`, of version `etag` only.
+/// Fills `buf` with the bytes at `start`, of version `etag` only.
 fn fetch_range(
     fetch: &FetchRange,
     path: &str,
     start: u64,
-    len: u64,
     etag: &str,
     cancel: &AtomicBool,
-) -> Result<Vec<u8>> {
+    buf: &mut [u8],
+) -> Result<()> {
+    let len = buf.len() as u64;
     let stopped = || Error::Cancelled {
         path: path.to_owned(),
     };
@@ -694,7 +715,6 @@ fn fetch_range(
         });
     }
     let mut reader = resp.into_body().into_reader();
-    let mut buf = vec![0u8; len as usize];
     let mut filled = 0;
     while filled < buf.len() {
         if cancel.load(Ordering::Relaxed) {
@@ -713,7 +733,7 @@ fn fetch_range(
             Err(e) => return Err(crate::http::io_error(path, "read body", e)),
         }
     }
-    Ok(buf)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

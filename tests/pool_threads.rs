@@ -68,6 +68,7 @@ fn pools_start_only_for_large_transfers_and_stop_on_close_and_drop() {
     az.write("big", &big).unwrap();
     assert!(az.read("big").unwrap() == big);
     assert_eq!(settled_threads_named("blobio-azure", 2), 2);
+    az.delete("big").unwrap();
     drop(az);
     assert_eq!(settled_threads_named("blobio-azure", 0), 0, "drop left workers running");
 }
