@@ -48,6 +48,8 @@ pub struct HttpConfig {
 #[derive(Clone)]
 pub(crate) struct Transport {
     agent: Agent,
+    /// Whether a POST may be sent again (see [`Transport::send`]).
+    resend_posts: bool,
 }
 
 impl std::fmt::Debug for Transport {
@@ -83,10 +85,27 @@ impl Transport {
             .build();
         Ok(Transport {
             agent: Agent::new_with_config(config),
+            resend_posts: false,
         })
     }
 
+    /// The same agent (its pooled connections shared), for a store whose
+    /// POST requests are idempotent too (a batch of deletes).
+    pub(crate) fn idempotent_posts(&self) -> Transport {
+        Transport {
+            agent: self.agent.clone(),
+            resend_posts: true,
+        }
+    }
+
     /// Sends one request. `path` names the object in errors.
+    ///
+    /// A request with an in-memory body is sent again, up to
+    /// [`STALE_ATTEMPTS`] times in all, when it died on a connection the
+    /// server had closed: a pooled connection that idled past the server's
+    /// keep-alive (Azurite's is 5 s) can be closed just as it is reused.
+    /// Only idempotent requests are: every method but POST, and POST too
+    /// on a transport from [`Transport::idempotent_posts`].
     pub(crate) fn send(
         &self,
         path: &str,
@@ -95,10 +114,6 @@ impl Transport {
         headers: &[(&str, &str)],
         body: RequestBody<'_>,
     ) -> Result<Response> {
-        let mut builder = ureq::http::Request::builder().method(method).uri(url);
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
         // ureq frames a bodiless POST or PUT as chunked, which S3 refuses
         // (411 MissingContentLength) and some proxies cannot forward: send
         // an explicit `Content-Length: 0` instead.
@@ -108,30 +123,82 @@ impl Transport {
             }
             other => other,
         };
-        let result = match body {
-            RequestBody::Empty => {
-                let req = builder
-                    .body(())
-                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
-                self.agent.run(req)
+        let request = || {
+            let mut builder = ureq::http::Request::builder().method(method).uri(url);
+            for (k, v) in headers {
+                builder = builder.header(*k, *v);
             }
+            builder
+        };
+        // A streamed body is consumed by the first attempt: never resent.
+        let replay = match &body {
+            RequestBody::Empty => Some(None),
+            RequestBody::Bytes(b) => Some(Some(*b)),
+            RequestBody::Reader(..) => None,
+        };
+        let mut result = self.run(path, request(), body);
+        let resend = self.resend_posts || method != "POST";
+        let Some(replay) = replay.filter(|_| resend) else {
+            return result;
+        };
+        for _ in 1..STALE_ATTEMPTS {
+            match &result {
+                Err(e) if stale_connection(e) => {
+                    log::debug!("resending {method} {path} after: {e}");
+                }
+                _ => break,
+            }
+            let body = replay.map_or(RequestBody::Empty, RequestBody::Bytes);
+            result = self.run(path, request(), body);
+        }
+        result
+    }
+
+    fn run(
+        &self,
+        path: &str,
+        builder: ureq::http::request::Builder,
+        body: RequestBody<'_>,
+    ) -> Result<Response> {
+        let bad = |e: ureq::http::Error| Error::invalid_argument(format!("{path}: bad request: {e}"));
+        let result = match body {
+            RequestBody::Empty => self.agent.run(builder.body(()).map_err(bad)?),
             RequestBody::Bytes(b) => {
-                let req = builder
-                    .header("content-length", b.len().to_string())
-                    .body(b)
-                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
-                self.agent.run(req)
+                let builder = builder.header("content-length", b.len().to_string());
+                self.agent.run(builder.body(b).map_err(bad)?)
             }
             RequestBody::Reader(r, len) => {
-                let req = builder
-                    .header("content-length", len.to_string())
-                    .body(SendBody::from_reader(r))
-                    .map_err(|e| Error::invalid_argument(format!("{path}: bad request: {e}")))?;
-                self.agent.run(req)
+                let builder = builder.header("content-length", len.to_string());
+                self.agent.run(builder.body(SendBody::from_reader(r)).map_err(bad)?)
             }
         };
         result.map_err(|e| transport_error(path, e))
     }
+}
+
+/// Attempts of a request whose connection turns out to have been closed by
+/// the server (see [`stale_connection`]).
+pub(crate) const STALE_ATTEMPTS: usize = 3;
+
+/// Whether a request failed because the connection was closed under it
+/// (reset, broken pipe, closed before the response).
+pub(crate) fn stale_connection(e: &Error) -> bool {
+    let Error::Network {
+        source: Some(source),
+        ..
+    } = e
+    else {
+        return false;
+    };
+    source.downcast_ref::<io::Error>().is_some_and(|io| {
+        matches!(
+            io.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        )
+    })
 }
 
 /// The body of a request.
@@ -254,6 +321,17 @@ pub(crate) fn read_small_body(path: &str, resp: Response, limit: u64) -> Result<
 pub(crate) fn copy_body(path: &str, resp: Response, writer: &mut dyn Write) -> Result<u64> {
     let expected = resp.body().content_length();
     let mut reader = resp.into_body().into_reader();
+    copy_exact(path, &mut reader, expected, writer)
+}
+
+/// Copies `reader` (a response body) into `writer` until it ends, and
+/// fails unless that was after exactly `expected` bytes when given.
+pub(crate) fn copy_exact(
+    path: &str,
+    reader: &mut dyn Read,
+    expected: Option<u64>,
+    writer: &mut dyn Write,
+) -> Result<u64> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {

@@ -18,6 +18,7 @@ pub mod paths;
 mod pool;
 pub mod resilient;
 pub mod s3;
+mod transfer;
 mod xml;
 
 pub use azure::{AzureBlobBackend, AzureBlobConfig};

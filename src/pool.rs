@@ -167,6 +167,10 @@ impl Drop for Pool {
 }
 
 #[cfg(test)]
+#[path = "../tests/support/threads.rs"]
+mod threads;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -187,6 +191,19 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("boom"), "{err}");
         assert_eq!(pool.submit(|| Ok("still works")).wait().unwrap(), "still works");
+    }
+
+    // Names are unique per test: tests run as threads of one process.
+    use super::threads::{settled_threads_named, threads_named};
+
+    #[test]
+    fn threads_start_with_the_first_job_and_are_gone_after_drop() {
+        let pool = Pool::new("tdrop", 3);
+        assert_eq!(threads_named("tdrop-"), 0, "no thread before a job");
+        assert_eq!(pool.submit(|| Ok(1)).wait().unwrap(), 1);
+        assert_eq!(settled_threads_named("tdrop-", 3), 3);
+        drop(pool);
+        assert_eq!(settled_threads_named("tdrop-", 0), 0, "every worker joined on drop");
     }
 
     #[test]

@@ -35,7 +35,9 @@ fn dialect(server: S3Server) -> Dialect {
         throttle: Fault::s3_slow_down,
         server_error: || Fault::s3_error(500, "InternalError"),
         denied: || Fault::s3_error(403, "AccessDenied"),
-        resends_on_dropped_connections: false,
+        // The transport resends an idempotent request whose pooled
+        // connection was found closed (src/http.rs), on S3 as on Azure.
+        resends_on_dropped_connections: true,
         missing: || Fault::s3_error(404, "NoSuchKey"),
     }
 }

@@ -9,7 +9,6 @@
 //! cannot run a batch at all (see [`batch_unavailable`]) gets that batch's
 //! blobs deleted one by one.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::auth::http_date;
@@ -17,7 +16,7 @@ use super::{AzureBlobBackend, AzureInner, Req};
 use crate::backend::BatchDeleter;
 use crate::error::{BatchFailure, Error, Result, ServiceDetail};
 use crate::http::{header, read_small_body, RequestBody};
-use crate::pool::Ticket;
+use crate::transfer::run_batches;
 
 /// Azure's limit of sub-requests per batch.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -44,43 +43,20 @@ impl BatchDeleter for AzureBlobBackend {
                 }),
             }
         }
-        let inner = &self.inner;
         let chunks: Vec<Vec<(String, String)>> =
             items.chunks(MAX_BATCH).map(<[_]>::to_vec).collect();
-        if chunks.len() <= 1 {
-            for chunk in chunks {
-                failures.extend(delete_chunk(inner, &chunk));
-            }
-        } else {
-            let pool = inner.pool();
-            let mut in_flight: VecDeque<Ticket<Vec<BatchFailure>>> = VecDeque::new();
-            for chunk in chunks {
-                if in_flight.len() >= inner.upload_concurrency.min(BATCH_CONCURRENCY) {
-                    collect(in_flight.pop_front().expect("non-empty"), &mut failures);
-                }
-                let job = Arc::clone(inner);
-                in_flight.push_back(pool.submit(move || Ok(delete_chunk(&job, &chunk))));
-            }
-            for t in in_flight {
-                collect(t, &mut failures);
-            }
-        }
+        let az = Arc::clone(&self.inner);
+        failures.extend(run_batches(
+            chunks,
+            self.inner.upload_concurrency.min(BATCH_CONCURRENCY),
+            || self.inner.pool(),
+            move |chunk| delete_chunk(&az, &chunk),
+        ));
         if failures.is_empty() {
             Ok(())
         } else {
             Err(Error::Batch { failures })
         }
-    }
-}
-
-fn collect(ticket: Ticket<Vec<BatchFailure>>, failures: &mut Vec<BatchFailure>) {
-    match ticket.wait() {
-        Ok(f) => failures.extend(f),
-        // Only a panic in the job gets here; say so rather than lose paths.
-        Err(e) => failures.push(BatchFailure {
-            path: String::new(),
-            error: e,
-        }),
     }
 }
 

@@ -15,23 +15,18 @@
 //! writers never commit each other's blocks.
 
 use std::collections::hash_map::RandomState;
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::sleep;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
 use super::{content_type, AzureInner, Req};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::http::RequestBody;
-use crate::pool::Ticket;
-
-/// Attempts per block on transient failures.
-const BLOCK_ATTEMPTS: u32 = 3;
+use crate::transfer::{check_size, read_part, upload_parts, PartPlan};
 
 /// Azure's limit on committed blocks per blob.
 const MAX_BLOCKS: u32 = 50_000;
@@ -46,15 +41,27 @@ pub(crate) fn upload(
     size: Option<u64>,
 ) -> Result<()> {
     let block_size = az.block_size as usize;
-    let first = read_block(path, reader, block_size)?;
-    let mut read_total = first.len() as u64;
+    let first = read_part(path, reader, block_size)?;
     if first.len() < block_size {
-        check_size(path, read_total, size)?;
+        check_size(path, first.len() as u64, size)?;
         return az.put_blob(path, key, RequestBody::Bytes(&first));
     }
     let upload = upload_id();
-    let ids = upload_blocks(az, path, key, upload, first, reader, &mut read_total)?;
-    check_size(path, read_total, size)?;
+    let plan = PartPlan {
+        path,
+        part_size: block_size,
+        concurrency: az.upload_concurrency,
+        max_parts: MAX_BLOCKS,
+        unit: "block",
+    };
+    let job = (Arc::clone(az), path.to_owned(), key.to_owned());
+    // Nothing is visible before the commit: a failure leaves only
+    // uncommitted blocks, which Azure discards.
+    let ids = upload_parts(&az.pool(), &plan, first, reader, size, move |n, data| {
+        let (az, path, key) = &job;
+        let id = block_id(upload, n);
+        put_block(az, path, key, &id, data).map(|()| id)
+    })?;
     commit(az, path, key, &ids)
 }
 
@@ -78,122 +85,12 @@ pub(crate) fn block_id(upload: u64, n: u32) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{upload:016x}{n:06}"))
 }
 
-fn upload_blocks(
-    az: &Arc<AzureInner>,
-    path: &str,
-    key: &str,
-    upload: u64,
-    first: Vec<u8>,
-    reader: &mut dyn Read,
-    read_total: &mut u64,
-) -> Result<Vec<String>> {
-    let block_size = az.block_size as usize;
-    let pool = az.pool();
-    let mut in_flight: VecDeque<Ticket<()>> = VecDeque::new();
-    let mut ids = Vec::new();
-    let mut next = Some(first);
-    let outcome = (|| -> Result<()> {
-        while let Some(data) = next.take() {
-            let n = ids.len() as u32;
-            if n >= MAX_BLOCKS {
-                return Err(Error::invalid_argument(format!(
-                    "{path}: more than {MAX_BLOCKS} blocks of {block_size} bytes; raise the block size"
-                )));
-            }
-            if in_flight.len() >= az.upload_concurrency {
-                in_flight.pop_front().expect("non-empty").wait()?;
-            }
-            let id = block_id(upload, n);
-            ids.push(id.clone());
-            let full = data.len() == block_size;
-            let job_az = Arc::clone(az);
-            let (job_path, job_key) = (path.to_owned(), key.to_owned());
-            in_flight.push_back(
-                pool.submit(move || put_block(&job_az, &job_path, &job_key, &id, &data)),
-            );
-            if full {
-                let data = read_block(path, reader, block_size)?;
-                *read_total += data.len() as u64;
-                if !data.is_empty() {
-                    next = Some(data);
-                }
-            }
-        }
-        Ok(())
-    })();
-    // Every block in flight finishes before the list is committed (or the
-    // upload abandoned), so nothing lands after the outcome is decided.
-    let mut first_error = outcome.err();
-    for t in in_flight {
-        if let Err(e) = t.wait() {
-            first_error.get_or_insert(e);
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(ids),
-    }
-}
-
-/// Fills a buffer of up to `block_size` bytes; shorter only at end of data.
-fn read_block(path: &str, reader: &mut dyn Read, block_size: usize) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; block_size];
-    let mut filled = 0;
-    while filled < block_size {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(Error::Io {
-                    path: path.to_owned(),
-                    operation: "read source",
-                    source: e,
-                })
-            }
-        }
-    }
-    buf.truncate(filled);
-    Ok(buf)
-}
-
-fn check_size(path: &str, read: u64, size: Option<u64>) -> Result<()> {
-    match size {
-        Some(expected) if expected != read => Err(Error::Io {
-            path: path.to_owned(),
-            operation: "read source",
-            source: io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("source gave {read} bytes, {expected} were announced"),
-            ),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Put Block, retrying transient failures.
+/// Put Block.
 fn put_block(az: &AzureInner, path: &str, key: &str, id: &str, data: &[u8]) -> Result<()> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let req = Req::new("PUT", az.blob_path(key))
-            .query("comp", "block")
-            .query("blockid", id);
-        match az.send_ok(path, &req, RequestBody::Bytes(data)) {
-            Err(e) if attempt < BLOCK_ATTEMPTS && is_transient(&e) => {
-                log::debug!("retrying a block of {path} after: {e}");
-                sleep(Duration::from_millis(100 << attempt));
-            }
-            other => return other.map(|_| ()),
-        }
-    }
-}
-
-fn is_transient(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Server
-    )
+    let req = Req::new("PUT", az.blob_path(key))
+        .query("comp", "block")
+        .query("blockid", id);
+    az.send_ok(path, &req, RequestBody::Bytes(data)).map(|_| ())
 }
 
 /// The Put Block List body committing `ids` in order.

@@ -10,6 +10,9 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::http::HttpConfig;
+use crate::transfer::{
+    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+};
 
 /// Uploads of a known size below this go as one Put Blob. 32 MiB.
 pub const DEFAULT_SINGLE_PUT_THRESHOLD: u64 = 32 * 1024 * 1024;
@@ -108,6 +111,17 @@ pub struct AzureBlobConfig {
     /// once). Memory held by an upload is about `block_size` times this.
     /// Default 8.
     pub upload_concurrency: usize,
+    /// Reads (`read`, `read_to`, `read_to_at` and their checked variants)
+    /// of more than this many bytes fetch ranges in parallel. Default
+    /// 32 MiB.
+    pub download_threshold: u64,
+    /// Bytes per range of a parallel read (at least 1). Default 8 MiB.
+    pub download_part_size: u64,
+    /// Ranges of one read in flight at once (at least 1); memory held by a
+    /// read is about `download_part_size` times this plus one. Default 4.
+    /// The store's worker pool has as many threads as the larger of this
+    /// and `upload_concurrency`, started on first use.
+    pub download_concurrency: usize,
     /// Blobs asked for per List Blobs request (`maxresults`), 1 to 5,000.
     /// Default 5,000, Azure's maximum.
     pub list_page_size: u32,
@@ -186,6 +200,9 @@ impl Default for AzureBlobConfig {
             single_put_threshold: DEFAULT_SINGLE_PUT_THRESHOLD,
             block_size: DEFAULT_BLOCK_SIZE,
             upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
+            download_threshold: DEFAULT_DOWNLOAD_THRESHOLD,
+            download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
+            download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
             list_page_size: MAX_LIST_PAGE_SIZE,
         }
     }
@@ -212,6 +229,9 @@ impl fmt::Debug for AzureBlobConfig {
             .field("single_put_threshold", &self.single_put_threshold)
             .field("block_size", &self.block_size)
             .field("upload_concurrency", &self.upload_concurrency)
+            .field("download_threshold", &self.download_threshold)
+            .field("download_part_size", &self.download_part_size)
+            .field("download_concurrency", &self.download_concurrency)
             .field("list_page_size", &self.list_page_size)
             .finish()
     }

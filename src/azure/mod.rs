@@ -32,14 +32,18 @@ use crate::backend::{
     ObjectLister,
 };
 use crate::error::{Error, Result};
-use crate::http::{copy_body, header, HttpConfig, RequestBody, Response, Transport};
+use crate::http::{
+    header, stale_connection, HttpConfig, RequestBody, Response, Transport, STALE_ATTEMPTS,
+};
 use crate::paths;
 use crate::pool::Pool;
-use crate::s3::TrackedSource;
-
-/// Attempts of a request whose connection turns out to have been closed
-/// by the server (see [`stale_connection`]).
-const STALE_ATTEMPTS: usize = 3;
+use crate::transfer::{
+    content_length, past_end, ranged_body, ranged_reads, BoundedWriter, RangedDownload,
+    RangedStore, TrackedSource,
+};
+pub use crate::transfer::{
+    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+};
 
 /// Streamed uploads of a known size up to this are read into memory first
 /// and sent as one replayable Put Blob. 4 MiB.
@@ -86,6 +90,7 @@ pub(crate) struct AzureInner {
     single_put_threshold: u64,
     block_size: u64,
     upload_concurrency: usize,
+    download: RangedDownload,
     list_page_size: u32,
     pool: Mutex<Option<Arc<Pool>>>,
 }
@@ -187,22 +192,6 @@ impl Req {
     }
 }
 
-/// An in-memory request body, which can be sent more than once.
-#[derive(Clone, Copy)]
-enum Replay<'a> {
-    Empty,
-    Bytes(&'a [u8]),
-}
-
-impl<'a> Replay<'a> {
-    fn body(self) -> RequestBody<'a> {
-        match self {
-            Replay::Empty => RequestBody::Empty,
-            Replay::Bytes(b) => RequestBody::Bytes(b),
-        }
-    }
-}
-
 fn body_len(body: &RequestBody<'_>) -> u64 {
     match body {
         RequestBody::Empty => 0,
@@ -241,6 +230,12 @@ impl AzureBlobBackend {
                 "Azure upload concurrency must be at least 1",
             ));
         }
+        let download = RangedDownload::new(
+            "Azure",
+            cfg.download_threshold,
+            cfg.download_part_size,
+            cfg.download_concurrency,
+        )?;
         if !(1..=MAX_LIST_PAGE_SIZE).contains(&cfg.list_page_size) {
             return Err(Error::invalid_argument(format!(
                 "Azure list page size {} must be between 1 and {MAX_LIST_PAGE_SIZE}",
@@ -260,7 +255,9 @@ impl AzureBlobBackend {
         }
         let mut http = cfg.http.clone();
         http.ca_bundle = resolved.ca_bundle.clone();
-        let transport = Transport::new(&http)?;
+        // Every Azure request blobio makes is idempotent (a Blob Batch only
+        // deletes), so one on a connection found closed is sent again.
+        let transport = Transport::new(&http)?.idempotent_posts();
         let auth = Auth::new(&resolved.account, resolved.credential.clone(), &http)?;
         let url = &resolved.endpoint;
         let origin = url.origin().ascii_serialization();
@@ -277,6 +274,7 @@ impl AzureBlobBackend {
             single_put_threshold: cfg.single_put_threshold,
             block_size: cfg.block_size,
             upload_concurrency: cfg.upload_concurrency,
+            download,
             list_page_size: cfg.list_page_size,
             pool: Mutex::new(None),
         };
@@ -368,11 +366,15 @@ impl AzureInner {
         p
     }
 
-    /// The pool, started lazily and sized for the upload concurrency.
+    /// The pool, made on first use (its threads start with its first job)
+    /// and sized for the larger of the upload and download concurrency.
     fn pool(&self) -> Arc<Pool> {
         let mut guard = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         guard
-            .get_or_insert_with(|| Arc::new(Pool::new("blobio-azure", self.upload_concurrency)))
+            .get_or_insert_with(|| {
+                let size = self.upload_concurrency.max(self.download.concurrency);
+                Arc::new(Pool::new("blobio-azure", size))
+            })
             .clone()
     }
 
@@ -381,40 +383,8 @@ impl AzureInner {
         self.send_via(&self.transport, path, req, body)
     }
 
-    /// Sends `req`, and again (up to [`STALE_ATTEMPTS`] in all) when an
-    /// in-memory request died on a connection the server had closed: a
-    /// pooled connection that idled past the server's keep-alive (Azurite's
-    /// is 5 s) can be closed just as it is reused. Every Azure request
-    /// blobio makes is idempotent, so sending it again is safe.
+    /// Authorises and sends `req` on `transport`.
     fn send_via(
-        &self,
-        transport: &Transport,
-        path: &str,
-        req: &Req,
-        body: RequestBody<'_>,
-    ) -> Result<Response> {
-        let replay = match &body {
-            RequestBody::Empty => Some(Replay::Empty),
-            RequestBody::Bytes(b) => Some(Replay::Bytes(b)),
-            RequestBody::Reader(..) => None,
-        };
-        let mut result = self.send_once(transport, path, req, body);
-        let Some(replay) = replay else {
-            return result;
-        };
-        for _ in 1..STALE_ATTEMPTS {
-            match &result {
-                Err(e) if stale_connection(e) => {
-                    log::debug!("resending {} {path} after: {e}", req.method);
-                }
-                _ => break,
-            }
-            result = self.send_once(transport, path, req, replay.body());
-        }
-        result
-    }
-
-    fn send_once(
         &self,
         transport: &Transport,
         path: &str,
@@ -511,12 +481,6 @@ impl AzureInner {
         }
     }
 
-    /// Get Blob of the whole blob.
-    fn get(&self, path: &str, key: &str) -> Result<Response> {
-        let req = Req::new("GET", self.blob_path(key));
-        self.send_ok(path, &req, RequestBody::Empty)
-    }
-
     /// Get Blob of a range (`x-ms-range`); `None` when the range is not
     /// satisfiable (416: the offset is at or past the end).
     fn get_range(
@@ -549,33 +513,6 @@ impl AzureInner {
         self.ranged(path, &req, offset)
     }
 
-    /// A resumed read whose offset was found at or past the end: fine (0
-    /// bytes) when the blob is still version `if_match` and exactly
-    /// `offset` bytes long, the earlier read having been cut after its last
-    /// byte.
-    fn resume_at_end(
-        &self,
-        path: &str,
-        key: &str,
-        offset: u64,
-        if_match: &str,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        let req = Req::new("HEAD", self.blob_path(key)).header("if-match", if_match);
-        let resp = self.send(path, &req, RequestBody::Empty)?;
-        if !resp.status().is_success() {
-            return Err(self.error_for(path, resp));
-        }
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, Some(if_match), etag.as_deref())?;
-        let size = content_length(path, &resp)?;
-        if size != offset {
-            return Err(past_end(path, offset, Some(size)));
-        }
-        *seen_version = etag;
-        Ok(0)
-    }
-
     /// Sends a ranged Get Blob; `None` when the range starts at or past
     /// the end.
     fn ranged(&self, path: &str, req: &Req, offset: u64) -> Result<Option<Response>> {
@@ -599,36 +536,34 @@ impl AzureInner {
     }
 }
 
-fn content_length(path: &str, resp: &Response) -> Result<u64> {
-    header(resp, "content-length")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| Error::Other {
-            path: path.to_owned(),
-            message: "response has no valid Content-Length".into(),
-            remote: None,
-            source: None,
-        })
-}
+impl RangedStore for AzureInner {
+    fn object_key(&self, path: &str) -> Result<String> {
+        validate_key(path).map(str::to_owned)
+    }
 
-/// Whether a request failed because the connection was closed under it
-/// (reset, broken pipe, closed before the response).
-fn stale_connection(e: &Error) -> bool {
-    let Error::Network {
-        source: Some(source),
-        ..
-    } = e
-    else {
-        return false;
-    };
-    source.downcast_ref::<io::Error>().is_some_and(|io| {
-        matches!(
-            io.kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof
-        )
-    })
+    fn get_from(&self, path: &str, key: &str, offset: u64, if_match: Option<&str>) -> Result<Option<Response>> {
+        self.get_checked(path, key, offset, if_match)
+    }
+
+    fn head_matching(&self, path: &str, key: &str, if_match: &str) -> Result<Response> {
+        let req = Req::new("HEAD", self.blob_path(key)).header("if-match", if_match);
+        self.send_ok(path, &req, RequestBody::Empty)
+    }
+
+    fn fetch_range(&self, path: &str, key: &str, range: &str, etag: &str) -> Result<Response> {
+        let req = Req::new("GET", self.blob_path(key))
+            .header("x-ms-range", range)
+            .header("if-match", etag);
+        self.send_ok(path, &req, RequestBody::Empty)
+    }
+
+    fn ranged_download(&self) -> &RangedDownload {
+        &self.download
+    }
+
+    fn worker_pool(&self) -> Arc<Pool> {
+        self.pool()
+    }
 }
 
 /// The total size in a `Content-Range: bytes a-b/total` header.
@@ -660,85 +595,6 @@ impl Read for Uninterrupted<'_> {
                 other => return other,
             }
         }
-    }
-}
-
-fn past_end(path: &str, offset: u64, size: Option<u64>) -> Error {
-    let size = size.map(|s| format!(" ({s} bytes)")).unwrap_or_default();
-    Error::invalid_argument(format!(
-        "{path}: offset {offset} is at or past the end of the object{size}"
-    ))
-}
-
-/// Refuses a response whose ETag is not the one a resumed read asked for
-/// (the server should have answered 412 already; this also covers one that
-/// ignores If-Match).
-fn check_version(path: &str, if_match: Option<&str>, etag: Option<&str>) -> Result<()> {
-    match if_match {
-        Some(want) if etag != Some(want) => Err(Error::PreconditionFailed {
-            path: path.to_owned(),
-            remote: None,
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Reads a ranged response: a 206 body as is; a 200 (the range was
-/// ignored) with the first `offset` bytes skipped.
-fn ranged_body(path: &str, resp: Response, offset: u64, writer: &mut dyn Write) -> Result<u64> {
-    if resp.status().as_u16() == 206 || offset == 0 {
-        return copy_body(path, resp, writer);
-    }
-    let mut skip = SkipWriter {
-        skip: offset,
-        inner: writer,
-        written: 0,
-    };
-    copy_body(path, resp, &mut skip)?;
-    Ok(skip.written)
-}
-
-/// Drops the first `skip` bytes written to it.
-struct SkipWriter<'a> {
-    skip: u64,
-    inner: &'a mut dyn Write,
-    written: u64,
-}
-
-impl Write for SkipWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let drop = self.skip.min(buf.len() as u64) as usize;
-        self.skip -= drop as u64;
-        self.inner.write_all(&buf[drop..])?;
-        self.written += (buf.len() - drop) as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Writes into a fixed buffer; more bytes than fit is a server fault.
-struct BoundedWriter<'a> {
-    buf: &'a mut [u8],
-    filled: usize,
-}
-
-impl Write for BoundedWriter<'_> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = self.buf.len() - self.filled;
-        if data.len() > room {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "server sent more bytes than the requested range",
-            ));
-        }
-        self.buf[self.filled..self.filled + data.len()].copy_from_slice(data);
-        self.filled += data.len();
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -814,66 +670,7 @@ impl Backend for AzureBlobBackend {
         }
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let key = validate_key(path)?;
-        let resp = self.inner.get(path, key)?;
-        let mut out = Vec::with_capacity(resp.body().content_length().unwrap_or(0) as usize);
-        copy_body(path, resp, &mut out)?;
-        Ok(out)
-    }
-
-    fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        let key = validate_key(path)?;
-        let resp = self.inner.get(path, key)?;
-        copy_body(path, resp, writer)
-    }
-
-    fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        let key = validate_key(path)?;
-        if offset == 0 {
-            let resp = self.inner.get(path, key)?;
-            return copy_body(path, resp, writer);
-        }
-        match self
-            .inner
-            .get_range(path, key, offset, format!("bytes={offset}-"))?
-        {
-            Some(resp) => ranged_body(path, resp, offset, writer),
-            None => Err(past_end(path, offset, None)),
-        }
-    }
-
-    fn read_to_checked(
-        &self,
-        path: &str,
-        writer: &mut dyn Write,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        self.read_to_at_checked(path, writer, 0, None, seen_version)
-    }
-
-    /// The version is the ETag, taken from the response before any byte is
-    /// written; `if_match` is sent as `If-Match` and compared as well.
-    fn read_to_at_checked(
-        &self,
-        path: &str,
-        writer: &mut dyn Write,
-        offset: u64,
-        if_match: Option<&str>,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        let key = validate_key(path)?;
-        let Some(resp) = self.inner.get_checked(path, key, offset, if_match)? else {
-            return match if_match {
-                Some(v) => self.inner.resume_at_end(path, key, offset, v, seen_version),
-                None => Err(past_end(path, offset, None)),
-            };
-        };
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, if_match, etag.as_deref())?;
-        *seen_version = etag;
-        ranged_body(path, resp, offset, writer)
-    }
+    ranged_reads!();
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let key = validate_key(path)?;
@@ -895,9 +692,9 @@ impl Backend for AzureBlobBackend {
             }
             return Err(past_end(path, offset, None));
         };
-        let mut bounded = BoundedWriter { buf, filled: 0 };
+        let mut bounded = BoundedWriter::new(buf);
         ranged_body(path, resp, offset, &mut bounded)?;
-        Ok(bounded.filled)
+        Ok(bounded.filled())
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {
@@ -950,6 +747,9 @@ impl Backend for AzureBlobBackend {
             "block_size": self.inner.block_size,
             "single_put_threshold": self.inner.single_put_threshold,
             "upload_concurrency": self.inner.upload_concurrency,
+            "download_threshold": self.inner.download.threshold,
+            "download_part_size": self.inner.download.part_size,
+            "download_concurrency": self.inner.download.concurrency,
         })
         .to_string()
     }
@@ -1093,6 +893,7 @@ mod tests {
             single_put_threshold: 1,
             block_size: 1,
             upload_concurrency: 1,
+            download: RangedDownload::new("Azure", 1, 1, 1).unwrap(),
             list_page_size: 1,
             pool: Mutex::new(None),
         };

@@ -1,4 +1,8 @@
 //! DeleteObjects in chunks of 1,000 keys, with per-key failures reported.
+//! Chunks go out in parallel on the worker pool, at most
+//! `upload_concurrency` at once.
+
+use std::sync::Arc;
 
 use rusty_s3::actions::{DeleteObjects, DeleteObjectsResponse, ObjectIdentifier};
 
@@ -6,6 +10,7 @@ use super::{S3Backend, S3Inner};
 use crate::backend::{Backend, BatchDeleter};
 use crate::error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 use crate::http::{read_small_body, RequestBody};
+use crate::transfer::run_batches;
 
 /// S3's limit of keys per DeleteObjects request.
 const CHUNK: usize = 1000;
@@ -23,7 +28,7 @@ fn xml_safe(key: &str) -> bool {
 impl BatchDeleter for S3Backend {
     fn delete_batch(&self, paths: &[&str]) -> Result<()> {
         let mut failures = Vec::new();
-        let mut batch: Vec<(String, &str)> = Vec::new();
+        let mut batch: Vec<(String, String)> = Vec::new();
         for &path in paths {
             match self.inner.key(path) {
                 // A key XML cannot carry is deleted on its own.
@@ -32,13 +37,18 @@ impl BatchDeleter for S3Backend {
                         failures.push(BatchFailure { path: path.to_owned(), error });
                     }
                 }
-                Ok(key) => batch.push((key, path)),
+                Ok(key) => batch.push((key, path.to_owned())),
                 Err(error) => failures.push(BatchFailure { path: path.to_owned(), error }),
             }
         }
-        for chunk in batch.chunks(CHUNK) {
-            delete_chunk(&self.inner, chunk, &mut failures);
-        }
+        let chunks: Vec<Vec<(String, String)>> = batch.chunks(CHUNK).map(<[_]>::to_vec).collect();
+        let s3 = Arc::clone(&self.inner);
+        failures.extend(run_batches(
+            chunks,
+            self.inner.upload_concurrency,
+            || self.inner.pool(),
+            move |chunk| delete_chunk(&s3, &chunk),
+        ));
         if failures.is_empty() {
             Ok(())
         } else {
@@ -47,17 +57,27 @@ impl BatchDeleter for S3Backend {
     }
 }
 
-/// One DeleteObjects request; every key that failed is added to `failures`.
-fn delete_chunk(s3: &S3Inner, chunk: &[(String, &str)], failures: &mut Vec<BatchFailure>) {
+/// One DeleteObjects request; returns the keys (key, path) that failed.
+fn delete_chunk(s3: &S3Inner, chunk: &[(String, String)]) -> Vec<BatchFailure> {
+    let mut failures = Vec::new();
     let ids: Vec<ObjectIdentifier> = chunk.iter().map(|(k, _)| ObjectIdentifier::new(k.clone())).collect();
     let mut action = DeleteObjects::new(&s3.bucket, s3.credentials.as_ref(), ids.iter());
     action.set_quiet(true);
     let url = s3.sign(action.clone());
     let (body, md5) = action.body_with_md5();
     let label = format!("batch of {} keys", chunk.len());
+    // Deleting is idempotent: resent when its connection was found closed.
     let result = s3
-        .send_ok(&label, "POST", &url, &[("content-md5", &md5), ("content-type", "application/xml")], RequestBody::Bytes(body.as_bytes()))
-        .and_then(|resp| read_small_body(&label, resp, 16 * 1024 * 1024));
+        .transport
+        .idempotent_posts()
+        .send(&label, "POST", &url, &[("content-md5", &md5), ("content-type", "application/xml")], RequestBody::Bytes(body.as_bytes()))
+        .and_then(|resp| {
+            if resp.status().is_success() {
+                read_small_body(&label, resp, 16 * 1024 * 1024)
+            } else {
+                Err(s3.error_for(&label, resp))
+            }
+        });
     let body = match result {
         Ok(b) => b,
         Err(e) => {
@@ -65,11 +85,11 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, &str)], failures: &mut Vec<Batch
             let msg = e.to_string();
             for (_, path) in chunk {
                 failures.push(BatchFailure {
-                    path: (*path).to_owned(),
+                    path: path.clone(),
                     error: copy_error(path, &e, &msg),
                 });
             }
-            return;
+            return failures;
         }
     };
     let text = String::from_utf8_lossy(&body);
@@ -78,16 +98,16 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, &str)], failures: &mut Vec<Batch
         Err(e) => {
             for (_, path) in chunk {
                 failures.push(BatchFailure {
-                    path: (*path).to_owned(),
+                    path: path.clone(),
                     error: Error::Other {
-                        path: (*path).to_owned(),
+                        path: path.clone(),
                         message: format!("unreadable DeleteObjects response: {e}"),
                         remote: None,
                         source: None,
                     },
                 });
             }
-            return;
+            return failures;
         }
     };
     for err in parsed.errors {
@@ -97,7 +117,7 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, &str)], failures: &mut Vec<Batch
         let path = chunk
             .iter()
             .find(|(k, _)| *k == err.key)
-            .map(|(_, p)| (*p).to_owned())
+            .map(|(_, p)| p.clone())
             .unwrap_or_else(|| err.key.strip_prefix(s3.prefix.as_str()).unwrap_or(&err.key).to_owned());
         let error = super::error::classify(
             &path,
@@ -110,6 +130,7 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, &str)], failures: &mut Vec<Batch
         );
         failures.push(BatchFailure { path, error });
     }
+    failures
 }
 
 /// The error of a whole failed DeleteObjects request, for one of its keys,

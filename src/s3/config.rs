@@ -4,6 +4,9 @@
 use std::fmt;
 
 use crate::http::HttpConfig;
+use crate::transfer::{
+    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+};
 
 /// Objects at or above this size are uploaded in parts. 100 MiB.
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 * 1024 * 1024;
@@ -13,13 +16,17 @@ pub const DEFAULT_PART_SIZE: u64 = 16 * 1024 * 1024;
 pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 5;
 /// S3's lower bound on every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// A PEM file of CA certificates to trust when `http.ca_bundle` is empty
+/// (the same variable the Azure backend reads).
+pub(crate) const CA_BUNDLE_ENV: &str = "BLOBIO_CA_BUNDLE";
 
 /// Configuration of an [`super::S3Backend`].
 ///
 /// Missing credentials fall back to `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; a missing region to
 /// `AWS_REGION` then `AWS_DEFAULT_REGION` then `us-east-1`; a missing endpoint
-/// to `AWS_ENDPOINT_URL_S3` then `AWS_ENDPOINT_URL` then AWS itself.
+/// to `AWS_ENDPOINT_URL_S3` then `AWS_ENDPOINT_URL` then AWS itself; an
+/// empty `http.ca_bundle` to `BLOBIO_CA_BUNDLE`.
 #[derive(Clone)]
 pub struct S3Config {
     /// Bucket name (required).
@@ -43,7 +50,8 @@ pub struct S3Config {
     /// Key prefix under which this store lives, normalised by
     /// [`crate::sanitize_s3_prefix`].
     pub prefix: String,
-    /// Timeouts and TLS roots.
+    /// Timeouts and TLS roots. An empty `ca_bundle` falls back to
+    /// `BLOBIO_CA_BUNDLE`.
     pub http: HttpConfig,
     /// Size at or above which uploads go multipart. Default 100 MiB.
     pub multipart_threshold: u64,
@@ -51,6 +59,17 @@ pub struct S3Config {
     pub part_size: u64,
     /// Parts in flight at once. Default 5.
     pub upload_concurrency: usize,
+    /// Reads (`read`, `read_to`, `read_to_at` and their checked variants)
+    /// of more than this many bytes fetch ranges in parallel. Default
+    /// 32 MiB.
+    pub download_threshold: u64,
+    /// Bytes per range of a parallel read (at least 1). Default 8 MiB.
+    pub download_part_size: u64,
+    /// Ranges of one read in flight at once (at least 1); memory held by a
+    /// read is about `download_part_size` times this plus one. Default 4.
+    /// The store's worker pool has as many threads as the larger of this
+    /// and `upload_concurrency`, started on first use.
+    pub download_concurrency: usize,
 }
 
 impl S3Config {
@@ -79,6 +98,9 @@ impl Default for S3Config {
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
             upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
+            download_threshold: DEFAULT_DOWNLOAD_THRESHOLD,
+            download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
+            download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
         }
     }
 }
@@ -100,6 +122,9 @@ impl fmt::Debug for S3Config {
             .field("multipart_threshold", &self.multipart_threshold)
             .field("part_size", &self.part_size)
             .field("upload_concurrency", &self.upload_concurrency)
+            .field("download_threshold", &self.download_threshold)
+            .field("download_part_size", &self.download_part_size)
+            .field("download_concurrency", &self.download_concurrency)
             .finish()
     }
 }

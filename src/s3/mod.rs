@@ -13,7 +13,8 @@ mod list;
 mod multipart;
 pub(crate) mod query_path;
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -23,15 +24,22 @@ pub use self::config::{
     S3Config, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY,
     MIN_PART_SIZE,
 };
+pub use crate::transfer::{
+    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+};
 use self::error::response_error;
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
     ObjectLister,
 };
 use crate::error::{Error, Result};
-use crate::http::{copy_body, header, HttpConfig, RequestBody, Response, Transport};
+use crate::http::{HttpConfig, RequestBody, Response, Transport};
 use crate::paths::{sanitize_s3_prefix, validate_key};
 use crate::pool::Pool;
+use crate::transfer::{
+    content_length, past_end, ranged_body, ranged_reads, BoundedWriter, RangedDownload,
+    RangedStore, TrackedSource,
+};
 
 /// How long a signed request stays valid; it is sent at once.
 const SIGNATURE_TTL: Duration = Duration::from_secs(15 * 60);
@@ -57,6 +65,7 @@ pub(crate) struct S3Inner {
     multipart_threshold: u64,
     part_size: u64,
     upload_concurrency: usize,
+    download: RangedDownload,
     pool: Mutex<Option<Arc<Pool>>>,
 }
 
@@ -98,6 +107,12 @@ impl S3Backend {
         if cfg.upload_concurrency == 0 {
             return Err(Error::invalid_argument("S3 upload concurrency must be at least 1"));
         }
+        let download = RangedDownload::new(
+            "S3",
+            cfg.download_threshold,
+            cfg.download_part_size,
+            cfg.download_concurrency,
+        )?;
         let region = config::or_env(&cfg.region, &["AWS_REGION", "AWS_DEFAULT_REGION"])
             .unwrap_or_else(|| "us-east-1".to_owned());
         let endpoint = config::endpoint_url(&cfg, &region);
@@ -133,7 +148,13 @@ impl S3Backend {
                 ))
             }
         };
-        let transport = Transport::new(&cfg.http)?;
+        let mut http = cfg.http.clone();
+        http.ca_bundle = http
+            .ca_bundle
+            .take()
+            .filter(|p| !p.as_os_str().is_empty())
+            .or_else(|| config::or_env(&None, &[config::CA_BUNDLE_ENV]).map(PathBuf::from));
+        let transport = Transport::new(&http)?;
         let inner = S3Inner {
             bucket,
             credentials,
@@ -146,12 +167,13 @@ impl S3Backend {
             multipart_threshold: cfg.multipart_threshold,
             part_size: cfg.part_size,
             upload_concurrency: cfg.upload_concurrency,
+            download,
             pool: Mutex::new(None),
         };
         let backend = S3Backend {
             inner: Arc::new(inner),
         };
-        backend.check_bucket(&cfg.http);
+        backend.check_bucket(&http);
         Ok(backend)
     }
 
@@ -234,11 +256,15 @@ impl S3Inner {
         Ok(format!("{}{key}", self.prefix))
     }
 
-    /// The pool, started lazily and sized for the upload concurrency.
+    /// The pool, made on first use (its threads start with its first job)
+    /// and sized for the larger of the upload and download concurrency.
     fn pool(&self) -> Arc<Pool> {
         let mut guard = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         guard
-            .get_or_insert_with(|| Arc::new(Pool::new("blobio-s3", self.upload_concurrency)))
+            .get_or_insert_with(|| {
+                let size = self.upload_concurrency.max(self.download.concurrency);
+                Arc::new(Pool::new("blobio-s3", size))
+            })
             .clone()
     }
 
@@ -307,12 +333,6 @@ impl S3Inner {
         }
     }
 
-    /// GET of the whole object.
-    fn get(&self, path: &str, key: &str) -> Result<Response> {
-        let url = self.sign(self.bucket.get_object(self.credentials.as_ref(), key));
-        self.send_ok(path, "GET", &url, &[], RequestBody::Empty)
-    }
-
     /// GET with a Range header; `None` when the range is not satisfiable
     /// (416: the offset is at or past the end).
     fn get_range(&self, path: &str, key: &str, range: &str) -> Result<Option<Response>> {
@@ -353,35 +373,6 @@ impl S3Inner {
         }
     }
 
-    /// A resumed read whose offset the server found past the end: fine (0
-    /// bytes) when the object is still version `if_match` and exactly
-    /// `offset` bytes long, the earlier read having been cut after its last
-    /// byte.
-    fn resume_at_end(
-        &self,
-        path: &str,
-        key: &str,
-        offset: u64,
-        if_match: &str,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        let url = self.sign(self.bucket.head_object(self.credentials.as_ref(), key));
-        let resp = self
-            .transport
-            .send(path, "HEAD", &url, &[("if-match", if_match)], RequestBody::Empty)?;
-        if !resp.status().is_success() {
-            return Err(self.error_for(path, resp));
-        }
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, Some(if_match), etag.as_deref())?;
-        let size = content_length(path, &resp)?;
-        if size != offset {
-            return Err(past_end(path, offset, Some(size)));
-        }
-        *seen_version = etag;
-        Ok(0)
-    }
-
     /// The object's size from a HEAD, NotFound when missing.
     fn size_of(&self, path: &str, key: &str) -> Result<u64> {
         let resp = self.head(path, key)?.ok_or_else(|| Error::not_found(path))?;
@@ -389,134 +380,32 @@ impl S3Inner {
     }
 }
 
-fn content_length(path: &str, resp: &Response) -> Result<u64> {
-    header(resp, "content-length")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| Error::Other {
-            path: path.to_owned(),
-            message: "response has no valid Content-Length".into(),
-            remote: None,
-            source: None,
-        })
-}
-
-fn past_end(path: &str, offset: u64, size: Option<u64>) -> Error {
-    let size = size.map(|s| format!(" ({s} bytes)")).unwrap_or_default();
-    Error::invalid_argument(format!(
-        "{path}: offset {offset} is at or past the end of the object{size}"
-    ))
-}
-
-/// Refuses a response whose ETag is not the one a resumed read asked for:
-/// some S3-compatible servers (s3s-fs) ignore `If-Match`, so the header
-/// alone cannot be trusted to keep two versions from being spliced.
-fn check_version(path: &str, if_match: Option<&str>, etag: Option<&str>) -> Result<()> {
-    match if_match {
-        Some(want) if etag != Some(want) => Err(Error::PreconditionFailed {
-            path: path.to_owned(),
-            remote: None,
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Reads a ranged response: a 206 body as is; a 200 (server ignored the
-/// range) with the first `offset` bytes skipped.
-fn ranged_body(path: &str, resp: Response, offset: u64, writer: &mut dyn Write) -> Result<u64> {
-    if resp.status().as_u16() == 206 || offset == 0 {
-        return copy_body(path, resp, writer);
-    }
-    let mut skip = SkipWriter {
-        skip: offset,
-        inner: writer,
-        written: 0,
-    };
-    copy_body(path, resp, &mut skip)?;
-    Ok(skip.written)
-}
-
-/// Drops the first `skip` bytes written to it.
-struct SkipWriter<'a> {
-    skip: u64,
-    inner: &'a mut dyn Write,
-    written: u64,
-}
-
-impl Write for SkipWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let drop = self.skip.min(buf.len() as u64) as usize;
-        self.skip -= drop as u64;
-        self.inner.write_all(&buf[drop..])?;
-        self.written += (buf.len() - drop) as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// A source reader limited to `len` bytes that remembers its own failure,
-/// so a failed upload can tell a broken source from a broken connection.
-pub(crate) struct TrackedSource<'a> {
-    inner: &'a mut dyn Read,
-    remaining: u64,
-    pub(crate) failure: Option<io::Error>,
-}
-
-impl<'a> TrackedSource<'a> {
-    pub(crate) fn new(inner: &'a mut dyn Read, len: u64) -> Self {
-        TrackedSource {
-            inner,
-            remaining: len,
-            failure: None,
-        }
+impl RangedStore for S3Inner {
+    fn object_key(&self, path: &str) -> Result<String> {
+        self.key(path)
     }
 
-    /// The error to report for a failed request: the source's own failure
-    /// when there was one.
-    pub(crate) fn explain(&mut self, path: &str, request_error: Error) -> Error {
-        match self.failure.take() {
-            Some(e) => Error::Io {
-                path: path.to_owned(),
-                operation: "read source",
-                source: e,
-            },
-            None => request_error,
-        }
+    fn get_from(&self, path: &str, key: &str, offset: u64, if_match: Option<&str>) -> Result<Option<Response>> {
+        self.get_checked(path, key, offset, if_match)
     }
-}
 
-impl Read for TrackedSource<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.remaining == 0 {
-            return Ok(0);
-        }
-        let cap = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
-        let read = loop {
-            match self.inner.read(&mut buf[..cap]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        match read {
-            Ok(0) => {
-                let e = io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("source ended {} bytes before the announced size", self.remaining),
-                );
-                self.failure = Some(io::Error::new(e.kind(), e.to_string()));
-                Err(e)
-            }
-            Ok(n) => {
-                self.remaining -= n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                let copy = io::Error::new(e.kind(), e.to_string());
-                self.failure = Some(e);
-                Err(copy)
-            }
-        }
+    fn head_matching(&self, path: &str, key: &str, if_match: &str) -> Result<Response> {
+        let url = self.sign(self.bucket.head_object(self.credentials.as_ref(), key));
+        self.send_ok(path, "HEAD", &url, &[("if-match", if_match)], RequestBody::Empty)
+    }
+
+    fn fetch_range(&self, path: &str, key: &str, range: &str, etag: &str) -> Result<Response> {
+        let url = self.sign(self.bucket.get_object(self.credentials.as_ref(), key));
+        let headers = [("range", range), ("if-match", etag)];
+        self.send_ok(path, "GET", &url, &headers, RequestBody::Empty)
+    }
+
+    fn ranged_download(&self) -> &RangedDownload {
+        &self.download
+    }
+
+    fn worker_pool(&self) -> Arc<Pool> {
+        self.pool()
     }
 }
 
@@ -544,63 +433,7 @@ impl Backend for S3Backend {
         }
     }
 
-    fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let key = self.inner.key(path)?;
-        let resp = self.inner.get(path, &key)?;
-        let mut out = Vec::with_capacity(resp.body().content_length().unwrap_or(0) as usize);
-        copy_body(path, resp, &mut out)?;
-        Ok(out)
-    }
-
-    fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        let key = self.inner.key(path)?;
-        let resp = self.inner.get(path, &key)?;
-        copy_body(path, resp, writer)
-    }
-
-    fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        let key = self.inner.key(path)?;
-        if offset == 0 {
-            let resp = self.inner.get(path, &key)?;
-            return copy_body(path, resp, writer);
-        }
-        match self.inner.get_range(path, &key, &format!("bytes={offset}-"))? {
-            Some(resp) => ranged_body(path, resp, offset, writer),
-            None => Err(past_end(path, offset, None)),
-        }
-    }
-
-    fn read_to_checked(
-        &self,
-        path: &str,
-        writer: &mut dyn Write,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        self.read_to_at_checked(path, writer, 0, None, seen_version)
-    }
-
-    /// The version is the ETag, taken from the response before any byte is
-    /// written, and compared with `if_match` as well as sent in `If-Match`.
-    fn read_to_at_checked(
-        &self,
-        path: &str,
-        writer: &mut dyn Write,
-        offset: u64,
-        if_match: Option<&str>,
-        seen_version: &mut Option<String>,
-    ) -> Result<u64> {
-        let key = self.inner.key(path)?;
-        let Some(resp) = self.inner.get_checked(path, &key, offset, if_match)? else {
-            return match if_match {
-                Some(v) => self.inner.resume_at_end(path, &key, offset, v, seen_version),
-                None => Err(past_end(path, offset, None)),
-            };
-        };
-        let etag = header(&resp, "etag").map(str::to_owned);
-        check_version(path, if_match, etag.as_deref())?;
-        *seen_version = etag;
-        ranged_body(path, resp, offset, writer)
-    }
+    ranged_reads!();
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let key = self.inner.key(path)?;
@@ -620,10 +453,9 @@ impl Backend for S3Backend {
             }
             return Err(past_end(path, offset, None));
         };
-        let mut cursor = io::Cursor::new(&mut *buf);
-        let mut bounded = BoundedWriter(&mut cursor);
+        let mut bounded = BoundedWriter::new(buf);
         ranged_body(path, resp, offset, &mut bounded)?;
-        Ok(cursor.position() as usize)
+        Ok(bounded.filled())
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {
@@ -682,6 +514,12 @@ impl Backend for S3Backend {
             "endpoint": self.inner.endpoint,
             "path_style": self.inner.path_style,
             "use_ssl": self.inner.use_ssl,
+            "multipart_threshold": self.inner.multipart_threshold,
+            "part_size": self.inner.part_size,
+            "upload_concurrency": self.inner.upload_concurrency,
+            "download_threshold": self.inner.download.threshold,
+            "download_part_size": self.inner.download.part_size,
+            "download_concurrency": self.inner.download.concurrency,
         })
         .to_string()
     }
@@ -708,26 +546,6 @@ impl Backend for S3Backend {
 
     fn as_appending(&self) -> Option<&dyn AppendingBackend> {
         Some(self)
-    }
-}
-
-/// Writes into a fixed buffer; more bytes than fit is a server fault.
-struct BoundedWriter<'a, 'b>(&'a mut io::Cursor<&'b mut [u8]>);
-
-impl Write for BoundedWriter<'_, '_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = self.0.get_ref().len() as u64 - self.0.position();
-        if buf.len() as u64 > room {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "server sent more bytes than the requested range",
-            ));
-        }
-        self.0.write_all(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

@@ -1,0 +1,333 @@
+//! Parallel ranged downloads, parallel batch deletes and resends on closed
+//! connections, on s3s-fs, moto and Azurite, each seen through the counting
+//! proxy of `support::proxy`. Run by `scripts/test`, which starts the servers.
+#![cfg(feature = "server-tests")]
+
+mod support;
+
+use std::io::Write;
+
+use blobio::{AzureBlobBackend, Backend, Error, S3Backend};
+use support::azure::Azurite;
+use support::proxy::{Fault, Proxy, SeenRequest};
+use support::{pseudo_random, sha256_hex, S3Server};
+
+const MIB: usize = 1024 * 1024;
+/// Large enough for 48 ranges of 1 MiB.
+const BIG: usize = 48 * MIB;
+
+/// `host:port` of an `http://host:port[/...]` URL.
+fn host_port(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap();
+    rest.split('/').next().unwrap().to_owned()
+}
+
+/// A store behind a proxy, reading more than 4 MiB in 1 MiB ranges, 4 at once.
+fn s3_store(server: S3Server, tag: &str) -> (S3Backend, Proxy) {
+    let proxy = Proxy::start(&host_port(&server.endpoint()));
+    let mut cfg = server.config(&server.new_bucket(tag));
+    cfg.endpoint = Some(proxy.url.clone());
+    cfg.download_threshold = 4 * MIB as u64;
+    cfg.download_part_size = MIB as u64;
+    cfg.download_concurrency = 4;
+    (S3Backend::new(cfg).expect("S3 store"), proxy)
+}
+
+fn azure_store(tag: &str) -> (AzureBlobBackend, Proxy) {
+    let proxy = Proxy::start(&Azurite::Http.host_port());
+    let mut cfg = Azurite::Http.config(&Azurite::Http.new_container(tag));
+    cfg.endpoint = Some(format!("{}/{}", proxy.url, Azurite::account()));
+    cfg.download_threshold = 4 * MIB as u64;
+    cfg.download_part_size = MIB as u64;
+    cfg.download_concurrency = 4;
+    (AzureBlobBackend::new(cfg).expect("Azure store"), proxy)
+}
+
+/// GETs of `key` seen since `since`: (without a range, with a range).
+fn gets(proxy: &Proxy, since: usize, key: &str) -> (Vec<SeenRequest>, Vec<SeenRequest>) {
+    let seen: Vec<SeenRequest> = proxy.counters.seen()[since..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.contains(key))
+        .cloned()
+        .collect();
+    let ranged = |r: &SeenRequest| r.header("range").or(r.header("x-ms-range")).is_some();
+    let (with, without): (Vec<_>, Vec<_>) = seen.into_iter().partition(ranged);
+    (without, with)
+}
+
+/// A writer that hashes what it is given.
+#[derive(Default)]
+struct Hashing(Vec<u8>);
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn large_reads_are_parallel_ranges_and_byte_exact(store: &dyn Backend, proxy: &Proxy) {
+    let data = pseudo_random(BIG, 61);
+    let want = sha256_hex(&data);
+    store.write("big/object.bin", &data).unwrap();
+
+    // read: one plain GET (its first MiB), then 47 ranges of 1 MiB, each
+    // conditional on the ETag the first answer carried.
+    let before = proxy.counters.total();
+    let got = store.read("big/object.bin").unwrap();
+    assert_eq!(got.len(), BIG);
+    assert_eq!(sha256_hex(&got), want, "read is not byte-exact");
+    drop(got);
+    let (plain, ranged) = gets(proxy, before, "big/object.bin");
+    assert_eq!(plain.len(), 1, "{plain:?}");
+    assert_eq!(ranged.len(), BIG / MIB - 1, "one range per MiB after the first");
+    assert!(
+        ranged.iter().all(|r| r.header("if-match").is_some_and(|v| !v.is_empty())),
+        "every range carries If-Match"
+    );
+    let mut starts: Vec<u64> = ranged
+        .iter()
+        .map(|r| {
+            let v = r.header("range").or(r.header("x-ms-range")).unwrap();
+            v.trim_start_matches("bytes=").split('-').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    starts.sort_unstable();
+    let expected: Vec<u64> = (1..BIG / MIB).map(|i| (i * MIB) as u64).collect();
+    assert_eq!(starts, expected, "ranges cover the object once");
+
+    // read_to, with the version it read.
+    let mut w = Hashing::default();
+    let mut version = None;
+    assert_eq!(store.read_to_checked("big/object.bin", &mut w, &mut version).unwrap(), BIG as u64);
+    assert_eq!(sha256_hex(&w.0), want, "read_to is not byte-exact");
+    let version = version.expect("the ETag is reported");
+
+    // read_to_at from the middle (not on a range boundary), plain and
+    // conditional on the version just read.
+    let offset = 20 * MIB + 12_345;
+    let before = proxy.counters.total();
+    let mut w = Hashing::default();
+    assert_eq!(
+        store.read_to_at("big/object.bin", &mut w, offset as u64).unwrap(),
+        (BIG - offset) as u64
+    );
+    assert_eq!(sha256_hex(&w.0), sha256_hex(&data[offset..]), "read_to_at is not byte-exact");
+    let (_, ranged) = gets(proxy, before, "big/object.bin");
+    assert!(ranged.len() > 2, "read_to_at from the middle went parallel: {}", ranged.len());
+    let mut w = Hashing::default();
+    let mut seen = None;
+    store
+        .read_to_at_checked("big/object.bin", &mut w, offset as u64, Some(&version), &mut seen)
+        .unwrap();
+    assert_eq!(seen.as_deref(), Some(version.as_str()));
+    assert_eq!(sha256_hex(&w.0), sha256_hex(&data[offset..]));
+
+    // Small objects stay one request.
+    store.write("small", b"tiny").unwrap();
+    let before = proxy.counters.total();
+    assert_eq!(store.read("small").unwrap(), b"tiny");
+    assert_eq!(proxy.counters.total() - before, 1);
+    // Azurite keeps blobs in a bounded memory store: leave room.
+    store.delete("big/object.bin").unwrap();
+}
+
+/// A writer that replaces the object (same size, other bytes) on its first
+/// write, then keeps what it is given.
+struct Replacing<'a> {
+    store: &'a dyn Backend,
+    replacement: &'a [u8],
+    replaced: bool,
+    got: Vec<u8>,
+}
+
+impl Write for Replacing<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.replaced {
+            self.replaced = true;
+            self.store
+                .write("big/replaced.bin", self.replacement)
+                .map_err(std::io::Error::other)?;
+        }
+        self.got.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn a_replaced_object_fails_with_changed_during_read(store: &dyn Backend) {
+    let original = pseudo_random(BIG, 62);
+    let replacement = pseudo_random(BIG, 63);
+    store.write("big/replaced.bin", &original).unwrap();
+    let mut w = Replacing {
+        store,
+        replacement: &replacement,
+        replaced: false,
+        got: Vec::new(),
+    };
+    let err = store.read_to("big/replaced.bin", &mut w).unwrap_err();
+    let Error::ChangedDuringRead { delivered, .. } = err else {
+        panic!("expected ChangedDuringRead, got {err:?}");
+    };
+    assert!(w.replaced);
+    assert_eq!(delivered, w.got.len() as u64);
+    assert!(w.got.len() < BIG, "the whole object was delivered");
+    assert!(
+        w.got[..] == original[..w.got.len()],
+        "the bytes delivered are not a prefix of the original"
+    );
+    // The replacement is whole and readable.
+    assert_eq!(sha256_hex(&store.read("big/replaced.bin").unwrap()), sha256_hex(&replacement));
+    store.delete("big/replaced.bin").unwrap();
+}
+
+#[test]
+fn s3s_large_reads_are_parallel_ranges_and_byte_exact() {
+    let (store, proxy) = s3_store(S3Server::S3sFs, "par-s3s");
+    large_reads_are_parallel_ranges_and_byte_exact(&store, &proxy);
+}
+
+#[test]
+fn moto_large_reads_are_parallel_ranges_and_byte_exact() {
+    let (store, proxy) = s3_store(S3Server::Moto, "par-moto");
+    large_reads_are_parallel_ranges_and_byte_exact(&store, &proxy);
+}
+
+#[test]
+fn azurite_large_reads_are_parallel_ranges_and_byte_exact() {
+    let (store, proxy) = azure_store("par-az");
+    large_reads_are_parallel_ranges_and_byte_exact(&store, &proxy);
+}
+
+/// s3s-fs ignores If-Match: only the ETag comparison catches it.
+#[test]
+fn s3s_replaced_object_fails_with_changed_during_read() {
+    let (store, _proxy) = s3_store(S3Server::S3sFs, "chg-s3s");
+    a_replaced_object_fails_with_changed_during_read(&store);
+}
+
+#[test]
+fn moto_replaced_object_fails_with_changed_during_read() {
+    let (store, _proxy) = s3_store(S3Server::Moto, "chg-moto");
+    a_replaced_object_fails_with_changed_during_read(&store);
+}
+
+#[test]
+fn azurite_replaced_object_fails_with_changed_during_read() {
+    let (store, _proxy) = azure_store("chg-az");
+    a_replaced_object_fails_with_changed_during_read(&store);
+}
+
+/// A range that fails for good stops the download: the writer has exactly
+/// the bytes before the first failed range, and the error is that range's.
+#[test]
+fn a_failed_range_stops_the_download_before_its_bytes() {
+    let (store, proxy) = s3_store(S3Server::Moto, "fail-range");
+    let data = pseudo_random(8 * MIB, 64);
+    store.write("obj", &data).unwrap();
+    // Every fourth GET is refused: which range that hits depends on the
+    // order the ranges arrive in, so the proxy's record says which one.
+    let before = proxy.counters.total();
+    proxy.flap_methods(
+        &["GET"],
+        vec![None, None, None, Some(Fault::s3_error(403, "AccessDenied"))],
+    );
+    let mut w = Hashing::default();
+    let err = store.read_to("obj", &mut w).unwrap_err();
+    proxy.clear_faults();
+    assert_eq!(err.kind(), blobio::ErrorKind::PermissionDenied, "{err}");
+    let first_failed = proxy.counters.seen()[before..]
+        .iter()
+        .filter(|r| r.fault != "pass")
+        .map(|r| {
+            let v = r.header("range").expect("only ranges are refused");
+            v.trim_start_matches("bytes=").split('-').next().unwrap().parse::<usize>().unwrap()
+        })
+        .min()
+        .expect("a range was refused");
+    assert_eq!(w.0.len(), first_failed, "bytes before the failed range, and no more");
+    assert!(w.0[..] == data[..first_failed]);
+}
+
+fn batch_delete_sends_chunks_in_parallel(server: S3Server) {
+    let (store, proxy) = s3_store(server, "batch");
+    let keys: Vec<String> = (0..2500).map(|i| format!("del/{i:05}")).collect();
+    std::thread::scope(|s| {
+        for part in keys.chunks(2500 / 8 + 1) {
+            let store = &store;
+            s.spawn(move || {
+                for k in part {
+                    store.write(k, k.as_bytes()).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(store.list("del/").unwrap().len(), 2500);
+    let before = proxy.counters.count("POST", "delete");
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    store.as_batch_deleter().unwrap().delete_batch(&refs).unwrap();
+    assert_eq!(proxy.counters.count("POST", "delete") - before, 3, "1,000 keys per request");
+    assert!(store.list("del/").unwrap().is_empty());
+}
+
+#[test]
+fn s3s_batch_delete_of_2500_keys_is_three_requests() {
+    batch_delete_sends_chunks_in_parallel(S3Server::S3sFs);
+}
+
+#[test]
+fn moto_batch_delete_of_2500_keys_is_three_requests() {
+    batch_delete_sends_chunks_in_parallel(S3Server::Moto);
+}
+
+/// Connections reset by the server are reconnected and the request sent
+/// again, on S3 as on Azure (a pooled connection past the server's
+/// keep-alive is closed just as it is reused).
+#[test]
+fn s3_requests_on_reset_connections_are_sent_again() {
+    let (store, proxy) = s3_store(S3Server::S3sFs, "stale");
+    proxy.reset_next_connections(2);
+    store.write("k", b"value").unwrap();
+    assert_eq!(proxy.pending_connection_resets(), 0);
+    proxy.reset_next_connections(2);
+    assert_eq!(store.read("k").unwrap(), b"value");
+    assert_eq!(proxy.pending_connection_resets(), 0);
+    proxy.reset_next_connections(2);
+    store.as_batch_deleter().unwrap().delete_batch(&["k"]).unwrap();
+    assert_eq!(proxy.pending_connection_resets(), 0);
+    assert!(!store.exists("k").unwrap());
+}
+
+#[test]
+fn download_settings_are_checked_and_shown_in_config_json() {
+    let server = S3Server::Moto;
+    let mut cfg = server.config("never-created");
+    cfg.download_part_size = 0;
+    let err = S3Backend::new(cfg.clone()).unwrap_err();
+    assert_eq!(err.kind(), blobio::ErrorKind::InvalidArgument, "{err}");
+    cfg.download_part_size = 2 * MIB as u64;
+    cfg.download_concurrency = 0;
+    assert_eq!(S3Backend::new(cfg.clone()).unwrap_err().kind(), blobio::ErrorKind::InvalidArgument);
+    cfg.download_concurrency = 6;
+    let json: serde_json::Value = serde_json::from_str(&S3Backend::new(cfg).unwrap().config_json()).unwrap();
+    assert_eq!(json["download_part_size"], 2 * MIB as u64);
+    assert_eq!(json["download_concurrency"], 6);
+    assert_eq!(json["download_threshold"], blobio::s3::DEFAULT_DOWNLOAD_THRESHOLD);
+
+    let mut cfg = Azurite::Http.config("never-created");
+    cfg.download_concurrency = 0;
+    let err = AzureBlobBackend::new(cfg.clone()).unwrap_err();
+    assert_eq!(err.kind(), blobio::ErrorKind::InvalidArgument, "{err}");
+    cfg.download_concurrency = 1;
+    cfg.download_part_size = 0;
+    assert_eq!(AzureBlobBackend::new(cfg.clone()).unwrap_err().kind(), blobio::ErrorKind::InvalidArgument);
+    cfg.download_part_size = 3;
+    let json: serde_json::Value = serde_json::from_str(&AzureBlobBackend::new(cfg).unwrap().config_json()).unwrap();
+    assert_eq!(json["download_part_size"], 3);
+    assert_eq!(json["download_concurrency"], 1);
+}
