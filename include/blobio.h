@@ -385,6 +385,21 @@ struct blobio_s3_config {
      * that their offsets never move.)
      */
     uint32_t stall_timeout_ms;
+    /**
+     * Objects at least this many bytes long are read as parallel ranged
+     * GETs (each with If-Match, so a replaced object is an error, never a
+     * mix); 0: 32 MiB; `UINT64_MAX`: always one stream.
+     */
+    uint64_t download_threshold;
+    /**
+     * Size of each range of a parallel read, in bytes; 0: 8 MiB.
+     */
+    uint64_t download_part_size;
+    /**
+     * Ranges in flight in a parallel read; 0: 4. Memory is bounded by
+     * (download_concurrency + 1) × download_part_size.
+     */
+    uint32_t download_concurrency;
 };
 
 /**
@@ -479,6 +494,21 @@ struct blobio_azure_config {
      * that their offsets never move.)
      */
     uint32_t stall_timeout_ms;
+    /**
+     * Objects at least this many bytes long are read as parallel ranged
+     * GETs (each with If-Match, so a replaced object is an error, never a
+     * mix); 0: 32 MiB; `UINT64_MAX`: always one stream.
+     */
+    uint64_t download_threshold;
+    /**
+     * Size of each range of a parallel read, in bytes; 0: 8 MiB.
+     */
+    uint64_t download_part_size;
+    /**
+     * Ranges in flight in a parallel read; 0: 4. Memory is bounded by
+     * (download_concurrency + 1) × download_part_size.
+     */
+    uint32_t download_concurrency;
 };
 
 /**

@@ -78,8 +78,16 @@ static void test_streamed_block_upload_and_read(void) {
     blobio_azure_config cfg = base_config();
     cfg.block_size = 1u << 20;
     cfg.upload_concurrency = 3;
+    /* Reads of 1 MiB and more go as parallel 1 MiB ranges, 3 in flight. */
+    cfg.download_threshold = 1u << 20;
+    cfg.download_part_size = 1u << 20;
+    cfg.download_concurrency = 3;
     blobio_store *store = NULL;
     CHECK_OK(blobio_azure_new(&cfg, &store));
+    char *json = NULL;
+    CHECK_OK(blobio_store_config_json(store, &json));
+    CHECK(json && strstr(json, "\"download_threshold\":1048576") != NULL);
+    blobio_string_free(json);
     /* Unknown size: staged in 1 MiB blocks, committed with Put Block List. */
     check_streamed(store, "c/streamed.bin", (5u << 20) + 77u);
     blobio_store_free(store);

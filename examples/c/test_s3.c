@@ -67,8 +67,17 @@ static void test_round_trip_list_and_delete(void) {
 static void test_streamed_multipart_write_and_read(void) {
     blobio_s3_config cfg = base_config("c-stream");
     cfg.part_size = 5u << 20;
+    /* Reads of 1 MiB and more go as parallel 1 MiB ranges, 3 in flight. */
+    cfg.download_threshold = 1u << 20;
+    cfg.download_part_size = 1u << 20;
+    cfg.download_concurrency = 3;
     blobio_store *store = NULL;
     CHECK_OK(blobio_s3_new(&cfg, &store));
+    char *json = NULL;
+    CHECK_OK(blobio_store_config_json(store, &json));
+    CHECK(json && strstr(json, "\"download_part_size\":1048576") != NULL);
+    CHECK(json && strstr(json, "\"download_concurrency\":3") != NULL);
+    blobio_string_free(json);
     /* Unknown size: goes multipart in 5 MiB parts. */
     check_streamed(store, "streamed.bin", (11u << 20) + 77u);
     blobio_store_free(store);

@@ -56,6 +56,25 @@ pub(super) unsafe fn apply_http(
     Ok(())
 }
 
+/// Sets a store's parallel-read settings (threshold, part size,
+/// concurrency) from a C configuration, where 0 keeps each default.
+pub(super) fn apply_downloads(
+    (threshold, part_size, concurrency): (&mut u64, &mut u64, &mut usize),
+    c_threshold: u64,
+    c_part_size: u64,
+    c_concurrency: u32,
+) {
+    if c_threshold != 0 {
+        *threshold = c_threshold;
+    }
+    if c_part_size != 0 {
+        *part_size = c_part_size;
+    }
+    if c_concurrency != 0 {
+        *concurrency = c_concurrency as usize;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +93,14 @@ mod tests {
         assert_eq!(http.timeouts.request, Duration::from_millis(1_500));
         assert_eq!(http.timeouts.stall, Duration::from_millis(250));
         assert_eq!(http.ca_bundle, None);
+    }
+
+    #[test]
+    fn download_settings_of_zero_keep_their_defaults() {
+        let (mut t, mut p, mut c) = (32u64, 8u64, 4usize);
+        apply_downloads((&mut t, &mut p, &mut c), 0, 0, 0);
+        assert_eq!((t, p, c), (32, 8, 4));
+        apply_downloads((&mut t, &mut p, &mut c), u64::MAX, 1 << 20, 6);
+        assert_eq!((t, p, c), (u64::MAX, 1 << 20, 6));
     }
 }

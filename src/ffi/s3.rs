@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::boundary::{arg_out, arg_ref, arg_str, boundary, FfiResult};
-use super::config::{apply_http, opt_str, TimeoutsMs};
+use super::config::{apply_downloads, apply_http, opt_str, TimeoutsMs};
 use super::list::{blobio_list, into_c_list};
 use super::status::blobio_status;
 use super::store::blobio_store;
@@ -61,6 +61,15 @@ pub struct blobio_s3_config {
     /// transfer), in milliseconds; 0: 30 s. (Added after the other fields so
     /// that their offsets never move.)
     pub stall_timeout_ms: u32,
+    /// Objects at least this many bytes long are read as parallel ranged
+    /// GETs (each with If-Match, so a replaced object is an error, never a
+    /// mix); 0: 32 MiB; `UINT64_MAX`: always one stream.
+    pub download_threshold: u64,
+    /// Size of each range of a parallel read, in bytes; 0: 8 MiB.
+    pub download_part_size: u64,
+    /// Ranges in flight in a parallel read; 0: 4. Memory is bounded by
+    /// (download_concurrency + 1) × download_part_size.
+    pub download_concurrency: u32,
 }
 
 /// Opens a store in an S3 bucket (AWS or any S3-compatible store). Every
@@ -103,6 +112,16 @@ pub unsafe extern "C" fn blobio_s3_new(
         if c.multipart_threshold != 0 {
             config.multipart_threshold = c.multipart_threshold;
         }
+        apply_downloads(
+            (
+                &mut config.download_threshold,
+                &mut config.download_part_size,
+                &mut config.download_concurrency,
+            ),
+            c.download_threshold,
+            c.download_part_size,
+            c.download_concurrency,
+        );
         let store = blobio_store::new(Box::new(S3Backend::new(config)?))?;
         out.write(Box::into_raw(store));
         Ok(())
