@@ -369,75 +369,22 @@ fn refused_connections_are_a_network_error_and_are_retried_until_the_listener_is
 
 #[test]
 fn an_unanswered_request_is_a_timeout_within_the_request_bound() {
-    let timeouts = Timeouts {
-        connect: 5 * SEC,
-        request: 400 * MS,
-        stall: 30 * SEC,
-    };
-    let rig = rig(
+    an_unanswered_request_times_out_within_the_request_bound(&rig(
         S3Server::S3sFs,
         "blackhole",
-        ResilientConfig {
-            max_retries: 1,
-            ..fast_retries()
-        },
-        timeouts,
-    );
-    rig.direct.write("k", b"eventually").unwrap();
-    rig.proxy
-        .push(Rule::new(Fault::BlackHole).method("GET").times(2));
-    let started = Instant::now();
-    let err = assert_kind(
-        "read, never answered",
-        rig.store.read("k"),
-        ErrorKind::Timeout,
-    );
-    let took = started.elapsed();
-    assert!(
-        took >= 750 * MS && took < 4 * SEC,
-        "two request timeouts of 400 ms took {took:?}: {err}"
-    );
-
-    rig.proxy.push(Rule::new(Fault::BlackHole).method("GET"));
-    assert_eq!(rig.store.read("k").unwrap(), b"eventually");
+        one_retry(),
+        request_timeouts(),
+    ));
 }
 
 #[test]
 fn a_body_that_stalls_is_a_timeout_within_the_stall_bound_and_resumes() {
-    let timeouts = Timeouts {
-        connect: 5 * SEC,
-        request: 30 * SEC,
-        stall: 300 * MS,
-    };
-    let rig = rig(
+    a_stalled_body_times_out_within_the_stall_bound_and_resumes(&rig(
         S3Server::Moto,
         "stall",
-        ResilientConfig {
-            max_retries: 1,
-            ..fast_retries()
-        },
-        timeouts,
-    );
-    let data = pseudo_random(2 * 1024 * 1024, 13);
-    rig.direct.write("k", &data).unwrap();
-    rig.proxy.push(
-        Rule::new(Fault::Stall(Cut::Fraction(0.5)))
-            .method("GET")
-            .times(2),
-    );
-    let started = Instant::now();
-    let err = assert_kind("read, body stalls", rig.store.read("k"), ErrorKind::Timeout);
-    let took = started.elapsed();
-    assert!(
-        took >= 550 * MS && took < 5 * SEC,
-        "two stall timeouts of 300 ms took {took:?}: {err}"
-    );
-
-    rig.proxy
-        .push(Rule::new(Fault::Stall(Cut::Fraction(0.5))).method("GET"));
-    let mut out = Vec::new();
-    assert_eq!(rig.store.read_to("k", &mut out).unwrap(), data.len() as u64);
-    assert_same("read_to after a stall", &out, &data);
+        one_retry(),
+        stall_timeouts(),
+    ));
 }
 
 // ---------------------------------------------------------------------------

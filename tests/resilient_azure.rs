@@ -227,3 +227,21 @@ mod conformance_wrapped_azure_flapping {
 
     conformance_tests!(store);
 }
+
+#[test]
+fn an_unanswered_request_is_a_timeout_within_the_request_bound() {
+    an_unanswered_request_times_out_within_the_request_bound(&rig(
+        "blackhole",
+        one_retry(),
+        request_timeouts(),
+    ));
+}
+
+#[test]
+fn a_body_that_stalls_is_a_timeout_within_the_stall_bound_and_resumes() {
+    a_stalled_body_times_out_within_the_stall_bound_and_resumes(&rig(
+        "stall",
+        one_retry(),
+        stall_timeouts(),
+    ));
+}

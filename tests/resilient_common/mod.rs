@@ -874,3 +874,83 @@ pub fn sixteen_threads_over_a_flapping_backend_lose_no_write(rig: &Rig) {
         assert!(stats.consecutive_failures < cfg.max_failures, "{stats:?}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Request and stall timeouts
+// ---------------------------------------------------------------------------
+
+/// One retry, fast.
+pub fn one_retry() -> ResilientConfig {
+    ResilientConfig {
+        max_retries: 1,
+        ..fast_retries()
+    }
+}
+
+/// A 400 ms request timeout; the others long.
+pub fn request_timeouts() -> Timeouts {
+    Timeouts {
+        connect: 5 * SEC,
+        request: 400 * MS,
+        stall: 30 * SEC,
+    }
+}
+
+/// A 300 ms stall timeout; the others long.
+pub fn stall_timeouts() -> Timeouts {
+    Timeouts {
+        connect: 5 * SEC,
+        request: 30 * SEC,
+        stall: 300 * MS,
+    }
+}
+
+/// With [`request_timeouts`] and [`one_retry`]: a GET that is never answered
+/// twice is a Timeout after two bounds; once, and the retry reads it.
+pub fn an_unanswered_request_times_out_within_the_request_bound(rig: &Rig) {
+    rig.direct.write("k", b"eventually").unwrap();
+    rig.proxy
+        .push(Rule::new(Fault::BlackHole).method("GET").times(2));
+    let started = Instant::now();
+    let err = assert_kind(
+        "read, never answered",
+        rig.store.read("k"),
+        ErrorKind::Timeout,
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= 750 * MS && took < 4 * SEC,
+        "{}: two request timeouts of 400 ms took {took:?}: {err}",
+        rig.dialect.name
+    );
+
+    rig.proxy.push(Rule::new(Fault::BlackHole).method("GET"));
+    assert_eq!(rig.store.read("k").unwrap(), b"eventually");
+}
+
+/// With [`stall_timeouts`] and [`one_retry`]: a body that goes silent
+/// halfway twice is a Timeout after two bounds; once, and `read_to` resumes
+/// to the exact object.
+pub fn a_stalled_body_times_out_within_the_stall_bound_and_resumes(rig: &Rig) {
+    let data = pseudo_random(2 * 1024 * 1024, 13);
+    rig.direct.write("k", &data).unwrap();
+    rig.proxy.push(
+        Rule::new(Fault::Stall(Cut::Fraction(0.5)))
+            .method("GET")
+            .times(2),
+    );
+    let started = Instant::now();
+    let err = assert_kind("read, body stalls", rig.store.read("k"), ErrorKind::Timeout);
+    let took = started.elapsed();
+    assert!(
+        took >= 550 * MS && took < 5 * SEC,
+        "{}: two stall timeouts of 300 ms took {took:?}: {err}",
+        rig.dialect.name
+    );
+
+    rig.proxy
+        .push(Rule::new(Fault::Stall(Cut::Fraction(0.5))).method("GET"));
+    let mut out = Vec::new();
+    assert_eq!(rig.store.read_to("k", &mut out).unwrap(), data.len() as u64);
+    assert_same("read_to after a stall", &out, &data);
+}
