@@ -22,7 +22,8 @@ impl Bench {
     /// Options every request of `server` carries: failure on HTTP errors,
     /// and the signature or the header the service wants.
     fn curl_auth(&self, server: &Server, upload: bool) -> Vec<String> {
-        let mut args: Vec<String> = vec!["-sS".into(), "--fail".into()];
+        // -s alone leaves the meter of --parallel on.
+        let mut args: Vec<String> = vec!["-sS".into(), "--no-progress-meter".into(), "--fail".into()];
         if server.sas.is_none() {
             let key = server.base["access_key"].as_str().unwrap();
             let secret = server.base["secret_key"].as_str().unwrap();

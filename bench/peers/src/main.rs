@@ -47,9 +47,10 @@ fn main() {
                 other => panic!("no Rust client {other}"),
             }
         }
+        Some("launch") => measure::launch(&args[1..]),
         None => orchestrate::main(),
         Some(other) => {
-            eprintln!("usage: blobio-bench-peers [child]   (unknown argument {other})");
+            eprintln!("usage: blobio-bench-peers [child | launch RESULT PROGRAM ARGS...]   (unknown argument {other})");
             std::process::exit(2);
         }
     }
