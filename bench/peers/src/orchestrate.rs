@@ -205,7 +205,7 @@ impl Bench {
                 }
                 let sample = self.measure(server, client, row);
                 eprintln!("[bench-peers] {} {row} {client}: {:.2} s", server.name, sample.wall);
-                self.check_and_clean(&*store, client, row);
+                self.check_and_clean(&*store, server.name, client, row);
                 self.samples.push(sample);
             }
         }
@@ -219,7 +219,7 @@ impl Bench {
 
     /// Checks on the store what the row did (a client that silently did
     /// nothing must not win), then removes what the next rows must not see.
-    fn check_and_clean(&self, store: &dyn blobio::Backend, client: &str, row: &str) {
+    fn check_and_clean(&self, store: &dyn blobio::Backend, server: &str, client: &str, row: &str) {
         let own = keys::small_prefix(client);
         match row {
             "put_single" | "put_parallel" => {
@@ -231,7 +231,7 @@ impl Bench {
             "small_put" => {
                 let n = store.list(&own).expect("list").len();
                 assert_eq!(n, self.sizes.count, "{client} {row}: objects missing");
-                if !supported("", client, "delete") {
+                if !supported(server, client, "delete") {
                     let names: Vec<String> =
                         (0..n).map(|i| keys::small(&own, i)).collect();
                     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
