@@ -54,3 +54,15 @@ pub fn on_threads(count: usize, threads: usize, f: impl Fn(usize) -> u64 + Sync)
         handles.into_iter().map(|h| h.join().expect("worker panicked")).sum()
     })
 }
+
+/// Unwraps a blobio result, panicking with the error's one-line Display
+/// (its Debug lists every failed path of a batch: thousands of lines).
+pub trait OrDie<T> {
+    fn or_die(self, what: &str) -> T;
+}
+
+impl<T> OrDie<T> for blobio::Result<T> {
+    fn or_die(self, what: &str) -> T {
+        self.unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+}

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::data::{on_threads, Pattern};
+use crate::data::{on_threads, OrDie, Pattern};
 use crate::measure;
 use crate::report::{self, Sample};
 use crate::spec::{keys, Sizes, Spec, SPEC_VAR};
@@ -157,7 +157,7 @@ impl Bench {
         let big = self.sizes.big;
         store
             .write_reader(keys::FIXTURE, &mut Pattern::new(big), Some(big))
-            .expect("writing the large fixture");
+            .or_die("writing the large fixture");
         self.populate(&*store, keys::FIX_PREFIX);
         eprintln!("[bench-peers] {name}: fixtures written");
         server
@@ -178,7 +178,7 @@ impl Bench {
     fn populate(&self, store: &dyn blobio::Backend, prefix: &str) {
         let payload = vec![crate::data::FILL; self.sizes.small];
         on_threads(self.sizes.count, self.sizes.threads, |i| {
-            store.write(&keys::small(prefix, i), &payload).expect("writing small objects");
+            store.write(&keys::small(prefix, i), &payload).or_die("writing small objects");
             0
         });
     }
@@ -200,7 +200,7 @@ impl Bench {
                     continue;
                 }
                 let own = keys::small_prefix(client);
-                if row == "delete" && store.list(&own).expect("list").len() != self.sizes.count {
+                if row == "delete" && store.list(&own).or_die("list").len() != self.sizes.count {
                     self.populate(&*store, &own);
                 }
                 let sample = self.measure(server, client, row);
@@ -210,10 +210,10 @@ impl Bench {
             }
         }
         // Leave the servers as they were: the fixtures are large.
-        let left = store.list("").expect("list everything");
+        let left = store.list("").or_die("list everything");
         let refs: Vec<&str> = left.iter().map(String::as_str).collect();
         if let Some(deleter) = store.as_batch_deleter() {
-            deleter.delete_batch(&refs).expect("removing the fixtures");
+            deleter.delete_batch(&refs).or_die("removing the fixtures");
         }
     }
 
@@ -224,22 +224,22 @@ impl Bench {
         match row {
             "put_single" | "put_parallel" => {
                 let key = keys::put(client);
-                let size = store.stat_file(&key).expect("stat");
+                let size = store.stat_file(&key).or_die("stat");
                 assert_eq!(size, Some(self.sizes.big), "{client} {row}: wrong object size");
-                store.delete(&key).expect("delete");
+                store.delete(&key).or_die("delete");
             }
             "small_put" => {
-                let n = store.list(&own).expect("list").len();
+                let n = store.list(&own).or_die("list").len();
                 assert_eq!(n, self.sizes.count, "{client} {row}: objects missing");
                 if !supported(server, client, "delete") {
                     let names: Vec<String> =
                         (0..n).map(|i| keys::small(&own, i)).collect();
                     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                    store.as_batch_deleter().expect("batch").delete_batch(&refs).expect("clean");
+                    store.as_batch_deleter().expect("batch").delete_batch(&refs).or_die("clean");
                 }
             }
             "delete" => {
-                let n = store.list(&own).expect("list").len();
+                let n = store.list(&own).or_die("list").len();
                 assert_eq!(n, 0, "{client} {row}: {n} objects left");
             }
             _ => {}
