@@ -184,7 +184,6 @@ impl Bench {
     }
 
     fn run_server(&mut self, server: &Server, rows: &[&str]) {
-        let store = self.store(server);
         // Start-up is subtracted from every row's CPU: take the least of a
         // few runs, the cost without noise from the rest of the machine.
         for &client in clients(server.name) {
@@ -199,17 +198,23 @@ impl Bench {
                 if !supported(server.name, client, row) {
                     continue;
                 }
-                let own = keys::small_prefix(client);
-                if row == "delete" && store.list(&own).or_die("list").len() != self.sizes.count {
-                    self.populate(&*store, &own);
+                // A fresh store each time: a connection pooled across a long
+                // row may have been closed by the server meanwhile (Azurite
+                // resets it), and blobio does not resend a batch POST.
+                if row == "delete" {
+                    let (store, own) = (self.store(server), keys::small_prefix(client));
+                    if store.list(&own).or_die("list").len() != self.sizes.count {
+                        self.populate(&*store, &own);
+                    }
                 }
                 let sample = self.measure(server, client, row);
                 eprintln!("[bench-peers] {} {row} {client}: {:.2} s", server.name, sample.wall);
-                self.check_and_clean(&*store, server.name, client, row);
+                self.check_and_clean(&*self.store(server), server.name, client, row);
                 self.samples.push(sample);
             }
         }
         // Leave the servers as they were: the fixtures are large.
+        let store = self.store(server);
         let left = store.list("").or_die("list everything");
         let refs: Vec<&str> = left.iter().map(String::as_str).collect();
         if let Some(deleter) = store.as_batch_deleter() {
