@@ -8,7 +8,7 @@
 //! would report at least the parent's peak. The launcher is small; its
 //! start-up footprint is the floor the "start-up" rows show.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -25,9 +25,9 @@ pub struct Usage {
     pub stdout: String,
 }
 
-/// Runs `cmd` to completion through the launcher; panics, naming `what`,
-/// unless it exits 0.
-pub fn run(what: &str, cmd: &Command, scratch: &Path) -> Usage {
+/// Runs `cmd` to completion through the launcher; an error (naming `what`)
+/// unless it exits 0. The child's own stderr goes to ours.
+pub fn run(what: &str, cmd: &Command, scratch: &Path) -> Result<Usage, String> {
     let result = scratch.join(format!("usage.{}", std::process::id()));
     let mut launcher = Command::new(std::env::current_exe().expect("own path"));
     launcher.arg("launch").arg(&result).arg(cmd.get_program()).args(cmd.get_args());
@@ -37,8 +37,19 @@ pub fn run(what: &str, cmd: &Command, scratch: &Path) -> Usage {
             None => launcher.env_remove(k),
         };
     }
-    launcher.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    launcher.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = launcher.spawn().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    // Its stderr is passed on as it comes, and kept for the failure's reason.
+    let mut errors = child.stderr.take().unwrap();
+    let echo = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n @ 1..) = errors.read(&mut buf) {
+            let _ = std::io::stderr().write_all(&buf[..n]);
+            kept.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&kept).into_owned()
+    });
     let mut stdout = String::new();
     child
         .stdout
@@ -47,13 +58,14 @@ pub fn run(what: &str, cmd: &Command, scratch: &Path) -> Usage {
         .read_to_string(&mut stdout)
         .unwrap_or_else(|e| panic!("{what}: reading its output: {e}"));
     let status = child.wait().expect("waiting for the launcher");
+    let errors = echo.join().unwrap_or_default();
     if !status.success() {
-        panic!("{what}: failed ({status}); its stderr is above");
+        return Err(format!("{what}: {status}: {}", reason(&errors)));
     }
     let text = std::fs::read_to_string(&result).expect("the launcher's result");
     let _ = std::fs::remove_file(&result);
     let f: Vec<f64> = text.split_whitespace().map(|x| x.parse().unwrap()).collect();
-    Usage { wall: f[0], cpu: f[1], max_rss_kib: f[2] as u64, stdout }
+    Ok(Usage { wall: f[0], cpu: f[1], max_rss_kib: f[2] as u64, stdout })
 }
 
 /// `launch RESULT PROGRAM ARGS...`: runs PROGRAM (stdio and environment
@@ -81,4 +93,16 @@ pub fn launch(args: &[String]) -> ! {
     std::fs::write(result, format!("{wall} {cpu} {}", usage.ru_maxrss)).expect("writing RESULT");
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
     std::process::exit(code)
+}
+
+/// The line of a failed child's stderr that says why: a Rust panic's message
+/// (the line after "panicked at"), else the last line (a Python exception).
+fn reason(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let at = lines.iter().position(|l| l.contains("panicked at"));
+    let line = match at {
+        Some(i) if i + 1 < lines.len() => lines[i + 1],
+        _ => lines.last().copied().unwrap_or("no message"),
+    };
+    line.chars().take(300).collect()
 }

@@ -90,6 +90,8 @@ pub(crate) struct Bench {
     peers_py: PathBuf,
     me: PathBuf,
     samples: Vec<Sample>,
+    /// Rows a client failed: reported, then the run exits non-zero.
+    failures: Vec<String>,
 }
 
 pub fn main() {
@@ -108,6 +110,7 @@ pub fn main() {
         me: std::env::current_exe().expect("own path"),
         dir,
         samples: Vec::new(),
+        failures: Vec::new(),
     };
     eprintln!("[bench-peers] sizes: {sizes:?} (scale {scale})");
     let rows = subset("BLOBIO_BENCH_ROWS", ROWS);
@@ -115,7 +118,11 @@ pub fn main() {
         let server = bench.set_up(name);
         bench.run_server(&server, &rows);
     }
-    report::write(&bench.samples, sizes, scale, &out);
+    report::write(&bench.samples, &bench.failures, sizes, scale, &out);
+    if !bench.failures.is_empty() {
+        eprintln!("[bench-peers] FAILED rows:\n  {}", bench.failures.join("\n  "));
+        std::process::exit(1);
+    }
 }
 
 impl Bench {
@@ -168,7 +175,8 @@ impl Bench {
         let mut cmd = Command::new(&self.python);
         cmd.arg(&self.peers_py).arg("setup");
         cmd.env(SPEC_VAR, server.spec("setup", "setup").to_string());
-        measure::run(&format!("{} setup", server.name), &cmd, &self.dir).stdout
+        let what = format!("{} setup", server.name);
+        measure::run(&what, &cmd, &self.dir).unwrap_or_else(|e| panic!("{e}")).stdout
     }
 
     fn store(&self, server: &Server) -> Box<dyn blobio::Backend> {
@@ -187,11 +195,15 @@ impl Bench {
         // Start-up is subtracted from every row's CPU: take the least of a
         // few runs, the cost without noise from the rest of the machine.
         for &client in clients(server.name) {
-            let startup = (0..3)
-                .map(|_| self.measure(server, client, "startup"))
-                .min_by(|a, b| a.cpu.total_cmp(&b.cpu))
-                .unwrap();
-            self.samples.push(startup);
+            let runs: Result<Vec<Sample>, String> =
+                (0..3).map(|_| self.measure(server, client, "startup")).collect();
+            match runs {
+                Ok(runs) => {
+                    let least = runs.into_iter().min_by(|a, b| a.cpu.total_cmp(&b.cpu));
+                    self.samples.push(least.unwrap());
+                }
+                Err(e) => self.failures.push(e),
+            }
         }
         for &row in rows {
             for &client in clients(server.name) {
@@ -207,19 +219,38 @@ impl Bench {
                         self.populate(&*store, &own);
                     }
                 }
-                let sample = self.measure(server, client, row);
-                eprintln!("[bench-peers] {} {row} {client}: {:.2} s", server.name, sample.wall);
-                self.check_and_clean(&*self.store(server), server.name, client, row);
-                self.samples.push(sample);
+                match self.measure(server, client, row) {
+                    Ok(sample) => {
+                        let wall = sample.wall;
+                        eprintln!("[bench-peers] {} {row} {client}: {wall:.2} s", server.name);
+                        self.check_and_clean(&*self.store(server), server.name, client, row);
+                        self.samples.push(sample);
+                    }
+                    Err(e) => {
+                        eprintln!("[bench-peers] {e}");
+                        self.failures.push(e);
+                        // Whatever the failed row left must not reach the next rows.
+                        let store = self.store(server);
+                        store.delete(&keys::put(client)).or_die("clean");
+                        let own = keys::small_prefix(client);
+                        self.remove(&*store, store.list(&own).or_die("list"));
+                    }
+                }
             }
         }
         // Leave the servers as they were: the fixtures are large.
         let store = self.store(server);
-        let left = store.list("").or_die("list everything");
-        let refs: Vec<&str> = left.iter().map(String::as_str).collect();
-        if let Some(deleter) = store.as_batch_deleter() {
-            deleter.delete_batch(&refs).or_die("removing the fixtures");
-        }
+        self.remove(&*store, store.list("").or_die("list everything"));
+    }
+
+    /// Deletes `names` one request each, `threads` at once: the bench's own
+    /// clean-up stays out of the batch APIs it measures (Azurite, loaded,
+    /// resets connections in the middle of parallel Blob Batch requests).
+    fn remove(&self, store: &dyn blobio::Backend, names: Vec<String>) {
+        on_threads(names.len(), self.sizes.threads, |i| {
+            store.delete(&names[i]).or_die("clean-up delete");
+            0
+        });
     }
 
     /// Checks on the store what the row did (a client that silently did
@@ -237,10 +268,7 @@ impl Bench {
                 let n = store.list(&own).or_die("list").len();
                 assert_eq!(n, self.sizes.count, "{client} {row}: objects missing");
                 if !supported(server, client, "delete") {
-                    let names: Vec<String> =
-                        (0..n).map(|i| keys::small(&own, i)).collect();
-                    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                    store.as_batch_deleter().expect("batch").delete_batch(&refs).or_die("clean");
+                    self.remove(store, (0..n).map(|i| keys::small(&own, i)).collect());
                 }
             }
             "delete" => {
@@ -251,7 +279,7 @@ impl Bench {
         }
     }
 
-    fn measure(&self, server: &Server, client: &str, row: &str) -> Sample {
+    fn measure(&self, server: &Server, client: &str, row: &str) -> Result<Sample, String> {
         let what = format!("{} {row} {client}", server.name);
         let spec = server.spec(client, row);
         let (mut cmd, reports) = match client {
@@ -271,7 +299,7 @@ impl Bench {
             }
         };
         cmd.env(SPEC_VAR, spec.to_string());
-        let usage = measure::run(&what, &cmd, &self.dir);
+        let usage = measure::run(&what, &cmd, &self.dir)?;
         let (wall, bytes, ops) = if reports {
             let line = usage.stdout.lines().last().unwrap_or_default();
             let v: Value = serde_json::from_str(line)
@@ -282,7 +310,7 @@ impl Bench {
             (usage.wall, bytes, ops)
         };
         assert_eq!((bytes, ops), self.expected(row), "{what}: moved the wrong amount");
-        Sample {
+        Ok(Sample {
             server: server.name,
             row: row.to_owned(),
             client: client.to_owned(),
@@ -291,7 +319,7 @@ impl Bench {
             max_rss_kib: usage.max_rss_kib,
             bytes,
             ops,
-        }
+        })
     }
 
     /// (bytes, operations) a row must report.

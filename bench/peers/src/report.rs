@@ -100,7 +100,7 @@ fn ratio(a: f64, b: Option<f64>) -> String {
 }
 
 /// Prints the table and writes bench-peers.md and bench-peers.json to `out`.
-pub fn write(samples: &[Sample], sizes: Sizes, scale: f64, out: &Path) {
+pub fn write(samples: &[Sample], failures: &[String], sizes: Sizes, scale: f64, out: &Path) {
     let startup = |s: &Sample| {
         samples
             .iter()
@@ -173,6 +173,13 @@ pub fn write(samples: &[Sample], sizes: Sizes, scale: f64, out: &Path) {
         }
         md.push('\n');
     }
+    if !failures.is_empty() {
+        let _ = writeln!(md, "Failed (not in the tables above):\n");
+        for f in failures {
+            let _ = writeln!(md, "- {f}");
+        }
+        md.push('\n');
+    }
     if !static_size.is_empty() {
         let _ = writeln!(md, "{static_size}");
     }
@@ -183,7 +190,7 @@ pub fn write(samples: &[Sample], sizes: Sizes, scale: f64, out: &Path) {
         "scale": scale, "sizes": sizes.to_json(), "static_size": static_size,
         "unix_time": std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
-        "rows": json_rows,
+        "rows": json_rows, "failures": failures,
     });
     let text = serde_json::to_string_pretty(&doc).unwrap();
     std::fs::write(out.join("bench-peers.json"), text).expect("writing bench-peers.json");
