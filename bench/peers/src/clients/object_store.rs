@@ -3,6 +3,7 @@
 //! documentation suggests, with its defaults.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{stream, StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
@@ -10,7 +11,7 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::io::AsyncWriteExt;
 
 use crate::data::FILL;
@@ -23,10 +24,17 @@ const RANGES_IN_FLIGHT: usize = 8;
 /// Chunk handed to the upload writer, as a reader loop would.
 const CHUNK: usize = 1024 * 1024;
 
+/// The same patience as blobio's stores here (see clients/blobio.rs): its
+/// default 30 s request timeout fails Blob Batch deletes on a loaded Azurite.
+fn patient() -> ClientOptions {
+    ClientOptions::new().with_timeout(Duration::from_secs(600))
+}
+
 fn store(spec: &Spec) -> Arc<dyn ObjectStore> {
     match spec.server() {
         "moto" => Arc::new(
             AmazonS3Builder::new()
+                .with_client_options(patient())
                 .with_endpoint(spec.str("endpoint"))
                 .with_bucket_name(spec.str("bucket"))
                 .with_region("us-east-1")
@@ -39,6 +47,7 @@ fn store(spec: &Spec) -> Arc<dyn ObjectStore> {
         // The emulator URL comes from AZURITE_BLOB_STORAGE_URL, set by the parent.
         "azurite" => Arc::new(
             MicrosoftAzureBuilder::new()
+                .with_client_options(patient())
                 .with_use_emulator(true)
                 .with_account(spec.str("account"))
                 .with_access_key(spec.str("account_key"))
