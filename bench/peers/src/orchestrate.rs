@@ -210,9 +210,8 @@ impl Bench {
                 if !supported(server.name, client, row) {
                     continue;
                 }
-                // A fresh store each time: a connection pooled across a long
-                // row may have been closed by the server meanwhile (Azurite
-                // resets it), and blobio does not resend a batch POST.
+                // The bench's own stores are made fresh for each step, so no
+                // pooled connection sits idle across a long row.
                 if row == "delete" {
                     let (store, own) = (self.store(server), keys::small_prefix(client));
                     if store.list(&own).or_die("list").len() != self.sizes.count {
