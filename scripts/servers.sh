@@ -212,9 +212,10 @@ _start() {
 start_azurite() {
     local port; port=$(free_port) || return 1
     [[ -f "$(azurite_main)" ]] || { _die "azurite not installed (run install_azurite)"; return 1; }
+    # BLOBIO_AZURITE_EXTENT_MB: in-memory blob data cap (scripts/bench-peers raises it).
     _start azurite "$port" node "$(azurite_main)" --blobHost 127.0.0.1 --blobPort "$port" \
-        --inMemoryPersistence --extentMemoryLimit 2048 --disableTelemetry \
-        --skipApiVersionCheck --silent || return 1
+        --inMemoryPersistence --extentMemoryLimit "${BLOBIO_AZURITE_EXTENT_MB:-2048}" \
+        --disableTelemetry --skipApiVersionCheck --silent || return 1
     export BLOBIO_TEST_AZURITE_ENDPOINT="http://127.0.0.1:$port/$AZURITE_ACCOUNT"
     export BLOBIO_TEST_AZURITE_ACCOUNT="$AZURITE_ACCOUNT"
     export BLOBIO_TEST_AZURITE_KEY="$AZURITE_KEY"
