@@ -363,8 +363,9 @@ struct blobio_s3_config {
      */
     uint32_t request_timeout_ms;
     /**
-     * PEM file of CA certificates to trust instead of the built-in roots;
-     * NULL: the built-in Mozilla roots.
+     * PEM file of CA certificates to trust instead of the system CA store;
+     * NULL: `BLOBIO_CA_BUNDLE`, then the system store (`SSL_CERT_FILE`, else
+     * the distribution bundle, as listed in the README).
      */
     const char *ca_bundle_path;
     /**
@@ -447,8 +448,9 @@ struct blobio_azure_config {
      */
     const char *endpoint;
     /**
-     * PEM file of CA certificates to trust instead of the built-in roots;
-     * NULL: `BLOBIO_CA_BUNDLE`, then the built-in Mozilla roots.
+     * PEM file of CA certificates to trust instead of the system CA store;
+     * NULL: `BLOBIO_CA_BUNDLE`, then the system store (`SSL_CERT_FILE`, else
+     * the distribution bundle, as listed in the README).
      */
     const char *ca_bundle_path;
     /**

@@ -497,10 +497,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         // An absurdly long number of seconds is as good as "a long time".
         return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }
-    let date = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(value)
-        .ok()?;
-    let at = SystemTime::from(date);
+    let at = crate::time::parse_http_date(value)?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 

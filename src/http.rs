@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -39,9 +39,55 @@ impl Default for Timeouts {
 pub struct HttpConfig {
     /// Timeouts.
     pub timeouts: Timeouts,
-    /// PEM file of CA certificates to trust instead of the built-in Mozilla
-    /// roots (as curl's `CURLOPT_CAINFO`), for private CAs and test servers.
+    /// PEM file of CA certificates to trust instead of the system's CA
+    /// store (as curl's `CURLOPT_CAINFO`), for private CAs and test servers.
+    /// Without it, the system store is used: the PEM file `SSL_CERT_FILE`
+    /// names, else the first of the usual distribution bundles
+    /// ([`SYSTEM_CA_BUNDLES`]).
     pub ca_bundle: Option<PathBuf>,
+}
+
+/// Where the system's CA store is looked for when `SSL_CERT_FILE` is not
+/// set, in this order (the first file that exists is used).
+pub const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",                // Debian, Ubuntu, Arch, Alpine
+    "/etc/pki/tls/certs/ca-bundle.crt",                  // Fedora, RHEL
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // RHEL, CentOS
+    "/etc/ssl/ca-bundle.pem",                            // openSUSE
+    "/etc/ssl/cert.pem",                                 // Alpine, macOS, BSDs
+];
+
+/// The system's CA store, read once per process.
+struct SystemRoots {
+    certs: Arc<Vec<Certificate<'static>>>,
+    /// Why there are none, when there are none.
+    missing: Option<String>,
+}
+
+fn system_roots() -> &'static SystemRoots {
+    static ROOTS: OnceLock<SystemRoots> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let from_env = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty());
+        let found = match &from_env {
+            Some(file) => Some(PathBuf::from(file)),
+            None => SYSTEM_CA_BUNDLES.iter().map(PathBuf::from).find(|p| p.is_file()),
+        };
+        let hint = "set ca_bundle_path (or BLOBIO_CA_BUNDLE) to a PEM file of trusted CAs";
+        match found.map(|path| load_certs(&path)) {
+            Some(Ok(certs)) => SystemRoots { certs: Arc::new(certs), missing: None },
+            Some(Err(e)) => SystemRoots {
+                certs: Arc::new(Vec::new()),
+                missing: Some(format!("the system CA store is unusable ({e}); {hint}")),
+            },
+            None => SystemRoots {
+                certs: Arc::new(Vec::new()),
+                missing: Some(format!(
+                    "no system CA store (SSL_CERT_FILE is not set and none of {} exists); {hint}",
+                    SYSTEM_CA_BUNDLES.join(", ")
+                )),
+            },
+        }
+    })
 }
 
 /// One pooled HTTP client. Cheap to share between threads.
@@ -50,6 +96,8 @@ pub(crate) struct Transport {
     agent: Agent,
     /// Whether a POST may be sent again (see [`Transport::send`]).
     resend_posts: bool,
+    /// Set when no CA is trusted: HTTPS requests fail at once, saying why.
+    no_roots: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -64,10 +112,16 @@ pub(crate) type Response = ureq::http::Response<Body>;
 impl Transport {
     /// Builds the agent once; every request of the store reuses it.
     pub(crate) fn new(cfg: &HttpConfig) -> Result<Self> {
-        let mut tls = TlsConfig::builder();
-        if let Some(path) = &cfg.ca_bundle {
-            tls = tls.root_certs(load_roots(path)?);
-        }
+        let mut no_roots = None;
+        let roots = match &cfg.ca_bundle {
+            Some(path) => Arc::new(load_certs(path)?),
+            None => {
+                let system = system_roots();
+                no_roots = system.missing.as_deref().map(Arc::from);
+                Arc::clone(&system.certs)
+            }
+        };
+        let tls = TlsConfig::builder().root_certs(RootCerts::Specific(roots));
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -86,6 +140,7 @@ impl Transport {
         Ok(Transport {
             agent: Agent::new_with_config(config),
             resend_posts: false,
+            no_roots,
         })
     }
 
@@ -95,6 +150,7 @@ impl Transport {
         Transport {
             agent: self.agent.clone(),
             resend_posts: true,
+            no_roots: self.no_roots.clone(),
         }
     }
 
@@ -114,6 +170,15 @@ impl Transport {
         headers: &[(&str, &str)],
         body: RequestBody<'_>,
     ) -> Result<Response> {
+        if let Some(why) = &self.no_roots {
+            if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
+                return Err(Error::Network {
+                    path: path.to_owned(),
+                    message: format!("TLS: {why}"),
+                    source: None,
+                });
+            }
+        }
         // ureq frames a bodiless POST or PUT as chunked, which S3 refuses
         // (411 MissingContentLength) and some proxies cannot forward: send
         // an explicit `Content-Length: 0` instead.
@@ -211,7 +276,8 @@ pub(crate) enum RequestBody<'a> {
     Reader(&'a mut dyn Read, u64),
 }
 
-fn load_roots(path: &Path) -> Result<RootCerts> {
+/// The certificates of a PEM file.
+fn load_certs(path: &Path) -> Result<Vec<Certificate<'static>>> {
     let shown = path.to_string_lossy();
     // A CA bundle that cannot be read is a configuration mistake, named as
     // such (not a missing object).
@@ -234,7 +300,7 @@ fn load_roots(path: &Path) -> Result<RootCerts> {
             "CA bundle {shown}: no certificates found"
         )));
     }
-    Ok(RootCerts::Specific(Arc::new(certs)))
+    Ok(certs)
 }
 
 /// Maps a ureq failure onto blobio's error kinds.

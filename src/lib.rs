@@ -18,6 +18,7 @@ pub mod paths;
 mod pool;
 pub mod resilient;
 pub mod s3;
+mod time;
 mod transfer;
 mod xml;
 
@@ -27,7 +28,7 @@ pub use backend::{
     ObjectLister,
 };
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
-pub use http::{HttpConfig, Timeouts};
+pub use http::{HttpConfig, Timeouts, SYSTEM_CA_BUNDLES};
 pub use local::LocalBackend;
 pub use resilient::{
     CircuitBreaker, CircuitState, CircuitStats, ReadSeek, ResilientBackend, ResilientConfig,

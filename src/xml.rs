@@ -1,4 +1,5 @@
-//! Small helpers over quick-xml shared by the S3 and Azure parsers.
+//! Small helpers over quick-xml shared by the S3 and Azure parsers, and the
+//! escaping of text put into request bodies.
 
 use quick_xml::events::{BytesRef, BytesText, Event};
 use quick_xml::Reader;
@@ -88,6 +89,109 @@ pub(crate) fn error_fields<const N: usize>(xml: &[u8], wanted: [&str; N]) -> [Op
     found
 }
 
+/// What [`walk`] calls for each element that ends.
+pub(crate) type OnClose<'f> = dyn FnMut(&[&str], &str) -> Result<(), String> + 'f;
+
+/// Reads a whole document, calling `closed(path, text)` each time an
+/// element ends: `path` holds the local names from the root down to that
+/// element, `text` its character data with references resolved (empty when
+/// it held only child elements). The root must be named `root`. A UTF-8
+/// byte-order mark is skipped. A malformed or truncated document is an
+/// error, so a cut response is never taken for a short one.
+pub(crate) fn walk(
+    xml: &[u8],
+    root: &str,
+    closed: &mut OnClose<'_>,
+) -> Result<(), String> {
+    let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
+    let mut reader = Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut done = false;
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("XML error: {e}"))?;
+        let empty = matches!(event, Event::Empty(_));
+        match event {
+            Event::Start(e) | Event::Empty(e) => {
+                if done {
+                    return Err("content after the root element".into());
+                }
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if stack.is_empty() && name != root {
+                    return Err(format!("the root element is {name}, not {root}"));
+                }
+                stack.push(name);
+                text.clear();
+                if !empty {
+                    buf.clear();
+                    continue;
+                }
+            }
+            Event::Text(t) => {
+                push_text(&mut text, &t);
+                buf.clear();
+                continue;
+            }
+            Event::GeneralRef(r) => {
+                push_ref(&mut text, &r);
+                buf.clear();
+                continue;
+            }
+            Event::CData(c) => {
+                text.push_str(&String::from_utf8_lossy(&c));
+                buf.clear();
+                continue;
+            }
+            Event::End(_) => {}
+            Event::Eof => break,
+            _ => {
+                buf.clear();
+                continue;
+            }
+        }
+        // An element ended (or was empty): report it, then pop it.
+        let path: Vec<&str> = stack.iter().map(String::as_str).collect();
+        closed(&path, &text)?;
+        text.clear();
+        stack.pop();
+        done = stack.is_empty();
+        buf.clear();
+    }
+    if !done {
+        return Err(if stack.is_empty() {
+            format!("no {root} element")
+        } else {
+            "the document ends early".into()
+        });
+    }
+    Ok(())
+}
+
+/// `text` escaped for use as element content in a request body.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Line ends and tabs survive a parser only as references.
+            '\r' | '\n' | '\t' => {
+                out.push_str("&#");
+                out.push_str(&u32::from(c).to_string());
+                out.push(';');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +206,52 @@ mod tests {
         assert_eq!(missing, None);
         assert_eq!(error_fields(b"<Result><Code>x</Code></Result>", ["Code"]), [None]);
         assert_eq!(error_fields(b"<Error><Code>trunc", ["Code"]), [None]);
+    }
+
+    fn closed_elements(xml: &[u8], root: &str) -> Result<Vec<String>, String> {
+        let mut seen = Vec::new();
+        walk(xml, root, &mut |path, text| {
+            seen.push(format!("{}={text}", path.join("/")));
+            Ok(())
+        })?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn walk_reports_every_element_with_its_path_and_text() {
+        let xml = b"\xEF\xBB\xBF<?xml version=\"1.0\"?><R xmlns=\"urn:x\"><A>a &amp; &#233;</A>\
+<B><C><![CDATA[<c>]]></C><D/></B></R>";
+        assert_eq!(
+            closed_elements(xml, "R").unwrap(),
+            ["R/A=a & \u{e9}", "R/B/C=<c>", "R/B/D=", "R/B=", "R="]
+        );
+        assert_eq!(closed_elements(b"<R/>", "R").unwrap(), ["R="]);
+    }
+
+    #[test]
+    fn walk_refuses_a_cut_or_foreign_document() {
+        assert_eq!(
+            closed_elements(b"<R><A>x</A>", "R").unwrap_err(),
+            "the document ends early"
+        );
+        assert_eq!(closed_elements(b"", "R").unwrap_err(), "no R element");
+        assert_eq!(
+            closed_elements(b"<Error><Code>x</Code></Error>", "R").unwrap_err(),
+            "the root element is Error, not R"
+        );
+        assert!(closed_elements(b"<R><A>x</B></R>", "R").is_err());
+        // The callback's own error stops the walk.
+        let err = walk(b"<R><A/></R>", "R", &mut |_, _| Err("stop".into()));
+        assert_eq!(err.unwrap_err(), "stop");
+    }
+
+    #[test]
+    fn escape_makes_text_safe_as_element_content() {
+        assert_eq!(escape("a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&apos;");
+        assert_eq!(escape("x\r\ny\tz é+%"), "x&#13;&#10;y&#9;z é+%");
+        // What escape writes, walk reads back unchanged.
+        let key = "dir/a&b <c>\"'\r\n\t é.parquet";
+        let doc = format!("<K>{}</K>", escape(key));
+        assert_eq!(closed_elements(doc.as_bytes(), "K").unwrap(), [format!("K={key}")]);
     }
 }

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use super::auth::http_date;
+use crate::time::http_date;
 use super::{AzureBlobBackend, AzureInner, Req};
 use crate::backend::BatchDeleter;
 use crate::error::{BatchFailure, Error, Result, ServiceDetail};

@@ -53,7 +53,7 @@ pub mod env {
     pub const CLIENT_ID: &str = "AZURE_CLIENT_ID";
     /// The managed-identity token endpoint (as object_store names it).
     pub const MSI_ENDPOINT: &str = "AZURE_MSI_ENDPOINT";
-    /// A PEM file of CA certificates to trust instead of the built-in roots.
+    /// A PEM file of CA certificates to trust instead of the system CA store.
     pub const CA_BUNDLE: &str = "BLOBIO_CA_BUNDLE";
 }
 

@@ -8,6 +8,7 @@ use quick_xml::Reader;
 use super::{validate_prefix, AzureInner, Req};
 use crate::error::{Error, Result};
 use crate::http::{read_small_body, RequestBody};
+use crate::time::parse_http_date;
 use crate::xml::{push_ref, push_text};
 
 /// Largest listing page accepted (5,000 blobs are a few MiB of XML).
@@ -179,14 +180,6 @@ fn decode_name(text: &str) -> std::result::Result<String, String> {
         .decode_utf8()
         .map(|s| s.into_owned())
         .map_err(|_| "an encoded Name is not UTF-8".to_owned())
-}
-
-/// `Tue, 14 Nov 2023 22:13:20 GMT`.
-pub(crate) fn parse_http_date(s: &str) -> Option<SystemTime> {
-    jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(s)
-        .ok()
-        .map(SystemTime::from)
 }
 
 #[cfg(test)]

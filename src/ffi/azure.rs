@@ -39,8 +39,9 @@ pub struct blobio_azure_config {
     /// `https://<account>.blob.core.windows.net`. A path-style endpoint such
     /// as Azurite's `http://127.0.0.1:10000/devstoreaccount1` works too.
     pub endpoint: *const c_char,
-    /// PEM file of CA certificates to trust instead of the built-in roots;
-    /// NULL: `BLOBIO_CA_BUNDLE`, then the built-in Mozilla roots.
+    /// PEM file of CA certificates to trust instead of the system CA store;
+    /// NULL: `BLOBIO_CA_BUNDLE`, then the system store (`SSL_CERT_FILE`, else
+    /// the distribution bundle, as listed in the README).
     pub ca_bundle_path: *const c_char,
     /// Authenticate with bearer tokens of the machine's managed identity
     /// (from the instance metadata endpoint).

@@ -48,8 +48,9 @@ pub struct blobio_s3_config {
     /// Time allowed to send a request and receive the response headers, in
     /// milliseconds; 0: 60 s.
     pub request_timeout_ms: u32,
-    /// PEM file of CA certificates to trust instead of the built-in roots;
-    /// NULL: the built-in Mozilla roots.
+    /// PEM file of CA certificates to trust instead of the system CA store;
+    /// NULL: `BLOBIO_CA_BUNDLE`, then the system store (`SSL_CERT_FILE`, else
+    /// the distribution bundle, as listed in the README).
     pub ca_bundle_path: *const c_char,
     /// Part size of multipart uploads in bytes (at least 5 MiB); 0: 16 MiB.
     pub part_size: u64,

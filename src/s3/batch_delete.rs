@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
-use rusty_s3::actions::{DeleteObjects, DeleteObjectsResponse, ObjectIdentifier};
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use rusty_s3::Method;
 
 use super::{S3Backend, S3Inner};
 use crate::backend::{Backend, BatchDeleter};
 use crate::error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 use crate::http::{read_small_body, RequestBody};
 use crate::transfer::run_batches;
+use crate::xml::{escape, walk};
 
 /// S3's limit of keys per DeleteObjects request.
 const CHUNK: usize = 1000;
@@ -60,11 +63,9 @@ impl BatchDeleter for S3Backend {
 /// One DeleteObjects request; returns the keys (key, path) that failed.
 fn delete_chunk(s3: &S3Inner, chunk: &[(String, String)]) -> Vec<BatchFailure> {
     let mut failures = Vec::new();
-    let ids: Vec<ObjectIdentifier> = chunk.iter().map(|(k, _)| ObjectIdentifier::new(k.clone())).collect();
-    let mut action = DeleteObjects::new(&s3.bucket, s3.credentials.as_ref(), ids.iter());
-    action.set_quiet(true);
-    let url = s3.sign(action.clone());
-    let (body, md5) = action.body_with_md5();
+    let body = delete_body(chunk.iter().map(|(k, _)| k.as_str()));
+    let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(body.as_bytes()));
+    let url = s3.sign_request(Method::Post, None, &[("delete", "")], &[]);
     let label = format!("batch of {} keys", chunk.len());
     // Deleting is idempotent: resent when its connection was found closed.
     let result = s3
@@ -92,8 +93,7 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, String)]) -> Vec<BatchFailure> {
             return failures;
         }
     };
-    let text = String::from_utf8_lossy(&body);
-    let parsed = match DeleteObjectsResponse::parse(&text) {
+    let parsed = match parse_errors(&body) {
         Ok(p) => p,
         Err(e) => {
             for (_, path) in chunk {
@@ -110,7 +110,7 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, String)]) -> Vec<BatchFailure> {
             return failures;
         }
     };
-    for err in parsed.errors {
+    for err in parsed {
         if err.code == "NoSuchKey" {
             continue;
         }
@@ -147,5 +147,77 @@ fn copy_error(path: &str, e: &Error, msg: &str) -> Error {
         ErrorKind::Network => Error::Network { path, message, source: None },
         ErrorKind::Timeout => Error::Timeout { path, message, source: None },
         _ => Error::Other { path, message, remote, source: None },
+    }
+}
+
+/// The quiet Delete document for `keys`: only failures come back.
+fn delete_body<'k>(keys: impl Iterator<Item = &'k str>) -> String {
+    let mut body = String::from("<Delete><Quiet>true</Quiet>");
+    for key in keys {
+        body.push_str("<Object><Key>");
+        body.push_str(&escape(key));
+        body.push_str("</Key></Object>");
+    }
+    body.push_str("</Delete>");
+    body
+}
+
+/// One per-key failure of a DeleteObjects answer.
+#[derive(Debug, Default, PartialEq)]
+struct KeyError {
+    key: String,
+    code: String,
+    message: String,
+}
+
+/// The Error entries of a `DeleteResult` (Deleted entries are skipped).
+fn parse_errors(xml: &[u8]) -> std::result::Result<Vec<KeyError>, String> {
+    let mut errors = Vec::new();
+    let mut current = KeyError::default();
+    walk(xml, "DeleteResult", &mut |path, text| {
+        match path {
+            [_, "Error", "Key"] => current.key = text.to_owned(),
+            [_, "Error", "Code"] => current.code = text.trim().to_owned(),
+            [_, "Error", "Message"] => current.message = text.to_owned(),
+            [_, "Error"] => errors.push(std::mem::take(&mut current)),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delete_document_escapes_keys_and_asks_for_quiet() {
+        let body = delete_body(["a&b", "c\nd<e>"].into_iter());
+        assert_eq!(
+            body,
+            "<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object>\
+<Object><Key>c&#10;d&lt;e&gt;</Key></Object></Delete>"
+        );
+    }
+
+    #[test]
+    fn only_error_entries_are_failures() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+<Deleted><Key>gone</Key></Deleted>
+<Error><Key>p/a&amp;b</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>
+<Error><Key>p/c</Key><Code>NoSuchKey</Code><Message>missing</Message></Error>
+</DeleteResult>"#;
+        let errors = parse_errors(xml).unwrap();
+        assert_eq!(
+            errors,
+            [
+                KeyError { key: "p/a&b".into(), code: "AccessDenied".into(), message: "Access Denied".into() },
+                KeyError { key: "p/c".into(), code: "NoSuchKey".into(), message: "missing".into() },
+            ]
+        );
+        assert_eq!(parse_errors(b"<DeleteResult/>").unwrap(), []);
+        assert!(parse_errors(b"<DeleteResult><Error><Key>a</Key>").is_err());
     }
 }

@@ -2,12 +2,14 @@
 
 use std::time::SystemTime;
 
-use rusty_s3::actions::ListObjectsV2;
+use rusty_s3::Method;
 
 use super::S3Inner;
 use crate::error::{Error, Result};
 use crate::http::{read_small_body, RequestBody};
 use crate::paths::validate_prefix;
+use crate::time::parse_rfc3339;
+use crate::xml::walk;
 
 /// Largest listing page accepted (a page of 1,000 keys is a few hundred KiB).
 const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
@@ -35,49 +37,112 @@ pub(crate) fn list(
     let full_prefix = format!("{}{user_prefix}", s3.prefix);
     let mut token: Option<String> = None;
     loop {
-        let mut action = ListObjectsV2::new(&s3.bucket, s3.credentials.as_ref());
+        let mut query = vec![("list-type", "2"), ("encoding-type", "url"), ("max-keys", "1000")];
         if !full_prefix.is_empty() {
-            action.with_prefix(full_prefix.as_str());
+            query.push(("prefix", full_prefix.as_str()));
         }
         if let Some(d) = delimiter {
-            action.with_delimiter(d);
+            query.push(("delimiter", d));
         }
         if let Some(t) = &token {
-            action.with_continuation_token(t.as_str());
+            query.push(("continuation-token", t.as_str()));
         }
-        action.with_max_keys(1000);
-        let url = s3.sign(action);
+        let url = s3.sign_request(Method::Get, None, &query, &[]);
         let resp = s3.send_ok(prefix, "GET", &url, &[], RequestBody::Empty)?;
         let body = read_small_body(prefix, resp, MAX_PAGE_BYTES)?;
-        let text = std::str::from_utf8(&body).map_err(|_| bad_listing(prefix, "not UTF-8"))?;
-        let page = ListObjectsV2::parse_response(text)
-            .map_err(|e| bad_listing(prefix, &e.to_string()))?;
-        // rusty-s3 has already undone the `encoding-type=url` encoding.
+        let page = parse_page(&body).map_err(|why| bad_listing(prefix, &why))?;
         let strip = |key: &str| key.strip_prefix(s3.prefix.as_str()).map(str::to_owned);
-        for obj in page.contents {
-            let Some(key) = strip(&obj.key) else { continue };
-            let last_modified = obj
-                .last_modified
-                .as_deref()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .map(SystemTime::from)
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            visit(Entry::Object {
-                key,
-                size: obj.size.unwrap_or(0),
-                last_modified,
-            });
-        }
-        for cp in page.common_prefixes {
-            if let Some(p) = strip(&cp.prefix) {
-                visit(Entry::Prefix(p));
+        for entry in page.entries {
+            match entry {
+                Entry::Object {
+                    key,
+                    size,
+                    last_modified,
+                } => {
+                    if let Some(key) = strip(&key) {
+                        visit(Entry::Object {
+                            key,
+                            size,
+                            last_modified,
+                        });
+                    }
+                }
+                Entry::Prefix(p) => {
+                    if let Some(p) = strip(&p) {
+                        visit(Entry::Prefix(p));
+                    }
+                }
             }
         }
-        match page.next_continuation_token {
-            Some(t) if !t.is_empty() => token = Some(t),
+        match page.next_token {
+            Some(t) if page.truncated && !t.is_empty() => token = Some(t),
             _ => return Ok(()),
         }
     }
+}
+
+/// One page of a ListObjectsV2 answer, with full (undecoded) keys.
+#[derive(Default)]
+struct Page {
+    entries: Vec<Entry>,
+    truncated: bool,
+    next_token: Option<String>,
+}
+
+/// Parses a `ListBucketResult`. Keys and prefixes come back decoded when
+/// the server applied `encoding-type=url` (it says so in `EncodingType`;
+/// servers that ignore the parameter send keys as they are).
+fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
+    let mut page = Page::default();
+    let mut encoded = false;
+    // Fields of the Contents element being read.
+    let (mut key, mut size, mut modified) = (None::<String>, 0u64, SystemTime::UNIX_EPOCH);
+    let mut prefixes = Vec::new();
+    walk(xml, "ListBucketResult", &mut |path, text| {
+        match path {
+            [_, "EncodingType"] => encoded = text.trim() == "url",
+            [_, "IsTruncated"] => page.truncated = text.trim() == "true",
+            [_, "NextContinuationToken"] => page.next_token = Some(text.to_owned()),
+            [_, "Contents", "Key"] => key = Some(text.to_owned()),
+            [_, "Contents", "Size"] => {
+                size = text.trim().parse().map_err(|_| format!("bad Size {text:?}"))?;
+            }
+            [_, "Contents", "LastModified"] => {
+                modified = parse_rfc3339(text).unwrap_or(SystemTime::UNIX_EPOCH);
+            }
+            [_, "Contents"] => {
+                let key = key.take().ok_or("a Contents without a Key")?;
+                page.entries.push(Entry::Object {
+                    key,
+                    size: std::mem::take(&mut size),
+                    last_modified: std::mem::replace(&mut modified, SystemTime::UNIX_EPOCH),
+                });
+            }
+            [_, "CommonPrefixes", "Prefix"] => prefixes.push(text.to_owned()),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    page.entries.extend(prefixes.into_iter().map(Entry::Prefix));
+    if encoded {
+        for e in &mut page.entries {
+            match e {
+                Entry::Object { key, .. } => *key = url_decode(key)?,
+                Entry::Prefix(p) => *p = url_decode(p)?,
+            }
+        }
+    }
+    Ok(page)
+}
+
+/// Undoes `encoding-type=url`: percent escapes, and `+` for a space (AWS
+/// encodes keys as form data).
+fn url_decode(text: &str) -> std::result::Result<String, String> {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| format!("key {text:?} does not decode to UTF-8"))
 }
 
 fn bad_listing(prefix: &str, why: &str) -> Error {
@@ -86,5 +151,63 @@ fn bad_listing(prefix: &str, why: &str) -> Error {
         message: format!("unreadable ListObjectsV2 response: {why}"),
         remote: None,
         source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(page: &Page) -> Vec<String> {
+        page.entries
+            .iter()
+            .map(|e| match e {
+                Entry::Object { key, size, .. } => format!("{key}:{size}"),
+                Entry::Prefix(p) => format!("{p}/"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_url_encoded_page_is_decoded() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name>
+<Prefix>p%2F</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><EncodingType>url</EncodingType>
+<IsTruncated>true</IsTruncated><NextContinuationToken>tok+en/=</NextContinuationToken>
+<Contents><Key>p/a+b%25c%C3%A9</Key><LastModified>2024-03-01T12:00:05.000Z</LastModified>
+<ETag>&quot;x&quot;</ETag><Size>42</Size><StorageClass>STANDARD</StorageClass></Contents>
+<Contents><Key>p/plain</Key><Size>0</Size></Contents>
+<CommonPrefixes><Prefix>p/sub%20dir/</Prefix></CommonPrefixes></ListBucketResult>"#;
+        let page = parse_page(xml).unwrap();
+        assert_eq!(keys(&page), ["p/a b%c\u{e9}:42", "p/plain:0", "p/sub dir//"]);
+        assert!(page.truncated);
+        // The token is opaque: never decoded.
+        assert_eq!(page.next_token.as_deref(), Some("tok+en/="));
+        let Entry::Object { last_modified, .. } = &page.entries[0] else { panic!() };
+        let secs = last_modified.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs, 1_709_294_405);
+    }
+
+    #[test]
+    fn a_page_without_encoding_keeps_keys_as_sent() {
+        let xml = b"<ListBucketResult><IsTruncated>false</IsTruncated>\
+<Contents><Key>a+b%20c &amp; d</Key><Size>7</Size></Contents></ListBucketResult>";
+        let page = parse_page(xml).unwrap();
+        assert_eq!(keys(&page), ["a+b%20c & d:7"]);
+        assert!(!page.truncated);
+    }
+
+    #[test]
+    fn a_cut_or_wrong_page_is_an_error() {
+        let cut = b"<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a</Key>";
+        assert_eq!(parse_page(cut).err().unwrap(), "the document ends early");
+        let no_key = b"<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>";
+        assert_eq!(parse_page(no_key).err().unwrap(), "a Contents without a Key");
+        let bad_size = b"<ListBucketResult><Contents><Key>a</Key><Size>x</Size></Contents></ListBucketResult>";
+        assert!(parse_page(bad_size).err().unwrap().contains("bad Size"));
+        assert!(parse_page(b"<Error><Code>AccessDenied</Code></Error>").is_err());
+        let bad_utf8 = b"<ListBucketResult><EncodingType>url</EncodingType>\
+<Contents><Key>%FF</Key></Contents></ListBucketResult>";
+        assert!(parse_page(bad_utf8).err().unwrap().contains("UTF-8"));
     }
 }

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use rusty_s3::{Bucket, Credentials, Method, S3Action, UrlStyle};
 
 pub use self::config::{
     S3Config, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY,
@@ -248,6 +248,50 @@ impl S3Inner {
     /// Signs an action now; the URL carries the signature.
     fn sign<'a>(&self, action: impl S3Action<'a>) -> String {
         action.sign(SIGNATURE_TTL).to_string()
+    }
+
+    /// Signs a request rusty-s3 has no action for in the features blobio
+    /// builds it with (those actions would bring their own XML and serde
+    /// stack; blobio reads S3's XML with quick-xml): ListObjectsV2,
+    /// DeleteObjects and the multipart create and complete calls. `url` is
+    /// the bucket's URL (`None`) or an object's; `query` is unencoded.
+    fn sign_request(
+        &self,
+        method: Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> String {
+        let url = match key {
+            Some(k) => self.bucket.object_url(k),
+            None => self.bucket.base_url().clone(),
+        };
+        let mut query = query.to_vec();
+        query.sort_unstable();
+        let mut headers = headers.to_vec();
+        headers.sort_unstable();
+        match &self.credentials {
+            Some(c) => rusty_s3::signing::sign(
+                &jiff::Timestamp::now(),
+                method,
+                url,
+                c.key(),
+                c.secret(),
+                c.token(),
+                self.bucket.region(),
+                SIGNATURE_TTL.as_secs(),
+                query.iter().copied(),
+                headers.iter().copied(),
+            )
+            .to_string(),
+            None => {
+                let mut url = url;
+                if !query.is_empty() {
+                    url.query_pairs_mut().extend_pairs(query.iter().copied());
+                }
+                url.to_string()
+            }
+        }
     }
 
     /// The full object key for a validated user key.

@@ -11,13 +11,13 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use rusty_s3::actions::{CompleteMultipartUpload, CreateMultipartUpload};
-use rusty_s3::S3Action;
+use rusty_s3::Method;
 
 use super::{content_type, S3Inner};
 use crate::error::{Error, Result};
 use crate::http::{header, read_small_body, RequestBody};
 use crate::transfer::{check_size, read_part, upload_parts, PartPlan};
+use crate::xml::{escape, walk};
 
 /// S3's limit on parts per upload.
 const MAX_PARTS: u32 = 10_000;
@@ -62,22 +62,29 @@ pub(crate) fn upload(
 
 fn create(s3: &S3Inner, path: &str, key: &str) -> Result<String> {
     let ct = content_type(key);
-    let mut action = CreateMultipartUpload::new(&s3.bucket, s3.credentials.as_ref(), key);
-    action.headers_mut().insert("content-type", ct);
-    let url = s3.sign(action);
+    let url = s3.sign_request(Method::Post, Some(key), &[("uploads", "")], &[("content-type", ct)]);
     let resp = s3
         .send_ok(path, "POST", &url, &[("content-type", ct)], RequestBody::Empty)
         .map_err(|e| s3.missing_bucket_on_write(path, e))?;
     let body = read_small_body(path, resp, 1024 * 1024)?;
-    let text = String::from_utf8_lossy(&body);
-    CreateMultipartUpload::parse_response(&text)
-        .map(|r| r.upload_id().to_owned())
-        .map_err(|e| Error::Other {
-            path: path.to_owned(),
-            message: format!("unreadable CreateMultipartUpload response: {e}"),
-            remote: None,
-            source: None,
-        })
+    parse_upload_id(&body).map_err(|why| Error::Other {
+        path: path.to_owned(),
+        message: format!("unreadable CreateMultipartUpload response: {why}"),
+        remote: None,
+        source: None,
+    })
+}
+
+/// The UploadId of an `InitiateMultipartUploadResult`.
+fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
+    let mut id = None;
+    walk(xml, "InitiateMultipartUploadResult", &mut |path, text| {
+        if let [_, "UploadId"] = path {
+            id = Some(text.trim().to_owned());
+        }
+        Ok(())
+    })?;
+    id.filter(|i| !i.is_empty()).ok_or_else(|| "no UploadId".to_owned())
 }
 
 /// Uploads one part; returns its ETag.
@@ -100,16 +107,10 @@ fn put_part(
 }
 
 fn complete(s3: &S3Inner, path: &str, key: &str, upload_id: &str, etags: &[String]) -> Result<()> {
-    let action = CompleteMultipartUpload::new(
-        &s3.bucket,
-        s3.credentials.as_ref(),
-        key,
-        upload_id,
-        etags.iter().map(String::as_str),
-    );
-    let url = s3.sign(action.clone());
-    let body = action.body();
-    let resp = s3.send_ok(path, "POST", &url, &[], RequestBody::Bytes(body.as_bytes()))?;
+    let url = s3.sign_request(Method::Post, Some(key), &[("uploadId", upload_id)], &[]);
+    let body = complete_body(etags);
+    let headers = [("content-type", "application/xml")];
+    let resp = s3.send_ok(path, "POST", &url, &headers, RequestBody::Bytes(body.as_bytes()))?;
     // S3 may answer 200 and still fail: the failure is in the body.
     let body = read_small_body(path, resp, 1024 * 1024)?;
     let (code, message, request_id) = super::error::parse_error_xml(&body);
@@ -132,5 +133,48 @@ fn abort(s3: &S3Inner, path: &str, key: &str, upload_id: &str) {
     match s3.send_ok(path, "DELETE", &url, &[], RequestBody::Empty) {
         Ok(_) => log::debug!("aborted multipart upload of {path}"),
         Err(e) => log::warn!("could not abort multipart upload {upload_id} of {path}: {e}"),
+    }
+}
+
+/// The CompleteMultipartUpload document: every part, numbered from 1, with
+/// the ETag its upload answered.
+fn complete_body(etags: &[String]) -> String {
+    let mut body = String::from("<CompleteMultipartUpload>");
+    for (i, etag) in etags.iter().enumerate() {
+        body.push_str(&format!(
+            "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+            i + 1,
+            escape(etag)
+        ));
+    }
+    body.push_str("</CompleteMultipartUpload>");
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upload_id_is_read_from_the_initiate_result() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+<Bucket>b</Bucket><Key>k</Key><UploadId>VXBsb2Fk&amp;SUQ</UploadId></InitiateMultipartUploadResult>"#;
+        assert_eq!(parse_upload_id(xml).unwrap(), "VXBsb2Fk&SUQ");
+        let none = b"<InitiateMultipartUploadResult><Key>k</Key></InitiateMultipartUploadResult>";
+        assert_eq!(parse_upload_id(none).unwrap_err(), "no UploadId");
+        assert!(parse_upload_id(b"<InitiateMultipartUploadResult><UploadId>x").is_err());
+    }
+
+    #[test]
+    fn the_complete_document_lists_every_part_in_order() {
+        let etags = ["\"a1\"".to_owned(), "\"b&2\"".to_owned()];
+        assert_eq!(
+            complete_body(&etags),
+            "<CompleteMultipartUpload>\
+<Part><PartNumber>1</PartNumber><ETag>&quot;a1&quot;</ETag></Part>\
+<Part><PartNumber>2</PartNumber><ETag>&quot;b&amp;2&quot;</ETag></Part>\
+</CompleteMultipartUpload>"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use jiff::{Timestamp, ToSpan};
+use crate::time::{civil_from_days, utc_day_number};
 
 /// `s3://<bucket>/<prefix><path>`.
 pub(crate) fn s3_path(bucket: &str, prefix: &str, path: &str) -> String {
@@ -40,28 +40,14 @@ pub(crate) fn query_path_range(
     start: SystemTime,
     end: SystemTime,
 ) -> Vec<String> {
-    let (Ok(start), Ok(end)) = (Timestamp::try_from(start), Timestamp::try_from(end)) else {
-        return Vec::new();
-    };
-    let mut day = start.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let last = end.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let mut out = Vec::new();
-    while day <= last {
-        out.push(query_path(
-            root,
-            database,
-            measurement,
-            i32::from(day.year()),
-            Some(day.month() as u32),
-            Some(day.day() as u32),
-            None,
-        ));
-        match day.checked_add(1.day()) {
-            Ok(next) => day = next,
-            Err(_) => break,
-        }
-    }
-    out
+    (utc_day_number(start)..=utc_day_number(end))
+        .map(|n| {
+            let day = civil_from_days(n);
+            // Years beyond i32 are beyond SystemTime on every platform.
+            let year = i32::try_from(day.year).unwrap_or(i32::MAX);
+            query_path(root, database, measurement, year, Some(day.month), Some(day.day), None)
+        })
+        .collect()
 }
 
 #[cfg(test)]
