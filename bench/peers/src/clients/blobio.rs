@@ -20,8 +20,8 @@ fn patient(http: &mut HttpConfig) {
     http.timeouts.stall = Duration::from_secs(600);
 }
 
-/// The store a spec names. `single_stream` asks for one request at a time
-/// where blobio has a knob for it (today: uploads).
+/// The store a spec names. `single_stream` asks for one request at a time:
+/// one part in flight for uploads, and no ranged GETs for reads.
 pub fn store(spec: &Spec, single_stream: bool) -> Box<dyn Backend> {
     match spec.server() {
         "moto" => {
@@ -34,6 +34,7 @@ pub fn store(spec: &Spec, single_stream: bool) -> Box<dyn Backend> {
             patient(&mut cfg.http);
             if single_stream {
                 cfg.upload_concurrency = 1;
+                cfg.download_threshold = u64::MAX;
             }
             Box::new(S3Backend::new(cfg).or_die("blobio S3 store"))
         }
@@ -47,6 +48,7 @@ pub fn store(spec: &Spec, single_stream: bool) -> Box<dyn Backend> {
             patient(&mut cfg.http);
             if single_stream {
                 cfg.upload_concurrency = 1;
+                cfg.download_threshold = u64::MAX;
             }
             Box::new(AzureBlobBackend::new(cfg).or_die("blobio Azure store"))
         }
