@@ -126,6 +126,9 @@ where
     let mut done = Vec::new();
     let mut next = Some(first);
     let mut n: u32 = 0;
+    // Buffers of parts already sent, for the parts still to read: a fresh
+    // buffer of several MiB costs a page fault every 4 KiB.
+    let spare: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(Vec::new()));
     let outcome = (|| -> Result<()> {
         while let Some(data) = next.take() {
             if n >= plan.max_parts {
@@ -142,12 +145,21 @@ where
             let full = data.len() == plan.part_size;
             let job = Arc::clone(&put_part);
             let (job_path, unit, number) = (path.to_owned(), plan.unit, n);
+            let (job_spare, keep) = (Arc::clone(&spare), plan.concurrency);
             in_flight.push_back(pool.submit(move || {
-                with_retries(&job_path, &|| format!("{unit} {number}"), || job(number, &data))
+                let sent =
+                    with_retries(&job_path, &|| format!("{unit} {number}"), || job(number, &data));
+                if let Ok(mut spare) = job_spare.lock() {
+                    if spare.len() < keep {
+                        spare.push(data);
+                    }
+                }
+                sent
             }));
             n += 1;
             if full {
-                let data = read_part(path, reader, plan.part_size)?;
+                let buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                let data = fill_part(path, reader, plan.part_size, buf)?;
                 read_total += data.len() as u64;
                 if !data.is_empty() {
                     next = Some(data);
@@ -173,7 +185,13 @@ where
 
 /// Fills a buffer of up to `part_size` bytes; shorter only at end of data.
 pub(crate) fn read_part(path: &str, reader: &mut dyn Read, part_size: usize) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; part_size];
+    fill_part(path, reader, part_size, Vec::new())
+}
+
+/// [`read_part`] into `buf` (a recycled buffer keeps its pages; its old
+/// bytes are overwritten or cut off).
+fn fill_part(path: &str, reader: &mut dyn Read, part_size: usize, buf: Vec<u8>) -> Result<Vec<u8>> {
+    let mut buf = sized(buf, part_size);
     let mut filled = 0;
     while filled < part_size {
         match reader.read(&mut buf[filled..]) {
@@ -592,6 +610,17 @@ fn download<S: RangedStore>(
     Ok(delivered)
 }
 
+/// `buf` (a recycled buffer, or an empty one) with exactly `len` bytes. A
+/// fresh buffer comes zeroed from the allocator (`calloc`: pages the kernel
+/// has already zeroed are not written a second time).
+fn sized(mut buf: Vec<u8>, len: usize) -> Vec<u8> {
+    if buf.capacity() < len {
+        return vec![0u8; len];
+    }
+    buf.resize(len, 0);
+    buf
+}
+
 /// A range refused for its version means the object changed under the read.
 fn changed(path: &str, delivered: u64, e: Error) -> Error {
     match e {
@@ -637,10 +666,10 @@ impl Ranges {
                 Arc::clone(&self.spare),
             );
             self.in_flight.push_back(self.pool.submit(move || {
-                let mut buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                let buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
                 // Every byte is overwritten (or the range fails): a recycled
                 // buffer needs no clearing.
-                buf.resize(len as usize, 0);
+                let mut buf = sized(buf, len as usize);
                 with_retries(&path, &|| format!("range at {start}"), || {
                     fetch_range(&*fetch, &path, start, &etag, &cancel, &mut buf)
                 })?;
