@@ -398,10 +398,18 @@ pub(crate) fn copy_exact(
     expected: Option<u64>,
     writer: &mut dyn Write,
 ) -> Result<u64> {
-    let mut buf = vec![0u8; 256 * 1024];
+    const LEN: usize = 256 * 1024;
+    let mut storage = vec![0u8; LEN + 64];
+    // The body is copied in from ureq's buffer with `rep movsb` (glibc's
+    // copy for blocks of this size), which on some CPUs runs at half speed
+    // or worse into a destination that is not cache-line aligned: on the
+    // AMD EPYC here, a one-stream GET from moto cost 0.6 s/GiB of CPU
+    // unaligned and 0.4 aligned.
+    let start = storage.as_ptr().align_offset(64);
+    let buf = &mut storage[start..start + LEN];
     let mut total = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

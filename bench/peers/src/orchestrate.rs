@@ -218,28 +218,70 @@ impl Bench {
                         self.populate(&*store, &own);
                     }
                 }
-                match self.measure(server, client, row) {
-                    Ok(sample) => {
-                        let wall = sample.wall;
-                        eprintln!("[bench-peers] {} {row} {client}: {wall:.2} s", server.name);
-                        self.check_and_clean(&*self.store(server), server.name, client, row);
-                        self.samples.push(sample);
-                    }
-                    Err(e) => {
-                        eprintln!("[bench-peers] {e}");
-                        self.failures.push(e);
-                        // Whatever the failed row left must not reach the next rows.
-                        let store = self.store(server);
-                        store.delete(&keys::put(client)).or_die("clean");
-                        let own = keys::small_prefix(client);
-                        self.remove(&*store, store.list(&own).or_die("list"));
-                    }
+                if let Some(sample) = self.measure_and_check(server, client, row) {
+                    self.samples.push(sample);
                 }
+            }
+            if matches!(row, "small_put" | "small_get") {
+                self.second_pass(server, row);
             }
         }
         // Leave the servers as they were: the fixtures are large.
         let store = self.store(server);
         self.remove(&*store, store.list("").or_die("list everything"));
+    }
+
+    /// One measured run of `row` by `client`, checked and cleaned up after;
+    /// `None` (and a failure recorded) when it failed.
+    fn measure_and_check(&mut self, server: &Server, client: &str, row: &str) -> Option<Sample> {
+        match self.measure(server, client, row) {
+            Ok(sample) => {
+                let wall = sample.wall;
+                eprintln!("[bench-peers] {} {row} {client}: {wall:.2} s", server.name);
+                self.check_and_clean(&*self.store(server), server.name, client, row);
+                Some(sample)
+            }
+            Err(e) => {
+                eprintln!("[bench-peers] {e}");
+                self.failures.push(e);
+                // Whatever the failed row left must not reach the next rows.
+                let store = self.store(server);
+                store.delete(&keys::put(client)).or_die("clean");
+                let own = keys::small_prefix(client);
+                self.remove(&*store, store.list(&own).or_die("list"));
+                None
+            }
+        }
+    }
+
+    /// The small-object rows' ops/s are wall time against a server, and
+    /// Azurite slows down as requests accumulate (on a fresh Azurite, 2,500
+    /// PUTs took 3.4 s for whichever client went first and 4.7 s for the
+    /// next, in either order): the baseline, always first, would be
+    /// favoured. So blobio and object_store run the row once more, in the
+    /// reverse order (A B ... B A), and each reports the mean of its two
+    /// runs, which cancels a steady drift.
+    fn second_pass(&mut self, server: &Server, row: &str) {
+        for client in ["blobio", "object_store"] {
+            let Some(i) = self
+                .samples
+                .iter()
+                .position(|s| s.server == server.name && s.row == row && s.client == client)
+            else {
+                continue;
+            };
+            if row == "small_put" {
+                // Again from nothing, as the first run was.
+                let store = self.store(server);
+                self.remove(&*store, store.list(&keys::small_prefix(client)).or_die("list"));
+            }
+            if let Some(again) = self.measure_and_check(server, client, row) {
+                let first = &mut self.samples[i];
+                first.wall = (first.wall + again.wall) / 2.0;
+                first.cpu = (first.cpu + again.cpu) / 2.0;
+                first.max_rss_kib = first.max_rss_kib.max(again.max_rss_kib);
+            }
+        }
     }
 
     /// Deletes `names` one request each, `threads` at once: the bench's own
