@@ -153,6 +153,16 @@ pub enum Error {
         message: String,
     },
 
+    /// The server refused the request as malformed or too large (HTTP 400,
+    /// 411, 413, 414, 416): what it said is kept.
+    #[error("{path}: request refused{}", Remote(.remote))]
+    BadRequest {
+        /// The path or resource concerned.
+        path: String,
+        /// What the server said.
+        remote: Option<Box<ServiceDetail>>,
+    },
+
     /// A path is not a legal key for the store.
     #[error("invalid path {path:?}: {reason}")]
     InvalidPath {
@@ -329,7 +339,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::NotFound { .. } => ErrorKind::NotFound,
-            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Error::InvalidArgument { .. } | Error::BadRequest { .. } => ErrorKind::InvalidArgument,
             Error::InvalidPath { .. } => ErrorKind::InvalidPath,
             Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
@@ -357,6 +367,7 @@ impl Error {
         match self {
             Error::NotFound { path, .. }
             | Error::InvalidPath { path, .. }
+            | Error::BadRequest { path, .. }
             | Error::PermissionDenied { path, .. }
             | Error::AlreadyExists { path, .. }
             | Error::PreconditionFailed { path, .. }
@@ -379,6 +390,7 @@ impl Error {
     pub fn service_detail(&self) -> Option<&ServiceDetail> {
         match self {
             Error::NotFound { remote, .. }
+            | Error::BadRequest { remote, .. }
             | Error::PermissionDenied { remote, .. }
             | Error::AlreadyExists { remote, .. }
             | Error::PreconditionFailed { remote, .. }
@@ -404,6 +416,22 @@ impl Error {
     /// The provider's request id, if any.
     pub fn request_id(&self) -> Option<&str> {
         self.service_detail().and_then(|d| d.request_id.as_deref())
+    }
+
+    /// Whether the same request may succeed when sent again: a connect
+    /// error, a timeout, a connection reset or a body cut short, a 5xx or a
+    /// throttling answer (429, 503 SlowDown, ServerBusy). Never a 4xx, a
+    /// local I/O error or a refused argument. A batch is transient when any
+    /// of its failures is (deleting again is harmless). The one rule every
+    /// retrying layer (see [`crate::RetryPolicy`]) follows.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Batch { failures } => failures.iter().any(|f| f.error.is_transient()),
+            _ => matches!(
+                self.kind(),
+                ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Server
+            ),
+        }
     }
 
     /// The pause the server asked for before another attempt (its

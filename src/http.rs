@@ -35,7 +35,7 @@ impl Default for Timeouts {
 }
 
 /// Transport settings common to the network backends.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpConfig {
     /// Timeouts.
     pub timeouts: Timeouts,
@@ -45,6 +45,18 @@ pub struct HttpConfig {
     /// names, else the first of the usual distribution bundles
     /// ([`SYSTEM_CA_BUNDLES`]).
     pub ca_bundle: Option<PathBuf>,
+}
+
+impl HttpConfig {
+    /// The same settings with every timeout at most `bound` (for a quick
+    /// check at open, or a token fetch).
+    pub(crate) fn bounded(&self, bound: Duration) -> HttpConfig {
+        let mut quick = self.clone();
+        quick.timeouts.connect = quick.timeouts.connect.min(bound);
+        quick.timeouts.request = quick.timeouts.request.min(bound);
+        quick.timeouts.stall = quick.timeouts.stall.min(bound);
+        quick
+    }
 }
 
 /// Where the system's CA store is looked for when `SSL_CERT_FILE` is not
@@ -94,8 +106,6 @@ fn system_roots() -> &'static SystemRoots {
 #[derive(Clone)]
 pub(crate) struct Transport {
     agent: Agent,
-    /// Whether a POST may be sent again (see [`Transport::send`]).
-    resend_posts: bool,
     /// Set when no CA is trusted: HTTPS requests fail at once, saying why.
     no_roots: Option<Arc<str>>,
 }
@@ -139,29 +149,12 @@ impl Transport {
             .build();
         Ok(Transport {
             agent: Agent::new_with_config(config),
-            resend_posts: false,
             no_roots,
         })
     }
 
-    /// The same agent (its pooled connections shared), for a store whose
-    /// POST requests are idempotent too (a batch of deletes).
-    pub(crate) fn idempotent_posts(&self) -> Transport {
-        Transport {
-            agent: self.agent.clone(),
-            resend_posts: true,
-            no_roots: self.no_roots.clone(),
-        }
-    }
-
-    /// Sends one request. `path` names the object in errors.
-    ///
-    /// A request with an in-memory body is sent again, up to
-    /// [`STALE_ATTEMPTS`] times in all, when it died on a connection the
-    /// server had closed: a pooled connection that idled past the server's
-    /// keep-alive (Azurite's is 5 s) can be closed just as it is reused.
-    /// Only idempotent requests are: every method but POST, and POST too
-    /// on a transport from [`Transport::idempotent_posts`].
+    /// Sends one request, once: retries are the caller's (see
+    /// [`crate::retry`]). `path` names the object in errors.
     pub(crate) fn send(
         &self,
         path: &str,
@@ -188,35 +181,11 @@ impl Transport {
             }
             other => other,
         };
-        let request = || {
-            let mut builder = ureq::http::Request::builder().method(method).uri(url);
-            for (k, v) in headers {
-                builder = builder.header(*k, *v);
-            }
-            builder
-        };
-        // A streamed body is consumed by the first attempt: never resent.
-        let replay = match &body {
-            RequestBody::Empty => Some(None),
-            RequestBody::Bytes(b) => Some(Some(*b)),
-            RequestBody::Reader(..) => None,
-        };
-        let mut result = self.run(path, request(), body);
-        let resend = self.resend_posts || method != "POST";
-        let Some(replay) = replay.filter(|_| resend) else {
-            return result;
-        };
-        for _ in 1..STALE_ATTEMPTS {
-            match &result {
-                Err(e) if stale_connection(e) => {
-                    log::debug!("resending {method} {path} after: {e}");
-                }
-                _ => break,
-            }
-            let body = replay.map_or(RequestBody::Empty, RequestBody::Bytes);
-            result = self.run(path, request(), body);
+        let mut builder = ureq::http::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
         }
-        result
+        self.run(path, builder, body)
     }
 
     fn run(
@@ -239,31 +208,6 @@ impl Transport {
         };
         result.map_err(|e| transport_error(path, e))
     }
-}
-
-/// Attempts of a request whose connection turns out to have been closed by
-/// the server (see [`stale_connection`]).
-pub(crate) const STALE_ATTEMPTS: usize = 3;
-
-/// Whether a request failed because the connection was closed under it
-/// (reset, broken pipe, closed before the response).
-pub(crate) fn stale_connection(e: &Error) -> bool {
-    let Error::Network {
-        source: Some(source),
-        ..
-    } = e
-    else {
-        return false;
-    };
-    source.downcast_ref::<io::Error>().is_some_and(|io| {
-        matches!(
-            io.kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof
-        )
-    })
 }
 
 /// The body of a request.
@@ -378,16 +322,6 @@ pub(crate) fn read_small_body(path: &str, resp: Response, limit: u64) -> Result<
         .read_to_end(&mut out)
         .map_err(|e| io_error(path, "read response", e))?;
     Ok(out)
-}
-
-/// Streams a response body into `writer`, checking it is as long as the
-/// server announced. Returns the bytes written. Errors from `writer` are
-/// [`Error::Io`] (the caller's side); errors reading the body are network
-/// errors (the server's side).
-pub(crate) fn copy_body(path: &str, resp: Response, writer: &mut dyn Write) -> Result<u64> {
-    let expected = resp.body().content_length();
-    let mut reader = resp.into_body().into_reader();
-    copy_exact(path, &mut reader, expected, writer)
 }
 
 /// Copies `reader` (a response body) into `writer` until it ends, and

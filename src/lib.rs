@@ -13,13 +13,15 @@ pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 pub mod http;
+pub mod layout;
 pub mod local;
 pub mod paths;
 mod pool;
+pub mod remote;
 pub mod resilient;
+pub mod retry;
 pub mod s3;
 mod time;
-mod transfer;
 mod xml;
 
 pub use azure::{AzureBlobBackend, AzureBlobConfig};
@@ -33,5 +35,8 @@ pub use local::LocalBackend;
 pub use resilient::{
     CircuitBreaker, CircuitState, CircuitStats, ReadSeek, ResilientBackend, ResilientConfig,
 };
+pub use layout::{get_local_base_path, get_storage_path};
+pub use paths::{sanitize_s3_prefix, validate_key, validate_prefix};
+pub use remote::RemoteStore;
+pub use retry::RetryPolicy;
 pub use s3::{S3Backend, S3Config};
-pub use paths::{get_local_base_path, get_storage_path, sanitize_s3_prefix, validate_key, validate_prefix};

@@ -1,7 +1,6 @@
-//! Key validation and the path helpers of the Go package: local base path,
-//! DuckDB storage globs, and S3 prefix sanitising.
+//! Key validation, the rule every store applies to every path, and S3
+//! prefix sanitising. A leaf: it knows no store.
 
-use crate::backend::Backend;
 use crate::error::{Error, Result};
 
 /// Validates an object key and returns it without its leading `/`s.
@@ -50,61 +49,6 @@ fn check_components(original: &str, key: &str, is_prefix: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Validates one segment (database, measurement) of a read glob.
-fn validate_segment(what: &str, segment: &str) -> Result<()> {
-    let bad = segment.is_empty()
-        || segment == "."
-        || segment == ".."
-        || segment
-            .chars()
-            .any(|c| matches!(c, '/' | '\\' | '\0' | '*' | '?' | '[' | ']' | '{' | '}'));
-    if bad {
-        return Err(Error::invalid_argument(format!(
-            "{what} {segment:?} must be one non-empty path segment without '/', NUL or glob characters"
-        )));
-    }
-    Ok(())
-}
-
-/// The local base directory of `backend`, for features that need a real
-/// directory.
-///
-/// For S3 and Azure this logs a warning through `log` that `feature` is not
-/// supported there and returns `""`; for any other kind of backend it returns
-/// `fallback`.
-pub fn get_local_base_path(backend: &dyn Backend, feature: &str, fallback: &str) -> String {
-    if let Some(base) = backend.local_base_path() {
-        return base.to_string_lossy().into_owned();
-    }
-    match backend.kind() {
-        "s3" => {
-            log::warn!("{feature} not fully supported for S3 backend yet");
-            String::new()
-        }
-        "azure" => {
-            log::warn!("{feature} not fully supported for Azure backend yet");
-            String::new()
-        }
-        _ => fallback.to_owned(),
-    }
-}
-
-/// The DuckDB `read_parquet` glob covering every Parquet file of one
-/// database and measurement: `<root>/<database>/<measurement>/**/*.parquet`,
-/// where the root is the base directory, `s3://bucket/prefix/` or
-/// `azure://container/`.
-///
-/// `database` and `measurement` must each be one path segment without glob
-/// characters; anything else is [`Error::InvalidArgument`].
-pub fn get_storage_path(backend: &dyn Backend, database: &str, measurement: &str) -> Result<String> {
-    validate_segment("database", database)?;
-    validate_segment("measurement", measurement)?;
-    Ok(format!(
-        "{}{database}/{measurement}/**/*.parquet",
-        backend.storage_root()
-    ))
 }
 
 /// Normalises an S3 key prefix the way the Go package does.

@@ -1,6 +1,7 @@
 //! The worker pool of a network store is lazy and leaves nothing behind:
-//! small reads start no thread, a large read starts the pool, and closing
-//! or dropping the store joins every worker. Threads are counted in
+//! small reads start no thread, a large streamed read starts the pool (a
+//! large read into memory uses threads of its own, joined before it
+//! returns), and closing or dropping the store joins every worker. Threads are counted in
 //! `/proc/self/task`; this file holds one test so no other test's threads
 //! are counted with it.
 #![cfg(feature = "server-tests")]
@@ -41,16 +42,26 @@ fn pools_start_only_for_large_transfers_and_stop_on_close_and_drop() {
     assert_eq!(sink, b"456789");
     assert_eq!(threads_named("blobio-s3"), 0, "a small read started the pool");
 
-    // A large read starts it, sized by the larger concurrency.
+    // A large read into memory fills its buffer in place from threads of
+    // its own, joined before it returns: the pool stays unstarted.
     let big = pseudo_random(6 << 20, 2);
     s3.write("big", &big).unwrap();
     assert_eq!(threads_named("blobio-s3"), 0, "a single PUT started the pool");
     assert!(s3.read("big").unwrap() == big);
+    assert_eq!(settled_threads_named("blobio-range", 0), 0, "read() left threads running");
+    assert_eq!(threads_named("blobio-s3"), 0, "read() started the pool");
+    // A large read into a writer starts it, sized by the larger concurrency.
+    let streamed = |store: &dyn Backend| {
+        let mut out = Vec::new();
+        store.read_to("big", &mut out).unwrap();
+        out == big
+    };
+    assert!(streamed(&s3));
     assert_eq!(settled_threads_named("blobio-s3", 3), 3);
     // close() joins the workers; the store still works (a new pool).
     s3.close().unwrap();
     assert_eq!(settled_threads_named("blobio-s3", 0), 0, "close left workers running");
-    assert!(s3.read("big").unwrap() == big);
+    assert!(streamed(&s3));
     assert_eq!(settled_threads_named("blobio-s3", 3), 3);
     drop(s3);
     assert_eq!(settled_threads_named("blobio-s3", 0), 0, "drop left workers running");
@@ -67,6 +78,7 @@ fn pools_start_only_for_large_transfers_and_stop_on_close_and_drop() {
     assert_eq!(threads_named("blobio-azure"), 0, "a small read started the pool");
     az.write("big", &big).unwrap();
     assert!(az.read("big").unwrap() == big);
+    assert!(streamed(&az));
     assert_eq!(settled_threads_named("blobio-azure", 2), 2);
     az.delete("big").unwrap();
     drop(az);

@@ -341,11 +341,11 @@ impl TokenCache {
         let mut url = format!(
             "{}{sep}api-version=2018-02-01&resource={}",
             self.endpoint,
-            utf8_percent_encode(STORAGE_RESOURCE, super::QUERY_SET)
+            utf8_percent_encode(STORAGE_RESOURCE, super::request::QUERY_SET)
         );
         if let Some(id) = &self.client_id {
             url.push_str("&client_id=");
-            url.extend(utf8_percent_encode(id, super::QUERY_SET));
+            url.extend(utf8_percent_encode(id, super::request::QUERY_SET));
         }
         url
     }

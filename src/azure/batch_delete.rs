@@ -3,20 +3,20 @@
 //! up to 256 Delete Blob sub-requests, each authorised on its own, and a
 //! `multipart/mixed` answer with one HTTP response per sub-request.
 //!
-//! Batches go out in parallel on the worker pool (at most four, and at
-//! most `upload_concurrency`, at once). A missing blob (404 BlobNotFound) is not a
+//! The engine (`src/remote/batch.rs`) sends batches in parallel (at most
+//! four, and at most `upload_concurrency`, at once). A missing blob (404 BlobNotFound) is not a
 //! failure; every other per-item failure is reported by path. A server that
 //! cannot run a batch at all (see [`batch_unavailable`]) gets that batch's
 //! blobs deleted one by one.
 
-use std::sync::Arc;
-
-use crate::time::http_date;
-use super::{AzureBlobBackend, AzureInner, Req};
-use crate::backend::BatchDeleter;
+use super::error::meaning;
+use super::request::Req;
+use super::Azure;
 use crate::error::{BatchFailure, Error, Result, ServiceDetail};
 use crate::http::{header, read_small_body, RequestBody};
-use crate::transfer::run_batches;
+use crate::remote::answer::{error_for, Said};
+use crate::remote::client::Client;
+use crate::time::http_date;
 
 /// Azure's limit of sub-requests per batch.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -25,52 +25,23 @@ pub(crate) const MAX_BATCH: usize = 256;
 /// concurrency). A batch answers only when all its deletes are done, and a
 /// single-threaded server (Azurite) serves parallel batches one after the
 /// other: more at once only brings the last answer closer to the timeout.
-const BATCH_CONCURRENCY: usize = 4;
+pub(super) const BATCH_CONCURRENCY: usize = 4;
 
 /// Largest batch response accepted (256 small parts).
 const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
-impl BatchDeleter for AzureBlobBackend {
-    fn delete_batch(&self, paths: &[&str]) -> Result<()> {
-        let mut failures = Vec::new();
-        let mut items: Vec<(String, String)> = Vec::new();
-        for &path in paths {
-            match super::validate_key(path) {
-                Ok(key) => items.push((key.to_owned(), path.to_owned())),
-                Err(error) => failures.push(BatchFailure {
-                    path: path.to_owned(),
-                    error,
-                }),
-            }
-        }
-        let chunks: Vec<Vec<(String, String)>> =
-            items.chunks(MAX_BATCH).map(<[_]>::to_vec).collect();
-        let az = Arc::clone(&self.inner);
-        failures.extend(run_batches(
-            chunks,
-            self.inner.upload_concurrency.min(BATCH_CONCURRENCY),
-            || self.inner.pool(),
-            move |chunk| delete_chunk(&az, &chunk),
-        ));
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Batch { failures })
-        }
-    }
-}
 
 /// A boundary unlikely to occur in the body.
 fn boundary() -> String {
     format!(
-        "batch_{:016x}{:016x}",
+        "batch_{}{}",
         super::blocks::upload_id(),
         super::blocks::upload_id()
     )
 }
 
 /// Builds the multipart body of one batch of Delete Blob sub-requests.
-pub(crate) fn batch_body(az: &AzureInner, boundary: &str, keys: &[&str]) -> Result<String> {
+pub(crate) fn batch_body(az: &Azure, boundary: &str, keys: &[&str]) -> Result<String> {
     let date = http_date(std::time::SystemTime::now());
     let sas = az.auth.sas();
     let mut body = String::with_capacity(keys.len() * 400);
@@ -110,7 +81,7 @@ pub(crate) fn batch_body(az: &AzureInner, boundary: &str, keys: &[&str]) -> Resu
 }
 
 /// One batch request; returns the failures among `chunk` (key, path).
-fn delete_chunk(az: &AzureInner, chunk: &[(String, String)]) -> Vec<BatchFailure> {
+pub(super) fn delete_chunk(az: &Azure, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
     let label = format!("batch of {} blobs", chunk.len());
     let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
     let result = (|| -> Result<Vec<SubResponse>> {
@@ -123,7 +94,9 @@ fn delete_chunk(az: &AzureInner, chunk: &[(String, String)]) -> Vec<BatchFailure
                 "content-type",
                 format!("multipart/mixed; boundary={boundary}"),
             );
-        let resp = az.send_ok(&label, &req, RequestBody::Bytes(body.as_bytes()))?;
+        // A server that cannot run the batch gets its blobs one by one
+        // rather than the same batch again.
+        let resp = az.send_unless(c, &label, &req, RequestBody::Bytes(body.as_bytes()), &batch_unavailable)?;
         let content_type = header(&resp, "content-type").unwrap_or("").to_owned();
         let body = read_small_body(&label, resp, MAX_RESPONSE_BYTES)?;
         let resp_boundary = boundary_of(&content_type)
@@ -139,7 +112,7 @@ fn delete_chunk(az: &AzureInner, chunk: &[(String, String)]) -> Vec<BatchFailure
                 chunk.len()
             );
             for (key, path) in chunk {
-                if let Err(error) = az.delete_blob(path, key) {
+                if let Err(error) = super::delete::delete(az, c, path, key) {
                     failures.push(BatchFailure {
                         path: path.clone(),
                         error,
@@ -150,7 +123,6 @@ fn delete_chunk(az: &AzureInner, chunk: &[(String, String)]) -> Vec<BatchFailure
         }
         Err(e) => {
             // The whole request failed: every blob in it failed the same way.
-            let e = az.name_container(&label, e);
             let msg = e.to_string();
             for (_, path) in chunk {
                 failures.push(BatchFailure {
@@ -178,7 +150,11 @@ fn delete_chunk(az: &AzureInner, chunk: &[(String, String)]) -> Vec<BatchFailure
             message,
             request_id: sub.request_id,
         };
-        let error = az.name_container(path, super::error::classify(path, detail));
+        let error = super::error::name_container(
+            &az.container,
+            path,
+            error_for(path, Said { detail, retry_after: None }, meaning),
+        );
         failures.push(BatchFailure {
             path: path.clone(),
             error,

@@ -10,9 +10,10 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::http::HttpConfig;
-use crate::transfer::{
+use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
+use crate::retry::RetryPolicy;
 
 /// Uploads of a known size below this go as one Put Blob. 32 MiB.
 pub const DEFAULT_SINGLE_PUT_THRESHOLD: u64 = 32 * 1024 * 1024;
@@ -22,6 +23,8 @@ pub const DEFAULT_BLOCK_SIZE: u64 = 8 * 1024 * 1024;
 pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 8;
 /// Azure's limit on one staged block (4,000 MiB).
 pub const MAX_BLOCK_SIZE: u64 = 4000 * 1024 * 1024;
+/// Azure's limit on committed blocks per blob.
+pub const MAX_BLOCKS: u32 = 50_000;
 /// Azure's limit on the results of one List Blobs request.
 pub const MAX_LIST_PAGE_SIZE: u32 = 5000;
 /// Azure's limit on one Put Blob (5,000 MiB).
@@ -105,11 +108,11 @@ pub struct AzureBlobConfig {
     /// unknown-size ones as staged blocks. Default 32 MiB, at most 5,000 MiB.
     pub single_put_threshold: u64,
     /// Size of every staged block but the last. Default 8 MiB, at most
-    /// 4,000 MiB.
+    /// 4,000 MiB (a blob has at most 50,000 blocks).
     pub block_size: u64,
     /// Blocks in flight at once per upload (and batch-delete requests at
-    /// once). Memory held by an upload is about `block_size` times this.
-    /// Default 8.
+    /// once), 1 to [`crate::remote::MAX_CONCURRENCY`]. Memory held by an
+    /// upload is about `block_size` times this. Default 8.
     pub upload_concurrency: usize,
     /// Reads (`read`, `read_to`, `read_to_at` and their checked variants)
     /// of more than this many bytes fetch ranges in parallel. Default
@@ -125,6 +128,13 @@ pub struct AzureBlobConfig {
     /// Blobs asked for per List Blobs request (`maxresults`), 1 to 5,000.
     /// Default 5,000, Azure's maximum.
     pub list_page_size: u32,
+    /// Blob-name prefix under which this store lives (normalised as S3's
+    /// prefix is, by [`crate::sanitize_s3_prefix`]): keys, listings and
+    /// `storage_root` are relative to it. Default empty.
+    pub prefix: String,
+    /// Retries of failed requests, blocks and ranges; the budget of one
+    /// call. Default: 3 retries from 100 ms up to 5 s, within 180 s.
+    pub retry: RetryPolicy,
 }
 
 impl AzureBlobConfig {
@@ -204,6 +214,8 @@ impl Default for AzureBlobConfig {
             download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
             list_page_size: MAX_LIST_PAGE_SIZE,
+            prefix: String::new(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -233,6 +245,8 @@ impl fmt::Debug for AzureBlobConfig {
             .field("download_part_size", &self.download_part_size)
             .field("download_concurrency", &self.download_concurrency)
             .field("list_page_size", &self.list_page_size)
+            .field("prefix", &self.prefix)
+            .field("retry", &self.retry)
             .finish()
     }
 }

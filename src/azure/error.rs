@@ -1,12 +1,11 @@
-//! Azure Blob error responses: `x-ms-error-code`, the XML body's code and
-//! message, `x-ms-request-id`, and the mapping onto blobio's error kinds.
+//! Azure Blob error answers: `x-ms-error-code`, the XML body's code and
+//! message, `x-ms-request-id`, and what Azure's codes mean. The mapping
+//! itself is the engine's (`src/remote/answer.rs`).
 
 use crate::error::{Error, ServiceDetail};
-use crate::http::{header, read_small_body, Response};
+use crate::http::Response;
+use crate::remote::answer::{error_for, read_answer, Meaning, Said};
 use crate::xml::error_fields;
-
-/// Longest error body read; Azure error documents are small.
-const MAX_ERROR_BODY: u64 = 64 * 1024;
 
 /// Parses `<Error><Code/><Message/></Error>`. Unknown or malformed
 /// documents give empty fields. `AuthenticationErrorDetail` (which quotes
@@ -22,83 +21,55 @@ fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").trim().to_owned()
 }
 
-/// Turns a non-success response into an error about `path`.
-pub(crate) fn response_error(path: &str, resp: Response) -> Error {
-    let retry_after = header(&resp, "retry-after").map(str::to_owned);
-    let detail = service_detail(path, resp);
-    classify(path, detail).with_retry_after(retry_after.as_deref())
-}
-
-/// What the server said: header code first (HEAD responses have no body).
-pub(crate) fn service_detail(path: &str, resp: Response) -> ServiceDetail {
-    let status = resp.status().as_u16();
-    let header_code = header(&resp, "x-ms-error-code").map(str::to_owned);
-    let request_id = header(&resp, "x-ms-request-id").map(str::to_owned);
-    let body = read_small_body(path, resp, MAX_ERROR_BODY).unwrap_or_default();
-    let (code, message) = parse_error_xml(&body);
-    ServiceDetail {
-        status,
-        code: header_code.or(code),
-        message,
-        request_id,
-    }
-}
-
-/// Maps status and code onto an error kind.
-pub(crate) fn classify(path: &str, detail: ServiceDetail) -> Error {
-    let path = path.to_owned();
-    let status = detail.status;
-    let code = detail.code.clone().unwrap_or_default();
-    let remote = Some(Box::new(detail));
-    match (status, code.as_str()) {
-        (_, "BlobNotFound" | "ContainerNotFound" | "ResourceNotFound") | (404, _) => {
-            Error::NotFound { path, remote }
-        }
-        (
-            _,
-            "AuthenticationFailed"
-            | "AuthorizationFailure"
-            | "AuthorizationPermissionMismatch"
-            | "AuthorizationResourceTypeMismatch"
-            | "AuthorizationServiceMismatch"
-            | "AuthorizationSourceIPMismatch"
-            | "AuthorizationProtocolMismatch"
-            | "InsufficientAccountPermissions",
-        )
-        | (401 | 403, _) => Error::PermissionDenied {
-            path,
-            remote,
-            source: None,
-        },
-        (412, _) | (_, "ConditionNotMet") => Error::PreconditionFailed { path, remote },
+/// What Azure's codes mean where the status does not say it.
+pub(super) fn meaning(code: &str) -> Option<Meaning> {
+    Some(match code {
+        "BlobNotFound" | "ContainerNotFound" | "ResourceNotFound" => Meaning::NotFound,
+        "AuthenticationFailed"
+        | "AuthorizationFailure"
+        | "AuthorizationPermissionMismatch"
+        | "AuthorizationResourceTypeMismatch"
+        | "AuthorizationServiceMismatch"
+        | "AuthorizationSourceIPMismatch"
+        | "AuthorizationProtocolMismatch"
+        | "InsufficientAccountPermissions" => Meaning::Denied,
+        "ConditionNotMet" => Meaning::Precondition,
         // Azurite's in-memory store is full: a server condition, not a name
         // that exists.
-        (_, "MemoryExtentStoreAtSizeLimit") => Error::Server { path, remote },
-        (409, _) => Error::AlreadyExists { path, remote },
-        (_, "OperationTimedOut") => Error::Timeout {
-            message: format!(
-                "the server timed out ({})",
-                remote.as_deref().map(|d| d.to_string()).unwrap_or_default()
-            ),
-            path,
-            source: None,
-        },
-        (_, "ServerBusy" | "InternalError") | (429 | 500..=599, _) => {
-            Error::Server { path, remote }
+        "MemoryExtentStoreAtSizeLimit" | "ServerBusy" | "InternalError" => Meaning::Busy,
+        "OperationTimedOut" => Meaning::Timeout,
+        _ => return None,
+    })
+}
+
+/// A missing container is named as such.
+pub(super) fn name_container(container: &str, path: &str, err: Error) -> Error {
+    if err.provider_code() == Some("ContainerNotFound") {
+        if let Error::NotFound { remote, .. } = err {
+            return Error::NotFound {
+                path: format!("azure://{container} (container, for {path})"),
+                remote,
+            };
         }
-        (400 | 411 | 413 | 414 | 416, _) => Error::InvalidArgument {
-            message: format!(
-                "{path}: {}",
-                remote.as_deref().map(|d| d.to_string()).unwrap_or_default()
-            ),
-        },
-        _ => Error::Other {
-            message: "unexpected response".into(),
-            path,
-            remote,
-            source: None,
-        },
     }
+    err
+}
+
+/// The parser of failed answers for `container`: the header code first
+/// (HEAD answers have no body).
+pub(super) fn answer(container: String) -> Box<dyn Fn(&str, Response) -> Error + Send + Sync> {
+    Box::new(move |path, resp| {
+        let (status, header_code, request_id, retry_after, body) =
+            read_answer(path, resp, Some("x-ms-error-code"), "x-ms-request-id");
+        let (code, message) = parse_error_xml(&body);
+        let detail = ServiceDetail {
+            status,
+            code: header_code.or(code),
+            message,
+            request_id,
+        };
+        name_container(&container, path, error_for(path, Said { detail, retry_after }, meaning))
+    })
 }
 
 #[cfg(test)]
@@ -130,15 +101,12 @@ mod tests {
     }
 
     fn kind(status: u16, code: &str) -> ErrorKind {
-        classify(
-            "k",
-            ServiceDetail {
-                status,
-                code: Some(code.into()),
-                ..Default::default()
-            },
-        )
-        .kind()
+        let detail = ServiceDetail {
+            status,
+            code: Some(code.into()),
+            ..Default::default()
+        };
+        error_for("k", Said { detail, retry_after: None }, meaning).kind()
     }
 
     #[test]

@@ -5,67 +5,52 @@ use std::time::SystemTime;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::{validate_prefix, AzureInner, Req};
+use super::request::Req;
+use super::Azure;
 use crate::error::{Error, Result};
 use crate::http::{read_small_body, RequestBody};
+use crate::remote::client::Client;
+use crate::remote::{Entry, ListPage};
 use crate::time::parse_http_date;
 use crate::xml::{push_ref, push_text};
 
 /// Largest listing page accepted (5,000 blobs are a few MiB of XML).
 const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// One listed entry.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Entry {
-    /// A blob.
-    Blob {
-        name: String,
-        size: u64,
-        last_modified: SystemTime,
-    },
-    /// A BlobPrefix (with a delimiter), ending in the delimiter.
-    Prefix(String),
-}
-
-/// Lists every blob under `prefix`, page by page.
-pub(crate) fn list(
-    az: &AzureInner,
+/// One List Blobs page of names starting with `prefix` (full names).
+pub(super) fn page(
+    az: &Azure,
+    c: &Client,
+    path: &str,
     prefix: &str,
     delimiter: Option<&str>,
-    visit: &mut dyn FnMut(Entry),
-) -> Result<()> {
-    let full_prefix = validate_prefix(prefix)?;
-    let mut marker: Option<String> = None;
-    loop {
-        let mut req = Req::new("GET", az.container_path.clone())
-            .query("restype", "container")
-            .query("comp", "list")
-            .query("maxresults", az.list_page_size.to_string());
-        if !full_prefix.is_empty() {
-            req = req.query("prefix", full_prefix);
-        }
-        if let Some(d) = delimiter {
-            req = req.query("delimiter", d);
-        }
-        if let Some(m) = &marker {
-            req = req.query("marker", m.clone());
-        }
-        let resp = az.send_ok(prefix, &req, RequestBody::Empty)?;
-        let body = read_small_body(prefix, resp, MAX_PAGE_BYTES)?;
-        let page = parse_page(&body).map_err(|why| Error::Other {
-            path: prefix.to_owned(),
-            message: format!("unreadable List Blobs response: {why}"),
-            remote: None,
-            source: None,
-        })?;
-        for e in page.entries {
-            visit(e);
-        }
-        match page.next_marker {
-            Some(m) if !m.is_empty() => marker = Some(m),
-            _ => return Ok(()),
-        }
+    marker: Option<&str>,
+) -> Result<ListPage> {
+    let mut req = Req::new("GET", az.container_path.clone())
+        .query("restype", "container")
+        .query("comp", "list")
+        .query("maxresults", az.list_page_size.to_string());
+    if !prefix.is_empty() {
+        req = req.query("prefix", prefix);
     }
+    if let Some(d) = delimiter {
+        req = req.query("delimiter", d);
+    }
+    if let Some(m) = marker {
+        req = req.query("marker", m);
+    }
+    let resp = az.send(c, path, &req, RequestBody::Empty)?;
+    let body = read_small_body(path, resp, MAX_PAGE_BYTES)?;
+    let page = parse_page(&body).map_err(|why| Error::Other {
+        path: path.to_owned(),
+        message: format!("unreadable List Blobs response: {why}"),
+        remote: None,
+        source: None,
+    })?;
+    Ok(ListPage {
+        entries: page.entries,
+        next: page.next_marker,
+    })
 }
 
 /// One page of a listing.
@@ -138,8 +123,8 @@ pub(crate) fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
                     }
                     (b"Blob", Some(b"Blobs"), _) => {
                         let n = name.take().ok_or("a Blob without a Name")?;
-                        page.entries.push(Entry::Blob {
-                            name: n,
+                        page.entries.push(Entry::Object {
+                            key: n,
                             size: size.take().unwrap_or(0),
                             last_modified: modified.take().unwrap_or(SystemTime::UNIX_EPOCH),
                         });
@@ -203,13 +188,13 @@ mod tests {
         assert_eq!(
             page.entries,
             vec![
-                Entry::Blob {
-                    name: "db/a & b.parquet".into(),
+                Entry::Object {
+                    key: "db/a & b.parquet".into(),
                     size: 1234,
                     last_modified: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
                 },
-                Entry::Blob {
-                    name: "db/bad\u{1}char".into(),
+                Entry::Object {
+                    key: "db/bad\u{1}char".into(),
                     size: 0,
                     last_modified: UNIX_EPOCH + Duration::from_secs(1_700_000_001),
                 },

@@ -88,6 +88,7 @@ fn config(c: Option<&blobio_resilient_config>) -> ResilientConfig {
         },
         retry_delay: millis(c.retry_delay_ms, DEFAULT_RETRY_DELAY),
         retry_max_delay: millis(c.retry_max_delay_ms, DEFAULT_RETRY_MAX_DELAY),
+        ..ResilientConfig::default()
     }
 }
 

@@ -11,8 +11,9 @@ use super::store::blobio_store;
 use super::strings::into_c_string;
 use crate::backend::Backend;
 use crate::error::Error;
-use crate::paths::{get_storage_path, validate_key};
-use crate::s3::query_path::{query_path, query_path_range};
+use crate::layout::get_storage_path;
+use crate::paths::validate_key;
+use crate::layout::{query_path, query_path_range};
 use crate::s3::{S3Backend, S3Config};
 
 /// Configuration of an S3 store for `blobio_s3_new()`. Zero-initialise it

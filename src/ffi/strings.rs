@@ -7,7 +7,8 @@ use super::boundary::{arg_out, arg_ref, arg_str, boundary, guard, FfiResult};
 use super::status::blobio_status;
 use super::store::blobio_store;
 use crate::error::Error;
-use crate::paths::{get_local_base_path, get_storage_path, sanitize_s3_prefix};
+use crate::layout::{get_local_base_path, get_storage_path};
+use crate::paths::sanitize_s3_prefix;
 
 /// `s` as a C string; a NUL byte inside cannot cross to C.
 pub(crate) fn into_c_string(s: String) -> FfiResult<CString> {

@@ -44,12 +44,13 @@ use std::time::Duration;
 
 use self::breaker::{BreakerConfig, Permit};
 pub use self::breaker::{CircuitBreaker, CircuitState, CircuitStats};
-use self::retry::{backoff, classify, Class};
+use self::retry::{classify, Class};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
     ObjectLister,
 };
 use crate::error::{Error, Result};
+use crate::retry::{self as policy, RetryPolicy};
 
 /// Default consecutive failures that open the circuit.
 pub const DEFAULT_MAX_FAILURES: u32 = 5;
@@ -58,11 +59,11 @@ pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default number of half-open probes (and successes that close it).
 pub const DEFAULT_HALF_OPEN_MAX_REQUESTS: u32 = 3;
 /// Default retries after a first failed attempt.
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
+pub const DEFAULT_MAX_RETRIES: u32 = policy::DEFAULT_MAX_RETRIES;
 /// Default delay before the first retry.
-pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(100);
+pub const DEFAULT_RETRY_DELAY: Duration = policy::DEFAULT_BASE_DELAY;
 /// Default cap on the delay between retries.
-pub const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(5);
+pub const DEFAULT_RETRY_MAX_DELAY: Duration = policy::DEFAULT_MAX_DELAY;
 
 /// Settings of a [`ResilientBackend`]. The defaults are the Go package's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,9 @@ pub struct ResilientConfig {
     /// Cap on the delay between retries, a server's `Retry-After`
     /// included. Default 5 s.
     pub retry_max_delay: Duration,
+    /// No retry starts past this long after the call began (the deadline
+    /// of [`RetryPolicy::retry_timeout`]). Default 180 s.
+    pub retry_timeout: Duration,
 }
 
 impl Default for ResilientConfig {
@@ -97,6 +101,7 @@ impl Default for ResilientConfig {
             max_retries: DEFAULT_MAX_RETRIES,
             retry_delay: DEFAULT_RETRY_DELAY,
             retry_max_delay: DEFAULT_RETRY_MAX_DELAY,
+            retry_timeout: policy::DEFAULT_RETRY_TIMEOUT,
         }
     }
 }
@@ -122,7 +127,18 @@ impl ResilientConfig {
                 self.retry_delay, self.retry_max_delay
             )));
         }
-        Ok(())
+        self.retry_policy().validate("resilient")
+    }
+
+    /// The retry settings as the [`RetryPolicy`] every layer follows.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.max_retries,
+            base_delay: self.retry_delay,
+            max_delay: self.retry_max_delay,
+            jitter: true,
+            retry_timeout: self.retry_timeout,
+        }
     }
 }
 
@@ -148,6 +164,7 @@ impl<T: Read + Seek + ?Sized> ReadSeek for T {}
 pub struct ResilientBackend {
     inner: Box<dyn Backend>,
     cfg: ResilientConfig,
+    policy: RetryPolicy,
     breaker: Arc<CircuitBreaker>,
 }
 
@@ -202,6 +219,7 @@ impl ResilientBackend {
         }));
         Ok(ResilientBackend {
             inner,
+            policy: cfg.retry_policy(),
             cfg,
             breaker,
         })
@@ -314,23 +332,6 @@ impl ResilientBackend {
         }
     }
 
-    /// Whether a failed attempt (already reported) is followed by another.
-    fn should_retry(&self, class: Class, retry: u32) -> bool {
-        class == Class::Transient && retry < self.cfg.max_retries && !self.breaker.is_open()
-    }
-
-    /// Waits before retry number `retry`: the pause the server asked for
-    /// (Retry-After) when it asked, else the backoff; capped at
-    /// `retry_max_delay` either way.
-    fn pause(&self, retry: u32, path: &str, err: &Error) {
-        let delay = match err.retry_after() {
-            Some(asked) => asked.min(self.cfg.retry_max_delay),
-            None => backoff(retry, self.cfg.retry_delay, self.cfg.retry_max_delay),
-        };
-        log::debug!("retry {retry} of {path} in {delay:?} after: {err}");
-        sleep(delay);
-    }
-
     /// Runs `op` (given the attempt number, from 0) until it succeeds, fails
     /// for good, runs out of retries, or the circuit opens. A retry that the
     /// circuit refuses ends the call with the last real failure.
@@ -343,11 +344,20 @@ impl ResilientBackend {
     /// permit, its failure is reported with the class the attempt gives,
     /// and a transient failure is retried after a pause unless the attempt
     /// said it must not be repeated.
+    ///
+    /// Retries draw on the call's budget ([`crate::retry`]), which the inner
+    /// store shares: while an attempt runs, the store's own requests are
+    /// sent once each (this loop decides), and what it repeats on its own
+    /// (a part, a range) is taken from the same budget. Inside a loop of an
+    /// outer wrapper, each call is attempted once.
     fn retrying<T>(
         &self,
         path: &str,
         mut attempt: impl FnMut(u32) -> Result<T, Failed>,
     ) -> Result<T> {
+        let nested = policy::inside_loop();
+        let _call = policy::enter_call(&self.policy);
+        let budget = policy::current_budget().expect("a call's budget was entered");
         let mut retry = 0u32;
         let mut last: Option<Error> = None;
         loop {
@@ -355,7 +365,11 @@ impl ResilientBackend {
                 Ok(p) => p,
                 Err(refused) => return Err(last.unwrap_or(refused)),
             };
-            match attempt(retry) {
+            let result = {
+                let _deciding = policy::looping(Arc::clone(&budget));
+                attempt(retry)
+            };
+            match result {
                 Ok(value) => {
                     permit.finish(None);
                     return Ok(value);
@@ -366,21 +380,31 @@ impl ResilientBackend {
                     repeatable,
                 }) => {
                     permit.finish(Some(class));
-                    if !self.should_retry(class, retry) || !repeatable {
+                    if nested || !repeatable || class != Class::Transient || self.breaker.is_open() {
                         return Err(err);
                     }
+                    let Some(delay) = budget.take(retry + 1, &err) else {
+                        return Err(err);
+                    };
                     retry += 1;
-                    self.pause(retry, path, &err);
+                    log::debug!("retry {retry} of {path} in {delay:?} after: {err}");
+                    sleep(delay);
                     last = Some(err);
                 }
             }
         }
     }
 
-    /// One attempt through the breaker, never retried.
+    /// One attempt through the breaker, never retried (nor are the inner
+    /// store's requests: this wrapper decides, and says no).
     fn once<T>(&self, path: &str, op: impl FnOnce() -> Result<T>) -> Result<T> {
         let permit = self.acquire(path, false)?;
-        let result = op();
+        let _call = policy::enter_call(&self.policy);
+        let budget = policy::current_budget().expect("a call's budget was entered");
+        let result = {
+            let _deciding = policy::looping(budget);
+            op()
+        };
         permit.finish(result.as_ref().err().map(classify));
         result
     }

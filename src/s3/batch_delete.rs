@@ -1,25 +1,25 @@
-//! DeleteObjects in chunks of 1,000 keys, with per-key failures reported.
-//! Chunks go out in parallel on the worker pool, at most
-//! `upload_concurrency` at once.
-
-use std::sync::Arc;
+//! DeleteObjects: up to 1,000 keys per request, per-key failures reported.
+//! The engine (`src/remote/batch.rs`) cuts the keys into chunks and runs
+//! them in parallel.
 
 use base64::Engine as _;
 use md5::{Digest, Md5};
 use rusty_s3::Method;
 
-use super::{S3Backend, S3Inner};
-use crate::backend::{Backend, BatchDeleter};
-use crate::error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
+use super::error::meaning;
+use super::sign::request;
+use super::S3;
+use crate::error::{BatchFailure, Error, ErrorKind, ServiceDetail};
 use crate::http::{read_small_body, RequestBody};
-use crate::transfer::run_batches;
+use crate::remote::answer::{error_for, Said};
+use crate::remote::client::Client;
 use crate::xml::{escape, walk};
 
 /// S3's limit of keys per DeleteObjects request.
-const CHUNK: usize = 1000;
+pub(super) const CHUNK: usize = 1000;
 
 /// Whether XML 1.0 can carry every character of `key`.
-fn xml_safe(key: &str) -> bool {
+pub(super) fn xml_safe(key: &str) -> bool {
     key.chars().all(|c| {
         matches!(c, '\t' | '\n' | '\r')
             || ('\u{20}'..='\u{D7FF}').contains(&c)
@@ -28,57 +28,21 @@ fn xml_safe(key: &str) -> bool {
     })
 }
 
-impl BatchDeleter for S3Backend {
-    fn delete_batch(&self, paths: &[&str]) -> Result<()> {
-        let mut failures = Vec::new();
-        let mut batch: Vec<(String, String)> = Vec::new();
-        for &path in paths {
-            match self.inner.key(path) {
-                // A key XML cannot carry is deleted on its own.
-                Ok(key) if !xml_safe(&key) => {
-                    if let Err(error) = self.delete(path) {
-                        failures.push(BatchFailure { path: path.to_owned(), error });
-                    }
-                }
-                Ok(key) => batch.push((key, path.to_owned())),
-                Err(error) => failures.push(BatchFailure { path: path.to_owned(), error }),
-            }
-        }
-        let chunks: Vec<Vec<(String, String)>> = batch.chunks(CHUNK).map(<[_]>::to_vec).collect();
-        let s3 = Arc::clone(&self.inner);
-        failures.extend(run_batches(
-            chunks,
-            self.inner.upload_concurrency,
-            || self.inner.pool(),
-            move |chunk| delete_chunk(&s3, &chunk),
-        ));
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Batch { failures })
-        }
-    }
-}
-
-/// One DeleteObjects request; returns the keys (key, path) that failed.
-fn delete_chunk(s3: &S3Inner, chunk: &[(String, String)]) -> Vec<BatchFailure> {
+/// One DeleteObjects request of `(key, path)` pairs; returns the paths
+/// that failed.
+pub(super) fn delete_chunk(s3: &S3, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
     let mut failures = Vec::new();
     let body = delete_body(chunk.iter().map(|(k, _)| k.as_str()));
     let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(body.as_bytes()));
-    let url = s3.sign_request(Method::Post, None, &[("delete", "")], &[]);
     let label = format!("batch of {} keys", chunk.len());
-    // Deleting is idempotent: resent when its connection was found closed.
-    let result = s3
-        .transport
-        .idempotent_posts()
-        .send(&label, "POST", &url, &[("content-md5", &md5), ("content-type", "application/xml")], RequestBody::Bytes(body.as_bytes()))
-        .and_then(|resp| {
-            if resp.status().is_success() {
-                read_small_body(&label, resp, 16 * 1024 * 1024)
-            } else {
-                Err(s3.error_for(&label, resp))
-            }
-        });
+    let build = || {
+        let url = s3.sign_request(Method::Post, None, &[("delete", "")], &[]);
+        let headers = vec![("content-md5", md5.clone()), ("content-type", "application/xml".to_owned())];
+        Ok(request("POST", url, headers))
+    };
+    let result = c
+        .send(&label, &build, RequestBody::Bytes(body.as_bytes()))
+        .and_then(|resp| read_small_body(&label, resp, 16 * 1024 * 1024));
     let body = match result {
         Ok(b) => b,
         Err(e) => {
@@ -118,16 +82,14 @@ fn delete_chunk(s3: &S3Inner, chunk: &[(String, String)]) -> Vec<BatchFailure> {
             .iter()
             .find(|(k, _)| *k == err.key)
             .map(|(_, p)| p.clone())
-            .unwrap_or_else(|| err.key.strip_prefix(s3.prefix.as_str()).unwrap_or(&err.key).to_owned());
-        let error = super::error::classify(
-            &path,
-            ServiceDetail {
-                status: 200,
-                code: Some(err.code),
-                message: Some(err.message),
-                request_id: None,
-            },
-        );
+            .unwrap_or(err.key);
+        let detail = ServiceDetail {
+            status: 200,
+            code: Some(err.code),
+            message: Some(err.message),
+            request_id: None,
+        };
+        let error = error_for(&path, Said { detail, retry_after: None }, meaning);
         failures.push(BatchFailure { path, error });
     }
     failures

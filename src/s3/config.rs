@@ -4,9 +4,10 @@
 use std::fmt;
 
 use crate::http::HttpConfig;
-use crate::transfer::{
+use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
+use crate::retry::RetryPolicy;
 
 /// Objects at or above this size are uploaded in parts. 100 MiB.
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 * 1024 * 1024;
@@ -16,6 +17,10 @@ pub const DEFAULT_PART_SIZE: u64 = 16 * 1024 * 1024;
 pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 5;
 /// S3's lower bound on every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's upper bound on one part (5 GiB).
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's limit on parts per upload.
+pub const MAX_PARTS: u32 = 10_000;
 /// A PEM file of CA certificates to trust when `http.ca_bundle` is empty
 /// (the same variable the Azure backend reads).
 pub(crate) const CA_BUNDLE_ENV: &str = "BLOBIO_CA_BUNDLE";
@@ -55,9 +60,11 @@ pub struct S3Config {
     pub http: HttpConfig,
     /// Size at or above which uploads go multipart. Default 100 MiB.
     pub multipart_threshold: u64,
-    /// Part size of multipart uploads (at least 5 MiB). Default 16 MiB.
+    /// Part size of multipart uploads, 5 MiB to 5 GiB (an upload has at
+    /// most 10,000 parts). Default 16 MiB.
     pub part_size: u64,
-    /// Parts in flight at once. Default 5.
+    /// Parts (and batch-delete requests) in flight at once, 1 to
+    /// [`crate::remote::MAX_CONCURRENCY`]. Default 5.
     pub upload_concurrency: usize,
     /// Reads (`read`, `read_to`, `read_to_at` and their checked variants)
     /// of more than this many bytes fetch ranges in parallel. Default
@@ -65,11 +72,15 @@ pub struct S3Config {
     pub download_threshold: u64,
     /// Bytes per range of a parallel read (at least 1). Default 8 MiB.
     pub download_part_size: u64,
-    /// Ranges of one read in flight at once (at least 1); memory held by a
-    /// read is about `download_part_size` times this plus one. Default 4.
-    /// The store's worker pool has as many threads as the larger of this
-    /// and `upload_concurrency`, started on first use.
+    /// Ranges of one read in flight at once (1 to
+    /// [`crate::remote::MAX_CONCURRENCY`]); memory held by a `read_to` is
+    /// about `download_part_size` times this plus one. Default 4. The
+    /// store's worker pool has as many threads as the larger of this and
+    /// `upload_concurrency`, started on first use.
     pub download_concurrency: usize,
+    /// Retries of failed requests, parts and ranges; the budget of one
+    /// call. Default: 3 retries from 100 ms up to 5 s, within 180 s.
+    pub retry: RetryPolicy,
 }
 
 impl S3Config {
@@ -101,6 +112,7 @@ impl Default for S3Config {
             download_threshold: DEFAULT_DOWNLOAD_THRESHOLD,
             download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -125,6 +137,7 @@ impl fmt::Debug for S3Config {
             .field("download_threshold", &self.download_threshold)
             .field("download_part_size", &self.download_part_size)
             .field("download_concurrency", &self.download_concurrency)
+            .field("retry", &self.retry)
             .finish()
     }
 }

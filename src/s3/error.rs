@@ -1,12 +1,11 @@
-//! S3 error responses: the XML body parsed into code, message and request
-//! id, and the status/code mapped onto blobio's error kinds.
+//! S3 error answers: the XML body read into code, message and request id,
+//! and what S3's codes mean. The mapping itself is the engine's
+//! (`src/remote/answer.rs`).
 
 use crate::error::{Error, ServiceDetail};
-use crate::http::{header, read_small_body, Response};
+use crate::http::Response;
+use crate::remote::answer::{error_for, read_answer, Meaning, Said};
 use crate::xml::error_fields;
-
-/// Longest error body read; S3 error documents are small.
-const MAX_ERROR_BODY: u64 = 64 * 1024;
 
 /// Parses `<Error><Code/><Message/><RequestId/></Error>`. Unknown or
 /// malformed documents give empty fields.
@@ -15,23 +14,20 @@ pub(crate) fn parse_error_xml(xml: &[u8]) -> (Option<String>, Option<String>, Op
     (code, message, request_id)
 }
 
-/// Turns a non-success response into an error about `path`.
-pub(crate) fn response_error(path: &str, resp: Response) -> Error {
-    let status = resp.status().as_u16();
-    let header_request_id = header(&resp, "x-amz-request-id").map(str::to_owned);
-    let retry_after = header(&resp, "retry-after").map(str::to_owned);
-    let body = read_small_body(path, resp, MAX_ERROR_BODY).unwrap_or_default();
-    let (code, message, request_id) = parse_error_xml(&body);
-    let detail = ServiceDetail {
-        status,
-        code: code.or_else(|| default_code(status).map(str::to_owned)),
-        message,
-        request_id: request_id.or(header_request_id),
-    };
-    classify(path, detail).with_retry_after(retry_after.as_deref())
+/// What S3's codes mean where the status does not say it.
+pub(super) fn meaning(code: &str) -> Option<Meaning> {
+    Some(match code {
+        "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" => Meaning::NotFound,
+        "SignatureDoesNotMatch" | "AccessDenied" | "InvalidAccessKeyId" | "ExpiredToken"
+        | "InvalidToken" => Meaning::Denied,
+        "PreconditionFailed" => Meaning::Precondition,
+        "RequestTimeout" => Meaning::Timeout,
+        "SlowDown" | "ServiceUnavailable" | "InternalError" => Meaning::Busy,
+        _ => return None,
+    })
 }
 
-/// What S3 means by a bodiless status (HEAD responses carry no XML).
+/// What S3 means by a bodiless status (HEAD answers carry no XML).
 fn default_code(status: u16) -> Option<&'static str> {
     match status {
         404 => Some("NotFound"),
@@ -42,43 +38,29 @@ fn default_code(status: u16) -> Option<&'static str> {
     }
 }
 
-/// Maps status and code onto an error kind.
-pub(crate) fn classify(path: &str, detail: ServiceDetail) -> Error {
-    let path = path.to_owned();
-    let remote = Some(Box::new(detail));
-    let d = remote.as_deref().unwrap();
-    let code = d.code.as_deref().unwrap_or("");
-    match (d.status, code) {
-        (_, "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload") | (404, _) => {
-            Error::NotFound { path, remote }
+/// The parser of failed answers for the bucket `bucket`: a missing bucket
+/// is named as such.
+pub(super) fn answer(bucket: String) -> Box<dyn Fn(&str, Response) -> Error + Send + Sync> {
+    Box::new(move |path, resp| {
+        let (status, _, header_id, retry_after, body) = read_answer(path, resp, None, "x-amz-request-id");
+        let (code, message, request_id) = parse_error_xml(&body);
+        let detail = ServiceDetail {
+            status,
+            code: code.or_else(|| default_code(status).map(str::to_owned)),
+            message,
+            request_id: request_id.or(header_id),
+        };
+        let err = error_for(path, Said { detail, retry_after }, meaning);
+        if err.provider_code() == Some("NoSuchBucket") {
+            if let Error::NotFound { remote, .. } = err {
+                return Error::NotFound {
+                    path: format!("s3://{bucket} (bucket, for {path})"),
+                    remote,
+                };
+            }
         }
-        (_, "SignatureDoesNotMatch" | "AccessDenied" | "InvalidAccessKeyId" | "ExpiredToken"
-            | "InvalidToken")
-        | (401 | 403, _) => Error::PermissionDenied {
-            path,
-            remote,
-            source: None,
-        },
-        (412, _) | (_, "PreconditionFailed") => Error::PreconditionFailed { path, remote },
-        (409, _) => Error::AlreadyExists { path, remote },
-        (_, "RequestTimeout") => Error::Timeout {
-            message: format!("the server timed out waiting for the request ({})", d),
-            path,
-            source: None,
-        },
-        (_, "SlowDown" | "ServiceUnavailable" | "InternalError") | (429 | 500..=599, _) => {
-            Error::Server { path, remote }
-        }
-        (400 | 411 | 416, _) => Error::InvalidArgument {
-            message: format!("{path}: {}", d),
-        },
-        _ => Error::Other {
-            message: "unexpected response".into(),
-            path,
-            remote,
-            source: None,
-        },
-    }
+        err
+    })
 }
 
 #[cfg(test)]
@@ -108,15 +90,12 @@ mod tests {
     }
 
     fn kind(status: u16, code: &str) -> ErrorKind {
-        classify(
-            "k",
-            ServiceDetail {
-                status,
-                code: Some(code.into()),
-                ..Default::default()
-            },
-        )
-        .kind()
+        let detail = ServiceDetail {
+            status,
+            code: Some(code.into()),
+            ..Default::default()
+        };
+        error_for("k", Said { detail, retry_after: None }, meaning).kind()
     }
 
     #[test]

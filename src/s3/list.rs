@@ -4,81 +4,47 @@ use std::time::SystemTime;
 
 use rusty_s3::Method;
 
-use super::S3Inner;
+use super::sign::request;
+use super::S3;
 use crate::error::{Error, Result};
 use crate::http::{read_small_body, RequestBody};
-use crate::paths::validate_prefix;
+use crate::remote::client::Client;
+use crate::remote::{Entry, ListPage};
 use crate::time::parse_rfc3339;
 use crate::xml::walk;
 
 /// Largest listing page accepted (a page of 1,000 keys is a few hundred KiB).
 const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// One listed entry, relative to the store prefix.
-pub(crate) enum Entry {
-    /// An object.
-    Object {
-        key: String,
-        size: u64,
-        last_modified: SystemTime,
-    },
-    /// A common prefix (with a delimiter), ending in the delimiter.
-    Prefix(String),
-}
-
-/// Lists every key under `prefix` (relative to the store), page by page.
-pub(crate) fn list(
-    s3: &S3Inner,
+/// One ListObjectsV2 page of keys starting with `prefix` (full keys).
+pub(super) fn page(
+    s3: &S3,
+    c: &Client,
+    path: &str,
     prefix: &str,
     delimiter: Option<&str>,
-    visit: &mut dyn FnMut(Entry),
-) -> Result<()> {
-    let user_prefix = validate_prefix(prefix)?;
-    let full_prefix = format!("{}{user_prefix}", s3.prefix);
-    let mut token: Option<String> = None;
-    loop {
+    token: Option<&str>,
+) -> Result<ListPage> {
+    let build = || {
         let mut query = vec![("list-type", "2"), ("encoding-type", "url"), ("max-keys", "1000")];
-        if !full_prefix.is_empty() {
-            query.push(("prefix", full_prefix.as_str()));
+        if !prefix.is_empty() {
+            query.push(("prefix", prefix));
         }
         if let Some(d) = delimiter {
             query.push(("delimiter", d));
         }
-        if let Some(t) = &token {
-            query.push(("continuation-token", t.as_str()));
+        if let Some(t) = token {
+            query.push(("continuation-token", t));
         }
-        let url = s3.sign_request(Method::Get, None, &query, &[]);
-        let resp = s3.send_ok(prefix, "GET", &url, &[], RequestBody::Empty)?;
-        let body = read_small_body(prefix, resp, MAX_PAGE_BYTES)?;
-        let page = parse_page(&body).map_err(|why| bad_listing(prefix, &why))?;
-        let strip = |key: &str| key.strip_prefix(s3.prefix.as_str()).map(str::to_owned);
-        for entry in page.entries {
-            match entry {
-                Entry::Object {
-                    key,
-                    size,
-                    last_modified,
-                } => {
-                    if let Some(key) = strip(&key) {
-                        visit(Entry::Object {
-                            key,
-                            size,
-                            last_modified,
-                        });
-                    }
-                }
-                Entry::Prefix(p) => {
-                    if let Some(p) = strip(&p) {
-                        visit(Entry::Prefix(p));
-                    }
-                }
-            }
-        }
-        match page.next_token {
-            Some(t) if page.truncated && !t.is_empty() => token = Some(t),
-            _ => return Ok(()),
-        }
-    }
+        Ok(request("GET", s3.sign_request(Method::Get, None, &query, &[]), Vec::new()))
+    };
+    let resp = c.send(path, &build, RequestBody::Empty)?;
+    let body = read_small_body(path, resp, MAX_PAGE_BYTES)?;
+    let page = parse_page(&body).map_err(|why| bad_listing(path, &why))?;
+    Ok(ListPage {
+        entries: page.entries,
+        next: page.next_token.filter(|_| page.truncated),
+    })
 }
 
 /// One page of a ListObjectsV2 answer, with full (undecoded) keys.

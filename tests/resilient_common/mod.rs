@@ -106,6 +106,7 @@ pub fn fast_retries() -> ResilientConfig {
         max_retries: 3,
         retry_delay: 2 * MS,
         retry_max_delay: 20 * MS,
+        ..ResilientConfig::default()
     }
 }
 
@@ -136,6 +137,7 @@ pub fn breaker_config() -> ResilientConfig {
         max_retries: 4,
         retry_delay: MS,
         retry_max_delay: 5 * MS,
+        ..ResilientConfig::default()
     }
 }
 
@@ -148,6 +150,7 @@ pub fn flapping_config() -> ResilientConfig {
         max_retries: 6,
         retry_delay: MS,
         retry_max_delay: 20 * MS,
+        ..ResilientConfig::default()
     }
 }
 
@@ -464,12 +467,11 @@ pub fn read_to_cut_anywhere_yields_exactly_the_object_once(rig: &Rig) {
         let gets: Vec<_> = rig.proxy.counters.seen()[mark..].to_vec();
         assert_eq!(gets.len(), 2, "{name} cut at {fraction}: {gets:#?}");
         let cut = (data.len() as f64 * fraction).floor() as u64;
-        assert_eq!(gets[0].header(range), None);
-        assert_eq!(
-            gets[1].header(range),
-            Some(format!("bytes={cut}-").as_str()),
-            "{name}"
-        );
+        // The first GET asks for the object from byte 0 (a range of its
+        // first part, or none); the resumed one from the cut on.
+        let from = |r: &Option<&str>| r.map(|v| v.trim_start_matches("bytes=").split('-').next().unwrap_or("").to_owned());
+        assert!(matches!(from(&gets[0].header(range)).as_deref(), None | Some("0")), "{name}: {:?}", gets[0]);
+        assert_eq!(from(&gets[1].header(range)), Some(cut.to_string()), "{name}");
         assert!(
             gets[1]
                 .header("if-match")
@@ -488,7 +490,8 @@ pub fn read_to_cut_anywhere_yields_exactly_the_object_once(rig: &Rig) {
     assert_eq!(n, (data.len() - 123_456) as u64);
     assert_same("read_to_at after a stall", &out, &data[123_456..]);
     let last = rig.proxy.counters.seen().pop().unwrap();
-    assert_eq!(last.header(range), Some("bytes=1123456-"));
+    let resumed_from = last.header(range).map(|v| v.trim_start_matches("bytes=").split('-').next().unwrap_or("").to_owned());
+    assert_eq!(resumed_from.as_deref(), Some("1123456"), "{last:?}");
 }
 
 /// An object replaced (by a hook of the proxy) between the cut and the

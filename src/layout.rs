@@ -1,10 +1,62 @@
-//! DuckDB glob patterns over the time-partitioned layout
-//! `<database>/<measurement>/YYYY/MM/DD/HH/*.parquet`, as the Go package
-//! builds them.
+//! The Arc / DuckDB layout helpers of the Go package: where a store's
+//! files are for engines that read them directly (local base path, DuckDB
+//! `read_parquet` globs over `<database>/<measurement>/YYYY/MM/DD/HH/`).
 
 use std::time::SystemTime;
 
+use crate::backend::Backend;
+use crate::error::{Error, Result};
 use crate::time::{civil_from_days, utc_day_number};
+
+/// The local base directory of `backend`, for features that need a real
+/// directory.
+///
+/// For S3 and Azure this logs a warning through `log` that `feature` is not
+/// supported there and returns `""`; for any other kind of backend it returns
+/// `fallback`.
+pub fn get_local_base_path(backend: &dyn Backend, feature: &str, fallback: &str) -> String {
+    if let Some(base) = backend.local_base_path() {
+        return base.to_string_lossy().into_owned();
+    }
+    // A store whose root is a URL (s3://, azure://) has no directory.
+    if backend.storage_root().contains("://") {
+        log::warn!("{feature} not fully supported for {} backend yet", backend.kind());
+        return String::new();
+    }
+    fallback.to_owned()
+}
+
+/// The DuckDB `read_parquet` glob covering every Parquet file of one
+/// database and measurement: `<root>/<database>/<measurement>/**/*.parquet`,
+/// where the root is the base directory, `s3://bucket/prefix/` or
+/// `azure://container/`.
+///
+/// `database` and `measurement` must each be one path segment without glob
+/// characters; anything else is [`Error::InvalidArgument`].
+pub fn get_storage_path(backend: &dyn Backend, database: &str, measurement: &str) -> Result<String> {
+    validate_segment("database", database)?;
+    validate_segment("measurement", measurement)?;
+    Ok(format!(
+        "{}{database}/{measurement}/**/*.parquet",
+        backend.storage_root()
+    ))
+}
+
+/// Validates one segment (database, measurement) of a read glob.
+fn validate_segment(what: &str, segment: &str) -> Result<()> {
+    let bad = segment.is_empty()
+        || segment == "."
+        || segment == ".."
+        || segment
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | '\0' | '*' | '?' | '[' | ']' | '{' | '}'));
+    if bad {
+        return Err(Error::invalid_argument(format!(
+            "{what} {segment:?} must be one non-empty path segment without '/', NUL or glob characters"
+        )));
+    }
+    Ok(())
+}
 
 /// `s3://<bucket>/<prefix><path>`.
 pub(crate) fn s3_path(bucket: &str, prefix: &str, path: &str) -> String {

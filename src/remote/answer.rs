@@ -1,0 +1,141 @@
+//! The one place a remote store's failed answer becomes an [`Error`]: the
+//! protocol reads what the server said (status, provider code, message,
+//! request id, Retry-After) and names what its codes mean; the HTTP status
+//! decides the rest. Every error made here keeps the server's detail.
+
+use crate::error::{Error, ServiceDetail};
+use crate::http::{header, read_small_body, Response};
+
+/// Longest error body read; error documents are small.
+pub(crate) const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// What a provider's error code means, where it says more than the status
+/// (S3's `RequestTimeout` comes with a 400; Azurite's full memory store
+/// with a 409).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Meaning {
+    NotFound,
+    Denied,
+    Precondition,
+    Exists,
+    Timeout,
+    Busy,
+}
+
+/// What a protocol extracts from a failed answer.
+pub(crate) struct Said {
+    pub(crate) detail: ServiceDetail,
+    pub(crate) retry_after: Option<String>,
+}
+
+/// Reads the headers a protocol needs and the (small) body of a failed
+/// answer; `code_header` and `id_header` name where the provider puts its
+/// code and request id outside the body.
+pub(crate) fn read_answer(
+    path: &str,
+    resp: Response,
+    code_header: Option<&str>,
+    id_header: &str,
+) -> (u16, Option<String>, Option<String>, Option<String>, Vec<u8>) {
+    let status = resp.status().as_u16();
+    let code = code_header.and_then(|h| header(&resp, h)).map(str::to_owned);
+    let request_id = header(&resp, id_header).map(str::to_owned);
+    let retry_after = header(&resp, "retry-after").map(str::to_owned);
+    let body = read_small_body(path, resp, MAX_ERROR_BODY).unwrap_or_default();
+    (status, code, request_id, retry_after, body)
+}
+
+/// The error for `path`, from what the server said and what its code
+/// means (`meaning`, the protocol's table), else from the status.
+pub(crate) fn error_for(path: &str, said: Said, meaning: fn(&str) -> Option<Meaning>) -> Error {
+    let Said { detail, retry_after } = said;
+    let path = path.to_owned();
+    let status = detail.status;
+    let by_code = detail.code.as_deref().and_then(meaning);
+    let by_status = match status {
+        404 => Some(Meaning::NotFound),
+        401 | 403 => Some(Meaning::Denied),
+        412 => Some(Meaning::Precondition),
+        409 => Some(Meaning::Exists),
+        408 => Some(Meaning::Timeout),
+        429 | 500..=599 => Some(Meaning::Busy),
+        _ => None,
+    };
+    let remote = Some(Box::new(detail));
+    let err = match by_code.or(by_status) {
+        Some(Meaning::NotFound) => Error::NotFound { path, remote },
+        Some(Meaning::Denied) => Error::PermissionDenied {
+            path,
+            remote,
+            source: None,
+        },
+        Some(Meaning::Precondition) => Error::PreconditionFailed { path, remote },
+        Some(Meaning::Exists) => Error::AlreadyExists { path, remote },
+        Some(Meaning::Timeout) => Error::Timeout {
+            message: format!(
+                "the server timed out ({})",
+                remote.as_deref().map(ToString::to_string).unwrap_or_default()
+            ),
+            path,
+            source: None,
+        },
+        Some(Meaning::Busy) => Error::Server { path, remote },
+        None if matches!(status, 400 | 411 | 413 | 414 | 416) => Error::BadRequest { path, remote },
+        None => Error::Other {
+            message: "unexpected response".into(),
+            path,
+            remote,
+            source: None,
+        },
+    };
+    err.with_retry_after(retry_after.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn said(status: u16, code: &str) -> Said {
+        Said {
+            detail: ServiceDetail {
+                status,
+                code: Some(code.into()),
+                message: Some("why".into()),
+                request_id: Some("R1".into()),
+            },
+            retry_after: None,
+        }
+    }
+
+    fn none(_: &str) -> Option<Meaning> {
+        None
+    }
+
+    #[test]
+    fn four_hundreds_are_invalid_arguments_that_keep_status_code_and_request_id() {
+        for status in [400, 411, 413, 414, 416] {
+            let e = error_for("k", said(status, "KeyTooLongError"), none);
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{status}");
+            assert_eq!(e.http_status(), Some(status));
+            assert_eq!(e.provider_code(), Some("KeyTooLongError"));
+            assert_eq!(e.request_id(), Some("R1"));
+            assert!(e.to_string().contains("KeyTooLongError"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_code_wins_over_the_status_and_the_status_decides_otherwise() {
+        let timeout = |c: &str| (c == "RequestTimeout").then_some(Meaning::Timeout);
+        assert_eq!(error_for("k", said(400, "RequestTimeout"), timeout).kind(), ErrorKind::Timeout);
+        assert_eq!(error_for("k", said(404, "X"), none).kind(), ErrorKind::NotFound);
+        assert_eq!(error_for("k", said(403, "X"), none).kind(), ErrorKind::PermissionDenied);
+        assert_eq!(error_for("k", said(412, "X"), none).kind(), ErrorKind::PreconditionFailed);
+        assert_eq!(error_for("k", said(409, "X"), none).kind(), ErrorKind::AlreadyExists);
+        assert_eq!(error_for("k", said(503, "X"), none).kind(), ErrorKind::Server);
+        assert_eq!(error_for("k", said(429, "X"), none).kind(), ErrorKind::Server);
+        let other = error_for("k", said(302, "X"), none);
+        assert_eq!(other.kind(), ErrorKind::Other);
+        assert_eq!(other.http_status(), Some(302));
+    }
+}

@@ -1,0 +1,681 @@
+//! How any remote store reads: one ranged GET first, then, for a large
+//! object, the rest in parallel ranges of one version.
+//!
+//! A read asks for its first part with a range (the larger of the download
+//! threshold and the part size), so the answer's `Content-Range` gives the
+//! object's size and its ETag comes along; an object that fits is done in
+//! that one request, and no connection is ever dropped mid-body. The rest
+//! of a larger object is fetched in ranges of the part size, each sent with
+//! `If-Match` of that ETag and checked against the ETag it comes back with
+//! (not every S3-compatible server honours the header), so two versions are
+//! never spliced. A server that ignores ranges is read as one stream.
+//!
+//! `read` (into memory) allocates the object once and every range is read
+//! in place into its slice of that buffer, on scoped threads, while the
+//! first answer streams in on the caller's. Writers (`read_to` and
+//! friends) get the bytes strictly in order: ranges come from the store's
+//! worker pool into recycled buffers, at most `download_concurrency` ahead.
+//!
+//! No length a server announces is trusted to allocate: the buffer of a
+//! `read` is reserved fallibly (an object too large to hold is a clear
+//! error, never an abort) and its pages are only touched as bytes arrive.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{content_range, ByteRange, Engine, GetOptions, Protocol};
+use crate::error::{Error, Result};
+use crate::http::{copy_exact, header, io_error, Response};
+use crate::pool::{Pool, Ticket};
+use crate::retry;
+
+/// Where a download goes.
+pub(crate) enum Sink<'a> {
+    /// `read`: the whole object in memory.
+    Vec(&'a mut Vec<u8>),
+    /// `read_to` and friends.
+    Writer(&'a mut dyn Write),
+}
+
+/// A GET's answer with what its headers say.
+struct Got {
+    resp: Response,
+    /// Offset in the object of the body's first byte.
+    start: u64,
+    /// Offset just past the body's last byte, when known.
+    end: Option<u64>,
+    /// The object's size, when known.
+    total: Option<u64>,
+    etag: Option<String>,
+}
+
+fn other(path: &str, message: String) -> Error {
+    Error::Other {
+        path: path.to_owned(),
+        message,
+        remote: None,
+        source: None,
+    }
+}
+
+/// GET of `range`; `None` when the range is not satisfiable (it starts at
+/// or past the end).
+fn get<P: Protocol>(
+    e: &Engine<P>,
+    path: &str,
+    key: &str,
+    range: Option<ByteRange>,
+    if_match: Option<&str>,
+) -> Result<Option<Got>> {
+    let o = GetOptions { range, if_match };
+    let resp = match e.proto.get(&e.client, path, key, &o) {
+        Ok(resp) => resp,
+        Err(err) if err.http_status() == Some(416) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    let etag = header(&resp, "etag").map(str::to_owned);
+    let length: Option<u64> = header(&resp, "content-length").and_then(|v| v.trim().parse().ok());
+    if resp.status().as_u16() != 206 {
+        return Ok(Some(Got {
+            resp,
+            start: 0,
+            end: length,
+            total: length,
+            etag,
+        }));
+    }
+    let Some((a, b, total)) = content_range(&resp) else {
+        return Err(other(path, "a 206 answer without a valid Content-Range".into()));
+    };
+    // Azurite answers a range starting exactly at the end with 206 and
+    // `Content-Range: bytes 10-9/10` where Azure says 416.
+    if total.is_some_and(|t| a >= t) {
+        return Ok(None);
+    }
+    let asked = match range {
+        Some(ByteRange::From(s)) | Some(ByteRange::Span(s, _)) => s,
+        None => 0,
+    };
+    let asked_last = match range {
+        Some(ByteRange::Span(_, l)) => l,
+        _ => u64::MAX,
+    };
+    if a != asked || b < a || b > asked_last || total.is_some_and(|t| b >= t) {
+        return Err(other(
+            path,
+            format!("asked for {}, the server sent bytes {a}-{b}", range.map(ByteRange::header).unwrap_or_default()),
+        ));
+    }
+    if length.is_some_and(|n| n != b - a + 1) {
+        return Err(other(
+            path,
+            format!("the server sent {length:?} bytes for the range {a}-{b}"),
+        ));
+    }
+    Ok(Some(Got {
+        resp,
+        start: a,
+        end: Some(b + 1),
+        total,
+        etag,
+    }))
+}
+
+/// An offset at or past the end of the object.
+pub(crate) fn past_end(path: &str, offset: u64, size: Option<u64>) -> Error {
+    let size = size.map(|s| format!(" ({s} bytes)")).unwrap_or_default();
+    Error::invalid_argument(format!(
+        "{path}: offset {offset} is at or past the end of the object{size}"
+    ))
+}
+
+/// Refuses an answer whose ETag is not the one asked for.
+fn check_version(path: &str, if_match: Option<&str>, etag: Option<&str>) -> Result<()> {
+    match if_match {
+        Some(want) if etag != Some(want) => Err(Error::PreconditionFailed {
+            path: path.to_owned(),
+            remote: None,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the object at `path` from `offset` into `sink`, as
+/// [`crate::Backend::read_to_at_checked`] says: the version is the ETag,
+/// taken before any byte is written, and compared with `if_match` as well
+/// as sent in `If-Match`.
+pub(crate) fn read<P: Protocol>(
+    e: &Arc<Engine<P>>,
+    path: &str,
+    sink: Sink<'_>,
+    offset: u64,
+    if_match: Option<&str>,
+    seen_version: &mut Option<String>,
+) -> Result<u64> {
+    let key = e.key(path)?;
+    let d = e.settings.download;
+    let range = if d.threshold == u64::MAX {
+        // One stream, whatever the size.
+        (offset > 0).then_some(ByteRange::From(offset))
+    } else {
+        let first = d.threshold.max(d.part_size);
+        Some(match offset.checked_add(first - 1) {
+            Some(last) => ByteRange::Span(offset, last),
+            None => ByteRange::From(offset),
+        })
+    };
+    let got = match get(e, path, &key, range, if_match)? {
+        Some(got) => got,
+        // An empty object has no byte 0, yet reads as nothing.
+        None if offset == 0 => get(e, path, &key, None, if_match)?
+            .ok_or_else(|| past_end(path, 0, None))?,
+        None => {
+            return match if_match {
+                Some(v) => resume_at_end(e, path, &key, offset, v, seen_version),
+                None => Err(past_end(path, offset, None)),
+            }
+        }
+    };
+    check_version(path, if_match, got.etag.as_deref())?;
+    if got.start == 0 && offset > 0 && got.total.is_some_and(|t| offset >= t) {
+        return Err(past_end(path, offset, got.total));
+    }
+    *seen_version = got.etag.clone();
+    let rest = match (got.end, got.total) {
+        (Some(end), Some(total)) if got.start == offset && end < total => Some(end..total),
+        _ => None,
+    };
+    let Some(rest) = rest else {
+        return stream(path, got, offset, sink);
+    };
+    let Some(etag) = got.etag.clone() else {
+        // Without an ETag the ranges of one version cannot be told apart:
+        // read the rest as one stream instead (no byte has been taken yet).
+        drop(got);
+        let again = get(e, path, &key, (offset > 0).then_some(ByteRange::From(offset)), None)?
+            .ok_or_else(|| past_end(path, offset, None))?;
+        return stream(path, again, offset, sink);
+    };
+    match sink {
+        Sink::Vec(v) => in_place(e, path, &key, got, offset, rest, &etag, v),
+        Sink::Writer(w) => in_order(e, path, &key, got, offset, rest, etag, w),
+    }
+}
+
+/// Streams one answer (the whole of what is left to read) into `sink`,
+/// dropping the bytes before `offset` when the server ignored the range.
+fn stream(path: &str, got: Got, offset: u64, sink: Sink<'_>) -> Result<u64> {
+    let skip = offset.saturating_sub(got.start);
+    let expected = got.end.map(|end| end - got.start);
+    let mut body = got.resp.into_body().into_reader();
+    match sink {
+        Sink::Vec(v) if skip == 0 && expected.is_some() => {
+            let len = expected.unwrap_or(0);
+            *v = zeroed(path, len)?;
+            read_into(path, &mut body, v, None)?;
+            end_of_body(path, &mut body, len)?;
+            Ok(len)
+        }
+        Sink::Vec(v) => {
+            let mut skipping = SkipWriter {
+                skip,
+                inner: v,
+                written: 0,
+            };
+            copy_exact(path, &mut body, expected, &mut skipping)?;
+            Ok(skipping.written)
+        }
+        Sink::Writer(w) if skip == 0 => copy_exact(path, &mut body, expected, w),
+        Sink::Writer(w) => {
+            let mut skipping = SkipWriter {
+                skip,
+                inner: w,
+                written: 0,
+            };
+            copy_exact(path, &mut body, expected, &mut skipping)?;
+            Ok(skipping.written)
+        }
+    }
+}
+
+/// Fails unless `body` has ended: a server that sends more than it said is
+/// not believed.
+fn end_of_body(path: &str, body: &mut dyn Read, len: u64) -> Result<()> {
+    let mut probe = [0u8; 1];
+    match body.read(&mut probe) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(Error::Network {
+            path: path.to_owned(),
+            message: format!("the server sent more than the {len} bytes it announced"),
+            source: None,
+        }),
+        Err(e) => Err(io_error(path, "read body", e)),
+    }
+}
+
+/// A zeroed buffer of `len` bytes, or a clear error when this process
+/// cannot hold that many. A fresh allocation this size comes from the
+/// kernel as untouched zero pages, so memory is used as bytes arrive.
+fn zeroed(path: &str, len: u64) -> Result<Vec<u8>> {
+    const PROBE_ABOVE: u64 = 64 * 1024 * 1024;
+    let too_large = || {
+        Error::invalid_argument(format!(
+            "{path}: the object is {len} bytes, more than this process can hold in memory; \
+             stream it with read_to instead"
+        ))
+    };
+    let n = usize::try_from(len).map_err(|_| too_large())?;
+    if len > PROBE_ABOVE {
+        // `vec!` aborts when the allocation fails; ask fallibly first.
+        let mut probe: Vec<u8> = Vec::new();
+        probe.try_reserve_exact(n).map_err(|_| too_large())?;
+    }
+    Ok(vec![0u8; n])
+}
+
+/// Fills `buf` from `body` exactly; a body that ends first is a network
+/// error. Reads land on 64-byte boundaries where they can: the copy out of
+/// the HTTP client's buffer runs at half speed or worse into a destination
+/// that is not cache-line aligned on some CPUs (`rep movsb`).
+fn read_into(path: &str, body: &mut dyn Read, buf: &mut [u8], cancel: Option<&AtomicBool>) -> Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Error::Cancelled {
+                path: path.to_owned(),
+            });
+        }
+        let rest = &mut buf[filled..];
+        let misaligned = rest.as_ptr() as usize % 64;
+        let want = if misaligned != 0 {
+            (64 - misaligned).min(rest.len())
+        } else {
+            rest.len()
+        };
+        match body.read(&mut rest[..want]) {
+            Ok(0) => {
+                return Err(Error::Network {
+                    path: path.to_owned(),
+                    message: format!("body ended after {filled} of {} bytes", buf.len()),
+                    source: None,
+                })
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(path, "read body", e)),
+        }
+    }
+    Ok(())
+}
+
+/// `read`: the object's buffer is allocated once; the first answer streams
+/// into its head on this thread while scoped threads fetch the other
+/// ranges straight into their slices.
+#[allow(clippy::too_many_arguments)]
+fn in_place<P: Protocol>(
+    e: &Arc<Engine<P>>,
+    path: &str,
+    key: &str,
+    got: Got,
+    offset: u64,
+    rest: Range<u64>,
+    etag: &str,
+    out: &mut Vec<u8>,
+) -> Result<u64> {
+    let len = rest.end - offset;
+    let mut buf = zeroed(path, len)?;
+    let (head, tail) = buf.split_at_mut((rest.start - offset) as usize);
+    let d = e.settings.download;
+    let part = usize::try_from(d.part_size).unwrap_or(usize::MAX);
+    let mut ranges: Vec<(u64, &mut [u8])> = tail
+        .chunks_mut(part)
+        .scan(rest.start, |at, chunk| {
+            let start = *at;
+            *at += chunk.len() as u64;
+            Some((start, chunk))
+        })
+        .collect();
+    ranges.reverse(); // popped from the back: in order
+    let workers = d.concurrency.min(ranges.len());
+    let ranges = Mutex::new(ranges);
+    let cancel = AtomicBool::new(false);
+    // The failure at the lowest offset wins; a range stopped because another
+    // failed says nothing.
+    let failure: Mutex<Option<(u64, Error)>> = Mutex::new(None);
+    let fail = |at: u64, err: Error| {
+        cancel.store(true, Ordering::Relaxed);
+        if matches!(err, Error::Cancelled { .. }) {
+            return;
+        }
+        if let Ok(mut f) = failure.lock() {
+            if f.as_ref().map_or(true, |(first, _)| at < *first) {
+                *f = Some((at, err));
+            }
+        }
+    };
+    let budget = retry::current_budget();
+    std::thread::scope(|s| {
+        for i in 0..workers {
+            let (ranges, cancel, fail, budget) = (&ranges, &cancel, &fail, budget.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("blobio-range-{i}"))
+                .spawn_scoped(s, move || {
+                    retry::within(budget, || loop {
+                        let next = ranges.lock().ok().and_then(|mut r| r.pop());
+                        let Some((start, chunk)) = next else { break };
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        if let Err(err) = fetch_range(e, path, key, start, etag, cancel, chunk) {
+                            fail(start, err);
+                            break;
+                        }
+                    })
+                });
+            if let Err(err) = spawned {
+                fail(0, Error::Other {
+                    path: path.to_owned(),
+                    message: format!("cannot start a download thread: {err}"),
+                    remote: None,
+                    source: None,
+                });
+            }
+        }
+        let mut body = got.resp.into_body().into_reader();
+        if let Err(err) = read_into(path, &mut body, head, Some(&cancel)) {
+            fail(offset, err);
+        }
+    });
+    if let Some((_, err)) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(changed(path, 0, err));
+    }
+    // A failed thread start leaves ranges unread: never report those bytes.
+    if !ranges.into_inner().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        return Err(other(path, "the download stopped before every range was read".into()));
+    }
+    *out = buf;
+    Ok(len)
+}
+
+/// A writer: the first answer is streamed to it, then the ranges in order
+/// as they arrive from the pool.
+#[allow(clippy::too_many_arguments)]
+fn in_order<P: Protocol>(
+    e: &Arc<Engine<P>>,
+    path: &str,
+    key: &str,
+    got: Got,
+    offset: u64,
+    rest: Range<u64>,
+    etag: String,
+    writer: &mut dyn Write,
+) -> Result<u64> {
+    let d = e.settings.download;
+    let mut ranges = Ranges {
+        engine: Arc::clone(e),
+        path: path.into(),
+        key: key.into(),
+        pool: e.pool(),
+        etag: etag.into(),
+        cancel: Arc::new(AtomicBool::new(false)),
+        budget: retry::current_budget(),
+        next: rest.start,
+        end: rest.end,
+        part_size: d.part_size,
+        window: d.concurrency,
+        in_flight: VecDeque::new(),
+        spare: Arc::new(Mutex::new(Vec::new())),
+    };
+    // The next ranges are on their way while the first streams in.
+    ranges.fill();
+    let first = rest.start - offset;
+    let mut body = got.resp.into_body().into_reader();
+    let mut delivered = copy_exact(path, &mut body, Some(first), writer)?;
+    while let Some(part) = ranges.next_part() {
+        let data = part.map_err(|e| changed(path, delivered, e))?;
+        writer.write_all(&data).map_err(|e| Error::Io {
+            path: path.to_owned(),
+            operation: "write to destination",
+            source: e,
+        })?;
+        delivered += data.len() as u64;
+        ranges.recycle(data);
+    }
+    Ok(delivered)
+}
+
+/// A range refused for its version means the object changed under the read.
+fn changed(path: &str, delivered: u64, e: Error) -> Error {
+    match e {
+        Error::PreconditionFailed { remote, .. } => Error::ChangedDuringRead {
+            path: path.to_owned(),
+            delivered,
+            remote,
+        },
+        other => other,
+    }
+}
+
+/// The ranges of one ordered download: those in flight, in order, and
+/// where the next one starts. Dropping it stops and waits for every range
+/// in flight.
+struct Ranges<P: Protocol> {
+    engine: Arc<Engine<P>>,
+    path: Arc<str>,
+    key: Arc<str>,
+    pool: Arc<Pool>,
+    etag: Arc<str>,
+    cancel: Arc<AtomicBool>,
+    budget: Option<Arc<retry::Budget>>,
+    next: u64,
+    end: u64,
+    part_size: u64,
+    window: usize,
+    in_flight: VecDeque<Ticket<Vec<u8>>>,
+    /// Buffers of ranges already written, for the next ranges: fresh ones
+    /// of several MiB each would cost a page fault every 4 KiB.
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl<P: Protocol> Ranges<P> {
+    /// Submits ranges until the window is full or none is left.
+    fn fill(&mut self) {
+        while self.in_flight.len() < self.window && self.next < self.end {
+            let start = self.next;
+            let len = self.part_size.min(self.end - start);
+            self.next += len;
+            let (e, path, key, etag, cancel, spare, budget) = (
+                Arc::clone(&self.engine),
+                Arc::clone(&self.path),
+                Arc::clone(&self.key),
+                Arc::clone(&self.etag),
+                Arc::clone(&self.cancel),
+                Arc::clone(&self.spare),
+                self.budget.clone(),
+            );
+            self.in_flight.push_back(self.pool.submit(move || {
+                let buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                // Every byte is overwritten (or the range fails): a recycled
+                // buffer needs no clearing.
+                let mut buf = super::upload::sized(buf, len as usize);
+                retry::within(budget, || fetch_range(&e, &path, &key, start, &etag, &cancel, &mut buf))?;
+                Ok(buf)
+            }));
+        }
+    }
+
+    /// Keeps the buffer of a range written out for a later range.
+    fn recycle(&self, buf: Vec<u8>) {
+        if let Ok(mut spare) = self.spare.lock() {
+            if spare.len() <= self.window {
+                spare.push(buf);
+            }
+        }
+    }
+
+    /// The next range in order, once it has arrived; a new one takes its
+    /// place in the window first.
+    fn next_part(&mut self) -> Option<Result<Vec<u8>>> {
+        let ticket = self.in_flight.pop_front()?;
+        self.fill();
+        Some(ticket.wait())
+    }
+}
+
+impl<P: Protocol> Drop for Ranges<P> {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        for t in self.in_flight.drain(..) {
+            let _ = t.wait();
+        }
+    }
+}
+
+/// Fills `buf` with the bytes at `start` of version `etag` only, retrying
+/// the whole range (request and body) through the call's budget.
+fn fetch_range<P: Protocol>(
+    e: &Engine<P>,
+    path: &str,
+    key: &str,
+    start: u64,
+    etag: &str,
+    cancel: &AtomicBool,
+    buf: &mut [u8],
+) -> Result<()> {
+    let last = start + buf.len() as u64 - 1;
+    let what = || format!("range at {start} of {path}");
+    retry::retrying(&e.settings.retry, &what, || {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled {
+                path: path.to_owned(),
+            });
+        }
+        let got = get(e, path, key, Some(ByteRange::Span(start, last)), Some(etag))?
+            .ok_or_else(|| other(path, format!("the range at {start} is past the end: the object shrank")))?;
+        let status = got.resp.status().as_u16();
+        if status != 206 || got.end != Some(last + 1) {
+            return Err(other(
+                path,
+                format!("the server answered a range request with HTTP {status} and another range"),
+            ));
+        }
+        check_version(path, Some(etag), got.etag.as_deref())?;
+        let mut body = got.resp.into_body().into_reader();
+        read_into(path, &mut body, buf, Some(cancel))
+    })
+}
+
+/// A resumed read whose offset the server found past the end: fine (0
+/// bytes) when the object is still version `if_match` and exactly `offset`
+/// bytes long, the earlier read having been cut after its last byte.
+fn resume_at_end<P: Protocol>(
+    e: &Engine<P>,
+    path: &str,
+    key: &str,
+    offset: u64,
+    if_match: &str,
+    seen_version: &mut Option<String>,
+) -> Result<u64> {
+    let resp = e
+        .proto
+        .head(&e.client, path, key, Some(if_match))?
+        .ok_or_else(|| Error::not_found(path))?;
+    let etag = header(&resp, "etag").map(str::to_owned);
+    check_version(path, Some(if_match), etag.as_deref())?;
+    let size = super::content_length(path, &resp)?;
+    if size != offset {
+        return Err(past_end(path, offset, Some(size)));
+    }
+    *seen_version = etag;
+    Ok(0)
+}
+
+/// `read_range`: up to `buf.len()` bytes at `offset`, in one request.
+pub(crate) fn read_range<P: Protocol>(
+    e: &Arc<Engine<P>>,
+    path: &str,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<usize> {
+    let key = e.key(path)?;
+    if buf.is_empty() {
+        let size = e.size_of(path, &key)?;
+        if offset > 0 && offset >= size {
+            return Err(past_end(path, offset, Some(size)));
+        }
+        return Ok(0);
+    }
+    let last = offset.saturating_add(buf.len() as u64 - 1);
+    let Some(got) = get(e, path, &key, Some(ByteRange::Span(offset, last)), None)? else {
+        // An empty object has no byte 0, yet offset 0 reads nothing.
+        if offset == 0 && e.size_of(path, &key)? == 0 {
+            return Ok(0);
+        }
+        return Err(past_end(path, offset, None));
+    };
+    let mut body = got.resp.into_body().into_reader();
+    if got.start == offset {
+        let n = got.end.map(|end| end - got.start).unwrap_or(buf.len() as u64);
+        let n = usize::try_from(n).unwrap_or(usize::MAX).min(buf.len());
+        read_into(path, &mut body, &mut buf[..n], None)?;
+        return Ok(n);
+    }
+    // The server ignored the range: skip to the offset, take what fits.
+    let available = got.total.map(|t| t.saturating_sub(offset));
+    if available == Some(0) {
+        return Err(past_end(path, offset, got.total));
+    }
+    io::copy(&mut (&mut body).take(offset), &mut io::sink()).map_err(|e| io_error(path, "read body", e))?;
+    let n = available.map_or(buf.len(), |a| usize::try_from(a).unwrap_or(usize::MAX).min(buf.len()));
+    read_into(path, &mut body, &mut buf[..n], None)?;
+    Ok(n)
+}
+
+/// Drops the first `skip` bytes written to it.
+struct SkipWriter<'a, W: Write + ?Sized> {
+    skip: u64,
+    inner: &'a mut W,
+    written: u64,
+}
+
+impl<W: Write + ?Sized> Write for SkipWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let drop = self.skip.min(buf.len() as u64) as usize;
+        self.skip -= drop as u64;
+        self.inner.write_all(&buf[drop..])?;
+        self.written += (buf.len() - drop) as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_too_large_to_hold_is_an_error_not_an_abort() {
+        for len in [1u64 << 62, u64::MAX, 100_000_000_000_000_000] {
+            let err = zeroed("k", len).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{len}");
+            assert!(err.to_string().contains("more than this process can hold"), "{err}");
+        }
+        assert_eq!(zeroed("k", 3).unwrap(), [0, 0, 0]);
+    }
+
+    #[test]
+    fn reads_fill_exactly_and_a_short_body_is_a_network_error() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let mut buf = vec![0u8; 10_000];
+        read_into("k", &mut &data[..], &mut buf[..], None).unwrap();
+        assert_eq!(buf, data);
+        let err = read_into("k", &mut &data[..10], &mut buf[..], None).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Network);
+        assert!(err.to_string().contains("after 10 of 10000"), "{err}");
+    }
+}

@@ -1,0 +1,591 @@
+//! The one remote-store engine: every [`Backend`] method and capability,
+//! written once for HTTP object stores, over a [`Protocol`] that knows how
+//! one store signs a request and reads an answer (`src/s3/`, `src/azure/`).
+//!
+//! The engine owns what the stores share: key validation and the key
+//! prefix, content types, the choice between one request and an upload in
+//! parts (`upload.rs`), reads in parallel ranges (`download.rs`), listing
+//! pages (`list.rs`), batches of deletes (`batch.rs`), the worker pool, and
+//! retries through the call's budget ([`crate::retry`]; a protocol never
+//! retries and never touches the pool). Answers become errors in one place
+//! (`answer.rs`).
+
+pub(crate) mod answer;
+mod batch;
+pub(crate) mod client;
+mod download;
+mod list;
+pub(crate) mod settings;
+mod upload;
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+pub use self::settings::{
+    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+    MAX_CONCURRENCY,
+};
+use self::client::Client;
+use self::download::Sink;
+use self::settings::Settings;
+use crate::backend::{
+    AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
+    ObjectLister,
+};
+use crate::error::{BatchFailure, Error, Result};
+use crate::http::{header, RequestBody, Response};
+use crate::paths;
+use crate::pool::Pool;
+use crate::retry;
+
+/// A byte range of a GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ByteRange {
+    /// From this offset to the end.
+    From(u64),
+    /// From the first to the last offset, inclusive.
+    Span(u64, u64),
+}
+
+impl ByteRange {
+    /// The `Range` header value.
+    pub(crate) fn header(self) -> String {
+        match self {
+            ByteRange::From(a) => format!("bytes={a}-"),
+            ByteRange::Span(a, b) => format!("bytes={a}-{b}"),
+        }
+    }
+}
+
+/// What a GET asks for.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct GetOptions<'a> {
+    pub(crate) range: Option<ByteRange>,
+    /// Only this version (ETag).
+    pub(crate) if_match: Option<&'a str>,
+}
+
+/// How a put treats an object already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PutMode {
+    /// Replace it.
+    Overwrite,
+}
+
+/// What a put sends besides the bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PutOptions<'a> {
+    pub(crate) mode: PutMode,
+    pub(crate) content_type: &'a str,
+}
+
+/// One entry of a listing page, with its full key (prefix included).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    Object {
+        key: String,
+        size: u64,
+        last_modified: SystemTime,
+    },
+    /// A common prefix (listings with a delimiter), ending in it.
+    Prefix(String),
+}
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub(crate) struct ListPage {
+    pub(crate) entries: Vec<Entry>,
+    /// Where the next page starts, when there is one.
+    pub(crate) next: Option<String>,
+}
+
+/// What one object store brings to the engine: signed requests and parsed
+/// answers, each sent through the engine's [`Client`]. Keys are full keys
+/// (prefix included); `path` is the caller's, for errors.
+pub(crate) trait Protocol: Send + Sync + Sized + 'static {
+    /// The store's kind: `"s3"`, `"azure"`.
+    const KIND: &'static str;
+    /// The name of the store's worker threads.
+    const POOL_NAME: &'static str;
+    /// The public type's name, for `Debug`.
+    const TYPE_NAME: &'static str;
+
+    /// Refuses keys (or listing prefixes) this store cannot hold beyond the
+    /// rules every store shares.
+    fn check_key(&self, original: &str, key: &str) -> Result<()> {
+        let _ = (original, key);
+        Ok(())
+    }
+
+    /// Checks the bucket or container, once, at open.
+    fn check_root(&self, client: &Client) -> Result<()>;
+
+    /// GET; a 2xx answer.
+    fn get(&self, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response>;
+
+    /// HEAD, conditional on `if_match`; `None` when the object is missing.
+    fn head(&self, c: &Client, path: &str, key: &str, if_match: Option<&str>)
+        -> Result<Option<Response>>;
+
+    /// One request that makes the object what `body` holds.
+    fn put(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        body: RequestBody<'_>,
+        o: &PutOptions<'_>,
+    ) -> Result<()>;
+
+    /// Deletes the object; a missing one is not an error.
+    fn delete(&self, c: &Client, path: &str, key: &str) -> Result<()>;
+
+    /// One page of keys starting with `prefix`, after `token`.
+    fn list_page(
+        &self,
+        c: &Client,
+        path: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<ListPage>;
+
+    /// Begins an upload in parts; returns its id.
+    fn start_upload(&self, c: &Client, path: &str, key: &str, o: &PutOptions<'_>)
+        -> Result<String>;
+
+    /// Uploads part `n` (from 0) of `upload`; returns what the commit
+    /// needs of it.
+    fn put_part(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        upload: &str,
+        n: u32,
+        data: &[u8],
+    ) -> Result<String>;
+
+    /// Makes the object the parts, in order, atomically.
+    fn complete_upload(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        upload: &str,
+        parts: &[String],
+        o: &PutOptions<'_>,
+    ) -> Result<()>;
+
+    /// Drops the parts of a failed upload (best effort).
+    fn abort_upload(&self, c: &Client, path: &str, key: &str, upload: &str);
+
+    /// Keys per batch-delete request, and requests in flight at most.
+    fn batch_limits(&self) -> (usize, usize);
+
+    /// Whether a key can go into a batch request (else it is deleted alone).
+    fn batchable(&self, key: &str) -> bool {
+        let _ = key;
+        true
+    }
+
+    /// Deletes `(key, path)` pairs in one request; returns the failures.
+    fn delete_chunk(&self, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure>;
+
+    /// The protocol's fields of `config_json` (never a secret).
+    fn config_json(&self, out: &mut serde_json::Map<String, serde_json::Value>);
+
+    /// `s3://bucket/`, `azure://container/`.
+    fn storage_root(&self) -> String;
+
+    /// The protocol's fields of `Debug` (never a secret).
+    fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>);
+}
+
+/// What the engine knows of one store, shared with its pool's jobs.
+pub(crate) struct Engine<P> {
+    pub(crate) proto: P,
+    pub(crate) client: Client,
+    pub(crate) settings: Settings,
+    pool: Mutex<Option<Arc<Pool>>>,
+}
+
+/// A store over an HTTP object-storage protocol: [`crate::S3Backend`] and
+/// [`crate::AzureBlobBackend`] are this engine over their protocols.
+#[allow(private_bounds)]
+pub struct RemoteStore<P: Protocol> {
+    pub(crate) inner: Arc<Engine<P>>,
+}
+
+#[allow(private_bounds)]
+impl<P: Protocol> fmt::Debug for RemoteStore<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct(P::TYPE_NAME);
+        self.inner.proto.describe(&mut d);
+        d.field("prefix", &self.inner.settings.prefix).finish_non_exhaustive()
+    }
+}
+
+/// Content type by extension: Parquet gets its registered type.
+pub(crate) fn content_type(path: &str) -> &'static str {
+    if path.ends_with(".parquet") {
+        "application/vnd.apache.parquet"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// `Content-Range: bytes a-b/total` (total may be `*`).
+pub(crate) fn content_range(resp: &Response) -> Option<(u64, u64, Option<u64>)> {
+    let v = header(resp, "content-range")?.trim();
+    let rest = v.strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?, total))
+}
+
+impl<P: Protocol> Engine<P> {
+    /// The full key of a user path (validated, prefix applied).
+    pub(crate) fn key(&self, path: &str) -> Result<String> {
+        let key = paths::validate_key(path)?;
+        self.proto.check_key(path, key)?;
+        let prefix = &self.settings.prefix;
+        let mut full = String::with_capacity(prefix.len() + key.len());
+        full.push_str(prefix);
+        full.push_str(key);
+        Ok(full)
+    }
+
+    /// The full listing prefix of a user prefix.
+    pub(crate) fn list_prefix(&self, prefix: &str) -> Result<String> {
+        let p = paths::validate_prefix(prefix)?;
+        self.proto.check_key(prefix, p)?;
+        Ok(format!("{}{p}", self.settings.prefix))
+    }
+
+    /// The pool, made on first use (its threads start with its first job).
+    pub(crate) fn pool(&self) -> Arc<Pool> {
+        let mut guard = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .get_or_insert_with(|| Arc::new(Pool::new(P::POOL_NAME, self.settings.pool_size())))
+            .clone()
+    }
+
+    /// HEAD: the answer, or `None` when the object is missing.
+    pub(crate) fn head(&self, path: &str, key: &str) -> Result<Option<Response>> {
+        self.proto.head(&self.client, path, key, None)
+    }
+
+    /// The object's size, NotFound when missing.
+    pub(crate) fn size_of(&self, path: &str, key: &str) -> Result<u64> {
+        let resp = self.head(path, key)?.ok_or_else(|| Error::not_found(path))?;
+        content_length(path, &resp)
+    }
+
+    fn put_options<'k>(&self, key: &'k str) -> PutOptions<'k> {
+        PutOptions {
+            mode: PutMode::Overwrite,
+            content_type: content_type(key),
+        }
+    }
+}
+
+/// The size a response's Content-Length gives.
+pub(crate) fn content_length(path: &str, resp: &Response) -> Result<u64> {
+    header(resp, "content-length")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Error::Other {
+            path: path.to_owned(),
+            message: "response has no valid Content-Length".into(),
+            remote: None,
+            source: None,
+        })
+}
+
+#[allow(private_bounds)]
+impl<P: Protocol> RemoteStore<P> {
+    /// Opens a store: checks the settings, then the bucket or container
+    /// with `check` (a short-timeout client; a failure is only logged, so a
+    /// store can be made before its bucket).
+    pub(crate) fn open(proto: P, client: Client, settings: Settings, check: Option<Client>) -> Result<Self> {
+        let settings = settings.check()?;
+        let store = RemoteStore {
+            inner: Arc::new(Engine {
+                proto,
+                client,
+                settings,
+                pool: Mutex::new(None),
+            }),
+        };
+        if let Some(check) = check {
+            if let Err(e) = store.inner.proto.check_root(&check) {
+                log::warn!(
+                    "{} check failed (the store is usable once it exists): {e}",
+                    store.inner.proto.storage_root()
+                );
+            }
+        }
+        Ok(store)
+    }
+
+    /// The normalised key prefix (empty or ending in `/`).
+    pub fn prefix(&self) -> &str {
+        &self.inner.settings.prefix
+    }
+
+    fn call(&self) -> retry::ScopeGuard {
+        retry::enter_call(&self.inner.settings.retry)
+    }
+}
+
+#[allow(private_bounds)]
+impl<P: Protocol> Backend for RemoteStore<P> {
+    fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+        let key = self.inner.key(path)?;
+        let _call = self.call();
+        upload::write(&self.inner, path, &key, data)
+    }
+
+    fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
+        let key = self.inner.key(path)?;
+        let _call = self.call();
+        upload::write_reader(&self.inner, path, &key, reader, size)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>> {
+        let _call = self.call();
+        let mut out = Vec::new();
+        download::read(&self.inner, path, Sink::Vec(&mut out), 0, None, &mut None)?;
+        Ok(out)
+    }
+
+    fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
+        let _call = self.call();
+        download::read(&self.inner, path, Sink::Writer(writer), 0, None, &mut None)
+    }
+
+    fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
+        let _call = self.call();
+        download::read(&self.inner, path, Sink::Writer(writer), offset, None, &mut None)
+    }
+
+    fn read_to_checked(
+        &self,
+        path: &str,
+        writer: &mut dyn Write,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let _call = self.call();
+        download::read(&self.inner, path, Sink::Writer(writer), 0, None, seen_version)
+    }
+
+    /// The version is the ETag, taken from the response before any byte is
+    /// written, and compared with `if_match` as well as sent in `If-Match`
+    /// (not every S3-compatible server honours the header).
+    fn read_to_at_checked(
+        &self,
+        path: &str,
+        writer: &mut dyn Write,
+        offset: u64,
+        if_match: Option<&str>,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let _call = self.call();
+        download::read(&self.inner, path, Sink::Writer(writer), offset, if_match, seen_version)
+    }
+
+    fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let _call = self.call();
+        download::read_range(&self.inner, path, offset, buf)
+    }
+
+    fn stat_file(&self, path: &str) -> Result<Option<u64>> {
+        let key = self.inner.key(path)?;
+        let _call = self.call();
+        match self.inner.head(path, &key)? {
+            Some(resp) => content_length(path, &resp).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn exists(&self, path: &str) -> Result<bool> {
+        let key = self.inner.key(path)?;
+        let _call = self.call();
+        Ok(self.inner.head(path, &key)?.is_some())
+    }
+
+    fn delete(&self, path: &str) -> Result<()> {
+        let key = self.inner.key(path)?;
+        let _call = self.call();
+        self.inner.proto.delete(&self.inner.client, path, &key)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let _call = self.call();
+        let mut out = Vec::new();
+        list::list(&self.inner, prefix, None, &mut |entry| {
+            if let Entry::Object { key, .. } = entry {
+                out.push(key);
+            }
+        })?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn close(&self) -> Result<()> {
+        let pool = self.inner.pool.lock().ok().and_then(|mut p| p.take());
+        if let Some(pool) = pool {
+            pool.shutdown();
+        }
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        P::KIND
+    }
+
+    fn config_json(&self) -> String {
+        let s = &self.inner.settings;
+        let mut out = serde_json::Map::new();
+        self.inner.proto.config_json(&mut out);
+        let mut put = |k: &str, v: serde_json::Value| {
+            out.insert(k.to_owned(), v);
+        };
+        put("prefix", s.prefix.clone().into());
+        put(s.names.single_put_threshold, s.single_put_threshold.into());
+        put(s.names.part_size, s.part_size.into());
+        put("upload_concurrency", s.upload_concurrency.into());
+        put("download_threshold", s.download.threshold.into());
+        put("download_part_size", s.download.part_size.into());
+        put("download_concurrency", s.download.concurrency.into());
+        put("max_retries", s.retry.max_retries.into());
+        put("retry_timeout_ms", (s.retry.retry_timeout.as_millis() as u64).into());
+        serde_json::Value::Object(out).to_string()
+    }
+
+    fn storage_root(&self) -> String {
+        format!("{}{}", self.inner.proto.storage_root(), self.inner.settings.prefix)
+    }
+
+    fn as_batch_deleter(&self) -> Option<&dyn BatchDeleter> {
+        Some(self)
+    }
+
+    fn as_directory_lister(&self) -> Option<&dyn DirectoryLister> {
+        Some(self)
+    }
+
+    fn as_object_lister(&self) -> Option<&dyn ObjectLister> {
+        Some(self)
+    }
+
+    fn as_directory_remover(&self) -> Option<&dyn DirectoryRemover> {
+        Some(self)
+    }
+
+    fn as_appending(&self) -> Option<&dyn AppendingBackend> {
+        Some(self)
+    }
+}
+
+#[allow(private_bounds)]
+impl<P: Protocol> ObjectLister for RemoteStore<P> {
+    fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let _call = self.call();
+        let mut out = Vec::new();
+        list::list(&self.inner, prefix, None, &mut |entry| {
+            if let Entry::Object {
+                key,
+                size,
+                last_modified,
+            } = entry
+            {
+                out.push(ObjectInfo {
+                    path: key,
+                    size,
+                    last_modified,
+                });
+            }
+        })?;
+        out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+}
+
+#[allow(private_bounds)]
+impl<P: Protocol> DirectoryLister for RemoteStore<P> {
+    fn list_directories(&self, prefix: &str) -> Result<Vec<String>> {
+        let _call = self.call();
+        let mut dir = paths::validate_prefix(prefix)?.to_owned();
+        if !dir.is_empty() && !dir.ends_with('/') {
+            dir.push('/');
+        }
+        let mut out = Vec::new();
+        list::list(&self.inner, &dir, Some("/"), &mut |entry| {
+            if let Entry::Prefix(p) = entry {
+                let name = p.get(dir.len()..).unwrap_or("").trim_end_matches('/');
+                if !name.is_empty() && !name.starts_with('.') {
+                    out.push(name.to_owned());
+                }
+            }
+        })?;
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+#[allow(private_bounds)]
+impl<P: Protocol> DirectoryRemover for RemoteStore<P> {
+    /// Object stores have no directories: nothing to remove.
+    fn remove_directory(&self, path: &str) -> Result<()> {
+        let key = paths::validate_prefix(path)?;
+        self.inner.proto.check_key(path, key)?;
+        if key.trim_end_matches('/').is_empty() {
+            return Err(Error::invalid_path(path, "empty directory path (the store's root)"));
+        }
+        Ok(())
+    }
+}
+
+#[allow(private_bounds)]
+impl<P: Protocol> AppendingBackend for RemoteStore<P> {
+    fn append_reader(&self, path: &str, _reader: &mut dyn Read, _append_size: u64) -> Result<()> {
+        self.inner.key(path)?;
+        Err(Error::ResumeNotSupported {
+            path: path.to_owned(),
+            backend: P::KIND,
+        })
+    }
+}
+
+#[allow(private_bounds)]
+impl<P: Protocol> BatchDeleter for RemoteStore<P> {
+    fn delete_batch(&self, paths: &[&str]) -> Result<()> {
+        let _call = self.call();
+        batch::delete_batch(&self.inner, paths)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_is_parquet_for_parquet_keys() {
+        assert_eq!(content_type("a/b.parquet"), "application/vnd.apache.parquet");
+        assert_eq!(content_type("a/b.parquet.tmp"), "application/octet-stream");
+    }
+
+    #[test]
+    fn byte_ranges_render_as_range_headers() {
+        assert_eq!(ByteRange::From(5).header(), "bytes=5-");
+        assert_eq!(ByteRange::Span(0, 9).header(), "bytes=0-9");
+    }
+}

@@ -1,0 +1,64 @@
+//! Signing: rusty-s3's actions where it has them, and its SigV4 presigner
+//! for the requests blobio reads with its own XML code (ListObjectsV2,
+//! DeleteObjects, the multipart create and complete calls; rusty-s3's
+//! actions for those would bring their own XML and serde stack).
+
+use std::time::Duration;
+
+use rusty_s3::{Method, S3Action};
+
+use super::S3;
+use crate::remote::client::Request;
+
+/// How long a signed request stays valid; it is sent at once.
+const SIGNATURE_TTL: Duration = Duration::from_secs(15 * 60);
+
+impl S3 {
+    /// A presigned URL for an action, signed now.
+    pub(super) fn sign<'a>(&self, action: impl S3Action<'a>) -> String {
+        action.sign(SIGNATURE_TTL).to_string()
+    }
+
+    /// A presigned URL for `method` on the bucket (`key` None) or an
+    /// object, with `query` (unencoded) and the headers to be signed.
+    pub(super) fn sign_request(
+        &self,
+        method: Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> String {
+        let url = self.url(key);
+        let mut query = query.to_vec();
+        query.sort_unstable();
+        let mut headers = headers.to_vec();
+        headers.sort_unstable();
+        match &self.credentials {
+            Some(c) => rusty_s3::signing::sign(
+                &jiff::Timestamp::now(),
+                method,
+                url,
+                c.key(),
+                c.secret(),
+                c.token(),
+                self.bucket.region(),
+                SIGNATURE_TTL.as_secs(),
+                query.iter().copied(),
+                headers.iter().copied(),
+            )
+            .to_string(),
+            None => {
+                let mut url = url;
+                if !query.is_empty() {
+                    url.query_pairs_mut().extend_pairs(query.iter().copied());
+                }
+                url.to_string()
+            }
+        }
+    }
+}
+
+/// A request to send.
+pub(super) fn request(method: &'static str, url: String, headers: Vec<(&'static str, String)>) -> Request {
+    Request { method, url, headers }
+}
