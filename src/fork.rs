@@ -58,6 +58,13 @@ impl<T> PerProcess<T> {
         Self::default()
     }
 
+    /// A chain whose first value, `value`, belongs to this process.
+    pub(crate) fn with(value: T) -> Self {
+        let this = Self::new();
+        let _ = this.head.set(Link::boxed(value));
+        this
+    }
+
     /// This process's value, if it made one.
     pub(crate) fn get(&self) -> Option<&T> {
         let me = std::process::id();
@@ -217,6 +224,13 @@ mod tests {
     }
 
     #[test]
+    fn with_makes_the_value_of_this_process() {
+        let chain = PerProcess::with(5);
+        assert_eq!(chain.get(), Some(&5));
+        assert_eq!(*chain.get_or_make(|| 6, drop), 5);
+    }
+
+    #[test]
     fn racing_threads_keep_one_value_and_discard_the_others() {
         let chain = Arc::new(PerProcess::new());
         let made = Arc::new(AtomicUsize::new(0));
@@ -248,5 +262,66 @@ mod tests {
             "all made but one were discarded"
         );
         assert_eq!(chain.links(), 1);
+    }
+
+    /// A loopback HTTP/1.1 server that answers every request `200 ok` on
+    /// kept-alive connections; returns its URL and the count of accepted
+    /// connections.
+    fn counting_server() -> (String, Arc<AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/k", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                count.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut out = conn.try_clone().unwrap();
+                    let mut lines = BufReader::new(conn);
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match lines.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => {
+                                let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                                if out.write_all(reply.as_bytes()).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    #[test]
+    fn a_transport_in_a_child_never_uses_a_connection_of_its_parent() {
+        use crate::http::{read_small_body, HttpConfig, RequestBody, Transport};
+        let (url, accepted) = counting_server();
+        let get = |t: &Transport| {
+            let resp = t.send("k", "GET", &url, &[], RequestBody::Empty).unwrap();
+            assert_eq!(read_small_body("k", resp, 16).unwrap(), b"ok");
+        };
+        let parent = Transport::new(&HttpConfig::default()).unwrap();
+        get(&parent);
+        get(&parent);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "the parent reuses its connection");
+
+        // The child inherits the parent's agent with that idle connection.
+        let child = parent.as_inherited_by_a_child();
+        get(&child);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "the child dials its own");
+        get(&child.clone());
+        get(&child.idempotent_posts());
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "and then reuses it, in every clone");
+        drop(child);
+        get(&parent);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "the parent's connection is intact");
     }
 }
