@@ -24,6 +24,13 @@
  *   are valid only during that call; chunks are not NUL-terminated and may be
  *   empty. A callback must return normally: no C++ exception or longjmp may
  *   cross blobio's frames.
+ * - fork(): a store survives it. Its worker threads and pooled connections
+ *   belong to the process that made them: after fork() the child's first call
+ *   starts the child's own, and the child never reads, writes or shuts down a
+ *   connection it inherited (it leaks the parent's, without freeing them), so
+ *   parent and child can each go on using, and free, the store. Fork while
+ *   no other thread is inside a blobio call, or the child may inherit a lock
+ *   held forever.
  *
  * Linking
  * - Static: libblobio.a plus -lpthread -ldl -lm; add -Wl,--gc-sections to drop

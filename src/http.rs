@@ -1,6 +1,6 @@
 //! The HTTP transport shared by the S3 and Azure backends: one ureq agent per
-//! store (connection pooling, timeouts, TLS roots), and the mapping of
-//! transport failures onto [`Error`].
+//! store per process (connection pooling, timeouts, TLS roots), and the
+//! mapping of transport failures onto [`Error`].
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, Body, SendBody};
 
 use crate::error::{Error, Result};
+use crate::fork::PerProcess;
 
 /// Timeouts of a network store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,9 +104,16 @@ fn system_roots() -> &'static SystemRoots {
 }
 
 /// One pooled HTTP client. Cheap to share between threads.
+///
+/// Its agent, and with it every pooled connection, belongs to the process
+/// that made it. After `fork()` the child's first request builds the
+/// child's own agent from the same configuration: a socket inherited from
+/// the parent is never read, written, shut down nor closed by the child
+/// (the parent's agent is leaked in the child, see [`crate::fork`]), so
+/// the two processes never share a connection.
 #[derive(Clone)]
 pub(crate) struct Transport {
-    agent: Agent,
+    agents: Arc<Agents>,
     /// Set when no CA is trusted: HTTPS requests fail at once, saying why.
     no_roots: Option<Arc<str>>,
 }
@@ -116,11 +124,27 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// The agent of each process that used a transport, and what makes one.
+struct Agents {
+    config: ureq::config::Config,
+    per_process: PerProcess<Agent>,
+}
+
+impl Agents {
+    /// This process's agent: a getpid and an atomic load, unless this is a
+    /// forked child's first request.
+    fn here(&self) -> &Agent {
+        self.per_process
+            .get_or_make(|| Agent::new_with_config(self.config.clone()), drop)
+    }
+}
+
 /// A response with its status and headers; the body is read by the caller.
 pub(crate) type Response = ureq::http::Response<Body>;
 
 impl Transport {
-    /// Builds the agent once; every request of the store reuses it.
+    /// Builds the agent once; every request of the store reuses it (in a
+    /// forked child, the child's own agent, built on its first request).
     pub(crate) fn new(cfg: &HttpConfig) -> Result<Self> {
         let mut no_roots = None;
         let roots = match &cfg.ca_bundle {
@@ -148,9 +172,26 @@ impl Transport {
             .tls_config(tls.build())
             .build();
         Ok(Transport {
-            agent: Agent::new_with_config(config),
+            agents: Arc::new(Agents {
+                per_process: PerProcess::with(Agent::new_with_config(config.clone())),
+                config,
+            }),
             no_roots,
         })
+    }
+
+    /// This transport as a forked child inherits it: its agent made by
+    /// another process (the one of this transport, pooled connections and
+    /// all).
+    #[cfg(test)]
+    pub(crate) fn as_inherited_by_a_child(&self) -> Transport {
+        Transport {
+            agents: Arc::new(Agents {
+                config: self.agents.config.clone(),
+                per_process: PerProcess::from_another_process(self.agents.here().clone()),
+            }),
+            no_roots: self.no_roots.clone(),
+        }
     }
 
     /// Sends one request, once: retries are the caller's (see
@@ -195,15 +236,16 @@ impl Transport {
         body: RequestBody<'_>,
     ) -> Result<Response> {
         let bad = |e: ureq::http::Error| Error::invalid_argument(format!("{path}: bad request: {e}"));
+        let agent = self.agents.here();
         let result = match body {
-            RequestBody::Empty => self.agent.run(builder.body(()).map_err(bad)?),
+            RequestBody::Empty => agent.run(builder.body(()).map_err(bad)?),
             RequestBody::Bytes(b) => {
                 let builder = builder.header("content-length", b.len().to_string());
-                self.agent.run(builder.body(b).map_err(bad)?)
+                agent.run(builder.body(b).map_err(bad)?)
             }
             RequestBody::Reader(r, len) => {
                 let builder = builder.header("content-length", len.to_string());
-                self.agent.run(builder.body(SendBody::from_reader(r)).map_err(bad)?)
+                agent.run(builder.body(SendBody::from_reader(r)).map_err(bad)?)
             }
         };
         result.map_err(|e| transport_error(path, e))

@@ -12,6 +12,7 @@ pub mod backend;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
+mod fork;
 pub mod http;
 pub mod layout;
 pub mod local;

@@ -5,14 +5,20 @@
 //! never moves a large object never pays for it. Jobs that panic come back as
 //! errors; dropping the pool (or calling [`Pool::shutdown`]) stops and joins
 //! every worker.
+//!
+//! The workers belong to the process that started them. After `fork()` the
+//! child has none of them (only the forking thread survives a fork): its
+//! first job starts the child's own workers, and the parent's, inherited as
+//! dead state, are never used, joined nor dropped (see [`crate::fork`]).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::error::{Error, Result};
+use crate::fork::PerProcess;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -20,7 +26,9 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) struct Pool {
     size: usize,
     name: &'static str,
-    running: OnceLock<Running>,
+    /// The workers of each process that used the pool: this one's, and
+    /// leaked ones inherited from a parent.
+    running: PerProcess<Running>,
 }
 
 struct Running {
@@ -51,7 +59,7 @@ impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
             .field("size", &self.size)
-            .field("started", &self.running.get().is_some())
+            .field("started_here", &self.running.get().is_some())
             .finish()
     }
 }
@@ -62,40 +70,44 @@ impl Pool {
         Pool {
             size: size.max(1),
             name,
-            running: OnceLock::new(),
+            running: PerProcess::new(),
         }
     }
 
-    /// Whether any worker thread has been started.
+    /// Whether this process has started its workers.
     #[cfg(test)]
     fn is_started(&self) -> bool {
         self.running.get().is_some()
     }
 
+    /// The workers of this process, started with its first job. Two threads
+    /// that start them at once both spawn; the loser's are stopped again.
     fn start(&self) -> &Running {
-        self.running.get_or_init(|| {
-            // A short queue: callers bound what they have in flight anyway,
-            // and a full queue pushes back instead of buffering.
-            let (tx, rx) = bounded::<Job>(self.size * 2);
-            let workers = (0..self.size)
-                .filter_map(|i| {
-                    let rx = rx.clone();
-                    std::thread::Builder::new()
-                        .name(format!("{}-{i}", self.name))
-                        .spawn(move || {
-                            for job in rx.iter() {
-                                job();
-                            }
-                        })
-                        .map_err(|e| log::error!("cannot start a blobio worker thread: {e}"))
-                        .ok()
-                })
-                .collect();
-            Running {
-                tx: Mutex::new(Some(tx)),
-                workers: Mutex::new(workers),
-            }
-        })
+        self.running.get_or_make(|| self.spawn(), |lost| lost.stop())
+    }
+
+    fn spawn(&self) -> Running {
+        // A short queue: callers bound what they have in flight anyway,
+        // and a full queue pushes back instead of buffering.
+        let (tx, rx) = bounded::<Job>(self.size * 2);
+        let workers = (0..self.size)
+            .filter_map(|i| {
+                let rx = rx.clone();
+                std::thread::Builder::new()
+                    .name(format!("{}-{i}", self.name))
+                    .spawn(move || {
+                        for job in rx.iter() {
+                            job();
+                        }
+                    })
+                    .map_err(|e| log::error!("cannot start a blobio worker thread: {e}"))
+                    .ok()
+            })
+            .collect();
+        Running {
+            tx: Mutex::new(Some(tx)),
+            workers: Mutex::new(workers),
+        }
     }
 
     /// Runs `job` on a worker. A panic in the job becomes an error.
@@ -137,15 +149,23 @@ impl Pool {
         Ticket { rx: done_rx }
     }
 
-    /// Stops accepting jobs, lets queued ones finish, and joins every worker.
+    /// Stops accepting jobs, lets queued ones finish, and joins every worker
+    /// of this process. Workers of a parent process (in a forked child) are
+    /// not there to join: they are left alone.
     pub(crate) fn shutdown(&self) {
-        let Some(running) = self.running.get() else {
-            return;
-        };
-        if let Ok(mut tx) = running.tx.lock() {
+        if let Some(running) = self.running.get() {
+            running.stop();
+        }
+    }
+}
+
+impl Running {
+    /// Closes the queue and joins every worker.
+    fn stop(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
-        let workers = running
+        let workers = self
             .workers
             .lock()
             .map(|mut w| std::mem::take(&mut *w))
@@ -217,5 +237,81 @@ mod tests {
         assert!(running.workers.lock().unwrap().is_empty());
         // After shutdown jobs still run (inline) instead of being lost.
         assert_eq!(pool.submit(|| Ok(7)).wait().unwrap(), 7);
+    }
+
+    /// Runs `f` on a thread and fails if it has not returned within 10 s
+    /// (a pool that joins a worker which never ends hangs).
+    fn within_10s(what: &str, f: impl FnOnce() + Send + 'static) {
+        let (done_tx, done_rx) = bounded(1);
+        std::thread::spawn(move || {
+            f();
+            let _ = done_tx.send(());
+        });
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{what} hung"));
+    }
+
+    /// A pool as a forked child sees it: started by its parent, whose
+    /// workers are not in the child. Stood in for here by a worker that
+    /// never takes a job nor ends (joining it would hang) and a queue that
+    /// nobody reads.
+    #[test]
+    fn a_pool_started_by_another_process_starts_its_own_workers_and_never_joins_the_old() {
+        let (release_tx, release_rx) = bounded::<()>(0);
+        let stuck = std::thread::Builder::new()
+            .name("tinherited".into())
+            .spawn(move || {
+                let _ = release_rx.recv();
+            })
+            .unwrap();
+        // A new thread names itself shortly after it starts.
+        assert_eq!(settled_threads_named("tinherited", 1), 1);
+        let (old_tx, old_rx) = bounded::<Job>(4);
+        let pool = Pool {
+            size: 2,
+            name: "tchild",
+            running: PerProcess::from_another_process(Running {
+                tx: Mutex::new(Some(old_tx)),
+                workers: Mutex::new(vec![stuck]),
+            }),
+        };
+        assert!(!pool.is_started(), "the inherited workers are not this process's");
+        within_10s("a job on an inherited pool", move || {
+            assert_eq!(pool.submit(|| Ok(3)).wait().unwrap(), 3);
+            assert!(pool.is_started());
+            assert_eq!(settled_threads_named("tchild-", 2), 2, "the child's own workers");
+            assert!(old_rx.is_empty(), "no job went to the inherited queue");
+            pool.shutdown();
+            assert_eq!(settled_threads_named("tchild-", 0), 0, "its own workers are joined");
+            drop(pool);
+        });
+        // Never joined: still there until released (its handle is leaked).
+        assert_eq!(threads_named("tinherited"), 1);
+        release_tx.send(()).unwrap();
+        assert_eq!(settled_threads_named("tinherited", 0), 0);
+    }
+
+    #[test]
+    fn dropping_a_pool_started_only_by_another_process_joins_nothing() {
+        let (release_tx, release_rx) = bounded::<()>(0);
+        let stuck = std::thread::Builder::new()
+            .name("tunused".into())
+            .spawn(move || {
+                let _ = release_rx.recv();
+            })
+            .unwrap();
+        let (old_tx, _old_rx) = bounded::<Job>(1);
+        let pool = Pool {
+            size: 1,
+            name: "tu-child",
+            running: PerProcess::from_another_process(Running {
+                tx: Mutex::new(Some(old_tx)),
+                workers: Mutex::new(vec![stuck]),
+            }),
+        };
+        within_10s("dropping an inherited pool", move || drop(pool));
+        release_tx.send(()).unwrap();
+        assert_eq!(settled_threads_named("tunused", 0), 0);
     }
 }
