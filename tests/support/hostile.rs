@@ -452,8 +452,20 @@ pub const DEV_ACCOUNT: &str = "devstoreaccount1";
 pub const HUGE_LENGTH: u64 = 100_000_000_000_000;
 /// `Content-Length` of the `max-length` scenario: 2^63 - 1 bytes.
 pub const MAX_LENGTH: u64 = i64::MAX as u64;
-/// The body bytes sent before the connection closes in those scenarios.
-pub const LYING_BODY: &[u8] = b"abc";
+/// Body bytes sent before the connection closes in those scenarios.
+pub const LYING_BODY_LEN: u64 = 3;
+
+/// The byte at `offset` of a lying object: `a` to `z` over and over, so
+/// that the bytes a reader got can be checked for their place (a resumed
+/// read that repeats or skips bytes shows).
+pub fn lying_byte(offset: u64) -> u8 {
+    b'a' + (offset % 26) as u8
+}
+
+/// The [`LYING_BODY_LEN`] bytes a lying object sends from `start`.
+pub fn lying_body(start: u64) -> Vec<u8> {
+    (start..start + LYING_BODY_LEN).map(lying_byte).collect()
+}
 /// Pages the `endless-list` scenario serves before it gives up and ends
 /// the listing (so that a client that never stops does not hang the test).
 pub const ENDLESS_LIST_VALVE: u64 = 50;
@@ -469,7 +481,7 @@ pub const REQUEST_ID: &str = "REQ123";
 ///
 /// | name | answer |
 /// |---|---|
-/// | `huge-length` | HEAD of an object: 200, `Content-Length: 10^14`; GET: 200 (206 with `Content-Range` to a range) announcing 10^14 bytes (or the range's length), 3 bytes of body, then close |
+/// | `huge-length` | HEAD of an object: 200, `Content-Length: 10^14`; GET: 200 (206 with `Content-Range` to a range) announcing 10^14 bytes (or the range's length), 3 bytes of body ([`lying_body`] from the range's start), then close |
 /// | `max-length` | the same with 2^63 - 1 |
 /// | `endless-list` | every ListObjectsV2 / List Blobs page: one key `k`, truncated, the same continuation token (marker) each time; page [`ENDLESS_LIST_VALVE`] of a listing ends it |
 /// | `empty-pages` | every page: no key, no prefix, truncated, a new token each time; page [`EMPTY_PAGES_VALVE`] ends it |
@@ -625,7 +637,8 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
     (start <= end).then_some((start, end))
 }
 
-/// An object of `size` bytes that only ever gives [`LYING_BODY`].
+/// An object of `size` bytes that only ever gives [`LYING_BODY_LEN`]
+/// bytes of [`lying_body`] from where a request starts.
 fn lying_object(req: &Request, azure: bool, size: u64) -> Reply {
     let base = ok(azure)
         .header("ETag", "\"hostile-etag\"")
@@ -645,11 +658,11 @@ fn lying_object(req: &Request, azure: bool, size: u64) -> Reply {
         ("GET", Some(r)) => match parse_range(r, size) {
             Some((start, end)) => Reply { status: 206, ..base }
                 .header("Content-Range", format!("bytes {start}-{end}/{size}"))
-                .body(LYING_BODY)
+                .body(lying_body(start))
                 .lying_length(end - start + 1),
             None => error_reply(416, azure).header("Content-Range", format!("bytes */{size}")),
         },
-        ("GET", None) => base.body(LYING_BODY).lying_length(size),
+        ("GET", None) => base.body(lying_body(0)).lying_length(size),
         _ => error_reply(400, azure),
     }
 }
