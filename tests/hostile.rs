@@ -14,7 +14,7 @@
 mod support;
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -616,6 +616,7 @@ fn azure_411_413_414_416_keep_their_detail() {
 #[cfg(feature = "server-tests")]
 mod longer_sources {
     use super::*;
+    use std::io::Read;
     use support::azure::Azurite;
     use support::{pseudo_random, S3Server};
 
