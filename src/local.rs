@@ -16,7 +16,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 use std::time::SystemTime;
 
 use crate::backend::{
@@ -749,6 +749,38 @@ fn copy_buf(len: Option<u64>) -> Vec<u8> {
     vec![0u8; want.clamp(MIN_COPY_BUF, COPY_BUF)]
 }
 
+/// Total physical memory in bytes (`MemTotal` of `/proc/meminfo`), read
+/// once; `None` where the file is missing or unreadable.
+fn physical_memory() -> Option<u64> {
+    static TOTAL: OnceLock<Option<u64>> = OnceLock::new();
+    *TOTAL.get_or_init(|| {
+        let info = fs::read_to_string("/proc/meminfo").ok()?;
+        let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    })
+}
+
+/// An empty buffer with room for exactly `len` bytes, the whole of the
+/// object at `path`; [`Error::InvalidArgument`] naming the size when it
+/// cannot be had (see [`LocalBackend`]'s `read`).
+fn read_buffer(path: &str, len: u64) -> Result<Vec<u8>> {
+    let too_big = |limit: String| {
+        Error::invalid_argument(format!(
+            "{path}: the object is {len} bytes, more than {limit}; \
+             read it in pieces with read_to, read_to_at or read_range"
+        ))
+    };
+    if let Some(memory) = physical_memory().filter(|&m| len > m) {
+        return Err(too_big(format!("this machine's {memory} bytes of memory")));
+    }
+    let cap = usize::try_from(len).map_err(|_| too_big("fits in this process's memory".into()))?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(cap)
+        .map_err(|_| too_big("can be allocated in memory".into()))?;
+    Ok(data)
+}
+
 /// Copies `reader` into `file` until end of data; returns the byte count.
 /// Source errors are reported as such, distinct from write errors. `size`
 /// (when announced) only sizes the buffer; the end is where the source ends.
@@ -864,18 +896,24 @@ impl Backend for LocalBackend {
         self.publish_staged(path, &dir, &staging, &full, file)
     }
 
+    /// Reads the whole file into memory, in a buffer sized once from the
+    /// file's length. A file that cannot be held is refused with
+    /// [`Error::InvalidArgument`] naming the path and the size, before a
+    /// byte is read: one larger than the machine's memory (`MemTotal` of
+    /// `/proc/meminfo`, where there is one), or one the allocator cannot
+    /// find room for (the buffer is reserved fallibly, never with an
+    /// allocation that aborts the process). Such a file still reads with
+    /// `read_to`, `read_to_at` and `read_range`, which hold only a copy
+    /// buffer at a time.
     fn read(&self, path: &str) -> Result<Vec<u8>> {
         let (file, len) = self.open_object(path, false)?;
-        let cap = usize::try_from(len).map_err(|_| {
-            Error::invalid_argument(format!("{path}: {len} bytes do not fit in memory"))
-        })?;
-        let mut data = Vec::with_capacity(cap);
+        let mut data = read_buffer(path, len)?;
         // File::read_to_end stats and seeks the file again to size its
         // buffer: two syscalls a small read cannot afford. For small objects
         // Take reads the size already known in one call, without a read that
         // only confirms the end. It ramps its reads up from 8 KiB, though,
         // so large objects go through File::read_to_end's single exact read.
-        let result = if cap <= SMALL_READ {
+        let result = if len <= SMALL_READ as u64 {
             (&file).take(len).read_to_end(&mut data)
         } else {
             (&file).read_to_end(&mut data)

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod azure;
+pub mod hostile;
 pub mod proxy;
 
 use std::process::Command;
