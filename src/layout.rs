@@ -58,6 +58,72 @@ fn validate_segment(what: &str, segment: &str) -> Result<()> {
     Ok(())
 }
 
+/// The `s3://bucket/prefix/` root of a store in S3 (its
+/// [`Backend::storage_root`]); [`Error::Unsupported`] naming `operation`
+/// for any other store.
+pub fn s3_root(backend: &dyn Backend, operation: &'static str) -> Result<String> {
+    let root = backend.storage_root();
+    if !root.starts_with("s3://") {
+        return Err(Error::Unsupported {
+            operation,
+            backend: backend.kind(),
+        });
+    }
+    Ok(root)
+}
+
+/// `s3://bucket/prefix/<key>` of a validated key of a store in S3.
+pub fn s3_key_uri(backend: &dyn Backend, path: &str) -> Result<String> {
+    let root = s3_root(backend, "an s3:// path")?;
+    Ok(format!("{root}{}", crate::paths::validate_key(path)?))
+}
+
+/// [`query_path`] of a store in S3, every argument checked: `database`
+/// and `measurement` as [`get_storage_path`] checks them, the year in
+/// 0-9999, months 1-12, days 1-31, hours 0-23.
+#[allow(clippy::too_many_arguments)]
+pub fn s3_query_path(
+    backend: &dyn Backend,
+    database: &str,
+    measurement: &str,
+    year: i32,
+    month: Option<u32>,
+    day: Option<u32>,
+    hour: Option<u32>,
+) -> Result<String> {
+    let root = s3_root(backend, "a DuckDB query path")?;
+    validate_segment("database", database)?;
+    validate_segment("measurement", measurement)?;
+    if !(0..=9999).contains(&year) {
+        return Err(Error::invalid_argument(format!("year {year} is out of range 0..=9999")));
+    }
+    for (name, value, range) in [("month", month, 1..=12), ("day", day, 1..=31), ("hour", hour, 0..=23)] {
+        if let Some(v) = value.filter(|v| !range.contains(v)) {
+            return Err(Error::invalid_argument(format!(
+                "{name} {v} is out of range {}..={}",
+                range.start(),
+                range.end()
+            )));
+        }
+    }
+    Ok(query_path(&root, database, measurement, year, month, day, hour))
+}
+
+/// [`query_path_range`] of a store in S3, `database` and `measurement`
+/// checked.
+pub fn s3_query_path_range(
+    backend: &dyn Backend,
+    database: &str,
+    measurement: &str,
+    start: SystemTime,
+    end: SystemTime,
+) -> Result<Vec<String>> {
+    let root = s3_root(backend, "DuckDB query paths")?;
+    validate_segment("database", database)?;
+    validate_segment("measurement", measurement)?;
+    Ok(query_path_range(&root, database, measurement, start, end))
+}
+
 /// `s3://<bucket>/<prefix><path>`.
 pub(crate) fn s3_path(bucket: &str, prefix: &str, path: &str) -> String {
     format!("s3://{bucket}/{prefix}{}", path.trim_start_matches('/'))

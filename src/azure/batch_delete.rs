@@ -9,13 +9,15 @@
 //! cannot run a batch at all (see [`batch_unavailable`]) gets that batch's
 //! blobs deleted one by one.
 
-use super::error::meaning;
+use super::error::{meaning, root_label, DIALECT};
 use super::request::Req;
 use super::Azure;
 use crate::error::{BatchFailure, Error, Result, ServiceDetail};
 use crate::http::{header, read_small_body, RequestBody};
-use crate::remote::answer::{error_for, Said};
+use crate::remote::answer::{error_for, name_root, Said};
+use crate::remote::batch::each_failed;
 use crate::remote::client::Client;
+use crate::remote::{BatchDelete, Delete};
 use crate::time::http_date;
 
 /// Azure's limit of sub-requests per batch.
@@ -25,7 +27,7 @@ pub(crate) const MAX_BATCH: usize = 256;
 /// concurrency). A batch answers only when all its deletes are done, and a
 /// single-threaded server (Azurite) serves parallel batches one after the
 /// other: more at once only brings the last answer closer to the timeout.
-pub(super) const BATCH_CONCURRENCY: usize = 4;
+const BATCH_CONCURRENCY: usize = 4;
 
 /// Largest batch response accepted (256 small parts).
 const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
@@ -81,7 +83,18 @@ pub(crate) fn batch_body(az: &Azure, boundary: &str, keys: &[&str]) -> Result<St
 }
 
 /// One batch request; returns the failures among `chunk` (key, path).
-pub(super) fn delete_chunk(az: &Azure, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
+impl BatchDelete for Azure {
+    fn batch_limits(&self) -> (usize, usize) {
+        (MAX_BATCH, BATCH_CONCURRENCY)
+    }
+
+    /// One batch request; returns the failures among `chunk` (key, path).
+    fn delete_chunk(&self, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
+        delete_chunk(self, c, chunk)
+    }
+}
+
+fn delete_chunk(az: &Azure, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
     let label = format!("batch of {} blobs", chunk.len());
     let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
     let result = (|| -> Result<Vec<SubResponse>> {
@@ -112,7 +125,7 @@ pub(super) fn delete_chunk(az: &Azure, c: &Client, chunk: &[(String, String)]) -
                 chunk.len()
             );
             for (key, path) in chunk {
-                if let Err(error) = super::delete::delete(az, c, path, key) {
+                if let Err(error) = az.delete(c, path, key) {
                     failures.push(BatchFailure {
                         path: path.clone(),
                         error,
@@ -121,17 +134,8 @@ pub(super) fn delete_chunk(az: &Azure, c: &Client, chunk: &[(String, String)]) -
             }
             return failures;
         }
-        Err(e) => {
-            // The whole request failed: every blob in it failed the same way.
-            let msg = e.to_string();
-            for (_, path) in chunk {
-                failures.push(BatchFailure {
-                    path: path.clone(),
-                    error: copy_error(path, &e, &msg),
-                });
-            }
-            return failures;
-        }
+        // The whole request failed: every blob in it failed the same way.
+        Err(e) => return each_failed(chunk, &e, "batch delete"),
     };
     let mut answered = vec![false; chunk.len()];
     for (position, sub) in subs.into_iter().enumerate() {
@@ -150,8 +154,9 @@ pub(super) fn delete_chunk(az: &Azure, c: &Client, chunk: &[(String, String)]) -
             message,
             request_id: sub.request_id,
         };
-        let error = super::error::name_container(
-            &az.container,
+        let error = name_root(
+            &DIALECT,
+            &root_label(&az.container),
             path,
             error_for(path, Said { detail, retry_after: None }, meaning),
         );
@@ -192,41 +197,6 @@ fn batch_unavailable(e: &Error) -> bool {
     )
 }
 
-/// The same error, for each path of a failed batch.
-fn copy_error(path: &str, e: &Error, msg: &str) -> Error {
-    let remote = e.service_detail().cloned().map(Box::new);
-    match e.kind() {
-        crate::ErrorKind::PermissionDenied => Error::PermissionDenied {
-            path: path.to_owned(),
-            remote,
-            source: None,
-        },
-        crate::ErrorKind::NotFound => Error::NotFound {
-            path: path.to_owned(),
-            remote,
-        },
-        crate::ErrorKind::Server => Error::Server {
-            path: path.to_owned(),
-            remote,
-        },
-        crate::ErrorKind::Network => Error::Network {
-            path: path.to_owned(),
-            message: format!("batch delete failed: {msg}"),
-            source: None,
-        },
-        crate::ErrorKind::Timeout => Error::Timeout {
-            path: path.to_owned(),
-            message: format!("batch delete failed: {msg}"),
-            source: None,
-        },
-        _ => Error::Other {
-            path: path.to_owned(),
-            message: format!("batch delete failed: {msg}"),
-            remote,
-            source: None,
-        },
-    }
-}
 
 fn bad_response(label: &str, why: &str) -> Error {
     Error::Other {

@@ -17,7 +17,7 @@ use super::Azure;
 use crate::error::Result;
 use crate::http::RequestBody;
 use crate::remote::client::Client;
-use crate::remote::PutOptions;
+use crate::remote::{Parts, PutOptions};
 use crate::retry::random_u64;
 
 /// A value unlikely to repeat across processes, threads and time, as 16
@@ -31,23 +31,6 @@ pub(crate) fn block_id(upload: &str, n: u32) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{upload}{n:06}"))
 }
 
-/// Put Block `n` of `upload`; returns its id.
-pub(super) fn put_block(
-    az: &Azure,
-    c: &Client,
-    path: &str,
-    key: &str,
-    upload: &str,
-    n: u32,
-    data: &[u8],
-) -> Result<String> {
-    let id = block_id(upload, n);
-    let req = Req::new("PUT", az.blob_path(key))
-        .query("comp", "block")
-        .query("blockid", id.clone());
-    az.send(c, path, &req, RequestBody::Bytes(data))?;
-    Ok(id)
-}
 
 /// The Put Block List body committing `ids` in order.
 pub(crate) fn block_list_xml(ids: &[String]) -> String {
@@ -63,14 +46,53 @@ pub(crate) fn block_list_xml(ids: &[String]) -> String {
     xml
 }
 
-/// Put Block List: makes the blob what the blocks say, atomically.
-pub(super) fn commit(az: &Azure, c: &Client, path: &str, key: &str, ids: &[String], o: &PutOptions<'_>) -> Result<()> {
-    let body = block_list_xml(ids);
-    let req = Req::new("PUT", az.blob_path(key))
-        .query("comp", "blocklist")
-        .header("content-type", "application/xml")
-        .header("x-ms-blob-content-type", o.content_type);
-    az.send(c, path, &req, RequestBody::Bytes(body.as_bytes())).map(drop)
+
+impl Parts for Azure {
+    /// Block ids start with an id of the upload: there is nothing to
+    /// create.
+    fn start_upload(&self, _c: &Client, _path: &str, _key: &str, _o: &PutOptions<'_>) -> Result<String> {
+        Ok(upload_id())
+    }
+
+    /// Put Block `n` of `upload`; returns its id.
+    fn put_part(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        upload: &str,
+        n: u32,
+        data: &[u8],
+    ) -> Result<String> {
+        let id = block_id(upload, n);
+        let req = Req::new("PUT", self.blob_path(key))
+            .query("comp", "block")
+            .query("blockid", id.clone());
+        self.send(c, path, &req, RequestBody::Bytes(data))?;
+        Ok(id)
+    }
+
+    /// Put Block List: makes the blob what the blocks say, atomically.
+    fn complete_upload(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        _upload: &str,
+        ids: &[String],
+        o: &PutOptions<'_>,
+    ) -> Result<()> {
+        let body = block_list_xml(ids);
+        let req = Req::new("PUT", self.blob_path(key))
+            .query("comp", "blocklist")
+            .header("content-type", "application/xml")
+            .header("x-ms-blob-content-type", o.content_type);
+        self.send(c, path, &req, RequestBody::Bytes(body.as_bytes())).map(drop)
+    }
+
+    /// Nothing to do: uncommitted blocks are never visible, and Azure
+    /// discards them after a week (there is no call to do it sooner).
+    fn abort_upload(&self, _c: &Client, _path: &str, _key: &str, _upload: &str) {}
 }
 
 #[cfg(test)]

@@ -2,9 +2,8 @@
 //! message, `x-ms-request-id`, and what Azure's codes mean. The mapping
 //! itself is the engine's (`src/remote/answer.rs`).
 
-use crate::error::{Error, ServiceDetail};
-use crate::http::Response;
-use crate::remote::answer::{error_for, read_answer, Meaning, Said};
+use crate::remote::answer::{parser, Dialect, Meaning};
+use crate::remote::client::AnswerParser;
 use crate::xml::error_fields;
 
 /// Parses `<Error><Code/><Message/></Error>`. Unknown or malformed
@@ -42,39 +41,37 @@ pub(super) fn meaning(code: &str) -> Option<Meaning> {
     })
 }
 
-/// A missing container is named as such.
-pub(super) fn name_container(container: &str, path: &str, err: Error) -> Error {
-    if err.provider_code() == Some("ContainerNotFound") {
-        if let Error::NotFound { remote, .. } = err {
-            return Error::NotFound {
-                path: format!("azure://{container} (container, for {path})"),
-                remote,
-            };
-        }
-    }
-    err
+/// How Azure writes a failed answer: the header code first (HEAD answers
+/// have no body).
+pub(super) static DIALECT: Dialect = Dialect {
+    code_header: Some("x-ms-error-code"),
+    id_header: "x-ms-request-id",
+    body: body_fields,
+    default_code: |_| None,
+    meaning,
+    missing_root: "ContainerNotFound",
+};
+
+fn body_fields(xml: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
+    let (code, message) = parse_error_xml(xml);
+    (code, message, None)
 }
 
-/// The parser of failed answers for `container`: the header code first
-/// (HEAD answers have no body).
-pub(super) fn answer(container: String) -> Box<dyn Fn(&str, Response) -> Error + Send + Sync> {
-    Box::new(move |path, resp| {
-        let (status, header_code, request_id, retry_after, body) =
-            read_answer(path, resp, Some("x-ms-error-code"), "x-ms-request-id");
-        let (code, message) = parse_error_xml(&body);
-        let detail = ServiceDetail {
-            status,
-            code: header_code.or(code),
-            message,
-            request_id,
-        };
-        name_container(&container, path, error_for(path, Said { detail, retry_after }, meaning))
-    })
+/// How a missing `container` is named in errors.
+pub(super) fn root_label(container: &str) -> String {
+    format!("azure://{container} (container")
+}
+
+/// The parser of failed answers for `container`.
+pub(super) fn answer(container: &str) -> AnswerParser {
+    parser(&DIALECT, root_label(container))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ServiceDetail;
+    use crate::remote::answer::{error_for, Said};
     use crate::ErrorKind;
 
     #[test]

@@ -6,45 +6,52 @@ use super::Azure;
 use crate::error::{ErrorKind, Result};
 use crate::http::{RequestBody, Response};
 use crate::remote::client::Client;
-use crate::remote::GetOptions;
+use crate::remote::{Get, GetOptions};
 
-/// Get Blob with an optional `x-ms-range` and `If-Match`.
-pub(super) fn get(az: &Azure, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
-    let mut req = Req::new("GET", az.blob_path(key));
-    if let Some(r) = o.range {
-        req = req.header("x-ms-range", r.header());
-    }
-    if let Some(v) = o.if_match {
-        req = req.header("if-match", v);
-    }
-    az.send(c, path, &req, RequestBody::Empty)
-}
-
-/// Get Blob Properties, with `If-Match` when given: the answer, or `None`
-/// when the blob is missing (a missing container is an error).
-pub(super) fn head(
-    az: &Azure,
-    c: &Client,
-    path: &str,
-    key: &str,
-    if_match: Option<&str>,
-) -> Result<Option<Response>> {
-    let mut req = Req::new("HEAD", az.blob_path(key));
-    if let Some(v) = if_match {
-        req = req.header("if-match", v);
-    }
-    match az.send(c, path, &req, RequestBody::Empty) {
-        Ok(resp) => Ok(Some(resp)),
-        Err(e)
-            if e.kind() == ErrorKind::NotFound
-                && e.http_status() == Some(404)
-                && e.provider_code() != Some("ContainerNotFound") =>
-        {
-            Ok(None)
+impl Get for Azure {
+    /// Get Blob with an optional `x-ms-range` and `If-Match`.
+    fn get(
+        &self,
+        c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
+        let az = self;
+        let mut req = Req::new("GET", az.blob_path(key));
+        if let Some(r) = o.range {
+            req = req.header("x-ms-range", r.header());
         }
-        Err(e) => Err(e),
+        if let Some(v) = o.if_match {
+            req = req.header("if-match", v);
+        }
+        az.send(c, path, &req, RequestBody::Empty)
+    }
+
+    /// Get Blob Properties, with `If-Match` when given: the answer, or `None`
+    /// when the blob is missing (a missing container is an error).
+    fn head(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> Result<Option<Response>> {
+        let az = self;
+        let mut req = Req::new("HEAD", az.blob_path(key));
+        if let Some(v) = if_match {
+            req = req.header("if-match", v);
+        }
+        match az.send(c, path, &req, RequestBody::Empty) {
+            Ok(resp) => Ok(Some(resp)),
+            Err(e)
+                if e.kind() == ErrorKind::NotFound
+                    && e.http_status() == Some(404)
+                    && e.provider_code() != Some("ContainerNotFound") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
+
 
 /// Get Container Properties.
 pub(super) fn container_properties(az: &Azure, c: &Client) -> Result<()> {

@@ -10,47 +10,50 @@ use super::Azure;
 use crate::error::{Error, Result};
 use crate::http::{read_small_body, RequestBody};
 use crate::remote::client::Client;
-use crate::remote::{Entry, ListPage};
+use crate::remote::{Entry, List, ListPage};
 use crate::time::parse_http_date;
 use crate::xml::{push_ref, push_text};
 
 /// Largest listing page accepted (5,000 blobs are a few MiB of XML).
 const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// One List Blobs page of names starting with `prefix` (full names).
-pub(super) fn page(
-    az: &Azure,
-    c: &Client,
-    path: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
-    marker: Option<&str>,
-) -> Result<ListPage> {
-    let mut req = Req::new("GET", az.container_path.clone())
-        .query("restype", "container")
-        .query("comp", "list")
-        .query("maxresults", az.list_page_size.to_string());
-    if !prefix.is_empty() {
-        req = req.query("prefix", prefix);
+impl List for Azure {
+    /// One List Blobs page of names starting with `prefix` (full names).
+    fn list_page(
+        &self,
+        c: &Client,
+        path: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        marker: Option<&str>,
+    ) -> Result<ListPage> {
+        let az = self;
+        let mut req = Req::new("GET", az.container_path.clone())
+            .query("restype", "container")
+            .query("comp", "list")
+            .query("maxresults", az.list_page_size.to_string());
+        if !prefix.is_empty() {
+            req = req.query("prefix", prefix);
+        }
+        if let Some(d) = delimiter {
+            req = req.query("delimiter", d);
+        }
+        if let Some(m) = marker {
+            req = req.query("marker", m);
+        }
+        let resp = az.send(c, path, &req, RequestBody::Empty)?;
+        let body = read_small_body(path, resp, MAX_PAGE_BYTES)?;
+        let page = parse_page(&body).map_err(|why| Error::Other {
+            path: path.to_owned(),
+            message: format!("unreadable List Blobs response: {why}"),
+            remote: None,
+            source: None,
+        })?;
+        Ok(ListPage {
+            entries: page.entries,
+            next: page.next_marker,
+        })
     }
-    if let Some(d) = delimiter {
-        req = req.query("delimiter", d);
-    }
-    if let Some(m) = marker {
-        req = req.query("marker", m);
-    }
-    let resp = az.send(c, path, &req, RequestBody::Empty)?;
-    let body = read_small_body(path, resp, MAX_PAGE_BYTES)?;
-    let page = parse_page(&body).map_err(|why| Error::Other {
-        path: path.to_owned(),
-        message: format!("unreadable List Blobs response: {why}"),
-        remote: None,
-        source: None,
-    })?;
-    Ok(ListPage {
-        entries: page.entries,
-        next: page.next_marker,
-    })
 }
 
 /// One page of a listing.

@@ -30,12 +30,12 @@ pub use self::config::{
     DEFAULT_UPLOAD_CONCURRENCY, MAX_BLOCKS, MAX_BLOCK_SIZE, MAX_LIST_PAGE_SIZE, MAX_SINGLE_PUT_SIZE,
 };
 use self::request::Req;
-use crate::error::{BatchFailure, Error, Result};
-use crate::http::{RequestBody, Response, Transport};
+use crate::error::{Error, Result};
+use crate::http::{RequestBody, Transport};
 use crate::paths::sanitize_s3_prefix;
 use crate::remote::client::Client;
 use crate::remote::settings::{Download, Limits, Names, Settings};
-use crate::remote::{GetOptions, ListPage, Protocol, PutOptions, RemoteStore};
+use crate::remote::{Protocol, RemoteStore};
 pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
@@ -163,10 +163,10 @@ impl RemoteStore<Azure> {
             resolved.credential.method()
         );
         let name = proto.container.clone();
-        let client = Client::new(Transport::new(&http)?, cfg.retry, error::answer(name.clone()));
+        let client = Client::new(Transport::new(&http)?, cfg.retry, error::answer(&name));
         let check = Transport::new(&http.bounded(CONTAINER_CHECK_TIMEOUT))
             .ok()
-            .map(|t| Client::new(t, crate::RetryPolicy::none(), error::answer(name)));
+            .map(|t| Client::new(t, crate::RetryPolicy::none(), error::answer(&name)));
         RemoteStore::open(proto, client, settings, check)
     }
 
@@ -228,65 +228,6 @@ impl Protocol for Azure {
 
     fn check_root(&self, c: &Client) -> Result<()> {
         get::container_properties(self, c)
-    }
-
-    fn get(&self, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
-        get::get(self, c, path, key, o)
-    }
-
-    fn head(&self, c: &Client, path: &str, key: &str, if_match: Option<&str>) -> Result<Option<Response>> {
-        get::head(self, c, path, key, if_match)
-    }
-
-    fn put(&self, c: &Client, path: &str, key: &str, body: RequestBody<'_>, o: &PutOptions<'_>) -> Result<()> {
-        put::put(self, c, path, key, body, o)
-    }
-
-    fn delete(&self, c: &Client, path: &str, key: &str) -> Result<()> {
-        delete::delete(self, c, path, key)
-    }
-
-    fn list_page(
-        &self,
-        c: &Client,
-        path: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        token: Option<&str>,
-    ) -> Result<ListPage> {
-        list::page(self, c, path, prefix, delimiter, token)
-    }
-
-    fn start_upload(&self, _c: &Client, _path: &str, _key: &str, _o: &PutOptions<'_>) -> Result<String> {
-        Ok(blocks::upload_id())
-    }
-
-    fn put_part(&self, c: &Client, path: &str, key: &str, upload: &str, n: u32, data: &[u8]) -> Result<String> {
-        blocks::put_block(self, c, path, key, upload, n, data)
-    }
-
-    fn complete_upload(
-        &self,
-        c: &Client,
-        path: &str,
-        key: &str,
-        _upload: &str,
-        parts: &[String],
-        o: &PutOptions<'_>,
-    ) -> Result<()> {
-        blocks::commit(self, c, path, key, parts, o)
-    }
-
-    /// Nothing to do: uncommitted blocks are never visible, and Azure
-    /// discards them after a week (there is no call to do it sooner).
-    fn abort_upload(&self, _c: &Client, _path: &str, _key: &str, _upload: &str) {}
-
-    fn batch_limits(&self) -> (usize, usize) {
-        (batch_delete::MAX_BATCH, batch_delete::BATCH_CONCURRENCY)
-    }
-
-    fn delete_chunk(&self, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
-        batch_delete::delete_chunk(self, c, chunk)
     }
 
     fn config_json(&self, out: &mut serde_json::Map<String, serde_json::Value>) {

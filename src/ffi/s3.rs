@@ -9,11 +9,8 @@ use super::list::{blobio_list, into_c_list};
 use super::status::blobio_status;
 use super::store::blobio_store;
 use super::strings::into_c_string;
-use crate::backend::Backend;
 use crate::error::Error;
-use crate::layout::get_storage_path;
-use crate::paths::validate_key;
-use crate::layout::{query_path, query_path_range};
+use crate::layout::{s3_key_uri, s3_query_path, s3_query_path_range};
 use crate::s3::{S3Backend, S3Config};
 
 /// Configuration of an S3 store for `blobio_s3_new()`. Zero-initialise it
@@ -130,18 +127,6 @@ pub unsafe extern "C" fn blobio_s3_new(
     })
 }
 
-/// The `s3://bucket/prefix/` root of an S3 store; Unsupported otherwise.
-fn s3_root(backend: &dyn Backend, function: &'static str) -> FfiResult<String> {
-    if backend.kind() != "s3" {
-        return Err(Error::Unsupported {
-            operation: function,
-            backend: backend.kind(),
-        }
-        .into());
-    }
-    Ok(backend.storage_root())
-}
-
 /// The `s3://bucket/prefix/path` URI of a key of an S3 store.
 /// `BLOBIO_STATUS_UNSUPPORTED` for other stores. On success `*out` receives
 /// a string to release with `blobio_string_free()`.
@@ -155,32 +140,15 @@ pub unsafe extern "C" fn blobio_s3_path(
         let store = unsafe { arg_ref(store, "store") }?;
         let path = unsafe { arg_str(path, "path") }?;
         let out = unsafe { arg_out(out, "out") }?;
-        let root = s3_root(store.backend(), "blobio_s3_path")?;
-        let key = validate_key(path)?;
-        out.write(into_c_string(format!("{root}{key}"))?.into_raw());
+        let uri = s3_key_uri(store.backend(), path)?;
+        out.write(into_c_string(uri)?.into_raw());
         Ok(())
     })
 }
 
-/// Checks database and measurement as `get_storage_path` does.
-fn check_segments(backend: &dyn Backend, database: &str, measurement: &str) -> FfiResult<()> {
-    get_storage_path(backend, database, measurement)?;
-    Ok(())
-}
-
-fn level(value: i32, name: &str, range: std::ops::RangeInclusive<i32>) -> FfiResult<Option<u32>> {
-    if value < 0 {
-        return Ok(None);
-    }
-    if !range.contains(&value) {
-        return Err(Error::invalid_argument(format!(
-            "{name} {value} is out of range {}..={} (negative means any)",
-            range.start(),
-            range.end()
-        ))
-        .into());
-    }
-    Ok(Some(value as u32))
+/// A negative level means any.
+fn level(value: i32) -> Option<u32> {
+    u32::try_from(value).ok()
 }
 
 /// The DuckDB glob over one year, month, day or hour of a measurement in
@@ -209,15 +177,15 @@ pub unsafe extern "C" fn blobio_s3_query_path(
         let database = unsafe { arg_str(database, "database") }?;
         let measurement = unsafe { arg_str(measurement, "measurement") }?;
         let out = unsafe { arg_out(out, "out") }?;
-        let root = s3_root(store.backend(), "blobio_s3_query_path")?;
-        check_segments(store.backend(), database, measurement)?;
-        if !(0..=9999).contains(&year) {
-            return Err(Error::invalid_argument(format!("year {year} is out of range 0..=9999")).into());
-        }
-        let month = level(month, "month", 1..=12)?;
-        let day = level(day, "day", 1..=31)?;
-        let hour = level(hour, "hour", 0..=23)?;
-        let glob = query_path(&root, database, measurement, year, month, day, hour);
+        let glob = s3_query_path(
+            store.backend(),
+            database,
+            measurement,
+            year,
+            level(month),
+            level(day),
+            level(hour),
+        )?;
         out.write(into_c_string(glob)?.into_raw());
         Ok(())
     })
@@ -252,15 +220,13 @@ pub unsafe extern "C" fn blobio_s3_query_path_range(
         let database = unsafe { arg_str(database, "database") }?;
         let measurement = unsafe { arg_str(measurement, "measurement") }?;
         let out = unsafe { arg_out(out, "out") }?;
-        let root = s3_root(store.backend(), "blobio_s3_query_path_range")?;
-        check_segments(store.backend(), database, measurement)?;
-        let globs = query_path_range(
-            &root,
+        let globs = s3_query_path_range(
+            store.backend(),
             database,
             measurement,
             unix_time(start_unix)?,
             unix_time(end_unix)?,
-        );
+        )?;
         out.write(into_c_list(globs)?);
         Ok(())
     })

@@ -4,7 +4,8 @@
 //! decides the rest. Every error made here keeps the server's detail.
 
 use crate::error::{Error, ServiceDetail};
-use crate::http::{header, read_small_body, Response};
+use super::client::AnswerParser;
+use crate::http::{header, read_small_body};
 
 /// Longest error body read; error documents are small.
 pub(crate) const MAX_ERROR_BODY: u64 = 64 * 1024;
@@ -28,21 +29,57 @@ pub(crate) struct Said {
     pub(crate) retry_after: Option<String>,
 }
 
-/// Reads the headers a protocol needs and the (small) body of a failed
-/// answer; `code_header` and `id_header` name where the provider puts its
-/// code and request id outside the body.
-pub(crate) fn read_answer(
-    path: &str,
-    resp: Response,
-    code_header: Option<&str>,
-    id_header: &str,
-) -> (u16, Option<String>, Option<String>, Option<String>, Vec<u8>) {
-    let status = resp.status().as_u16();
-    let code = code_header.and_then(|h| header(&resp, h)).map(str::to_owned);
-    let request_id = header(&resp, id_header).map(str::to_owned);
-    let retry_after = header(&resp, "retry-after").map(str::to_owned);
-    let body = read_small_body(path, resp, MAX_ERROR_BODY).unwrap_or_default();
-    (status, code, request_id, retry_after, body)
+/// How one provider writes a failed answer.
+pub(crate) struct Dialect {
+    /// The header with the provider's code, where there is one (a HEAD
+    /// answer has no body).
+    pub(crate) code_header: Option<&'static str>,
+    /// The header with the request id.
+    pub(crate) id_header: &'static str,
+    /// Code, message and request id from the body.
+    pub(crate) body: fn(&[u8]) -> (Option<String>, Option<String>, Option<String>),
+    /// A code for a status that came without one.
+    pub(crate) default_code: fn(u16) -> Option<&'static str>,
+    /// What the provider's codes mean.
+    pub(crate) meaning: fn(&str) -> Option<Meaning>,
+    /// The code of a missing bucket or container.
+    pub(crate) missing_root: &'static str,
+}
+
+/// The parser of failed answers of one store: `root` names its bucket or
+/// container in a NotFound that is about it (`s3://b (bucket`).
+pub(crate) fn parser(dialect: &'static Dialect, root: String) -> AnswerParser {
+    Box::new(move |path, resp| {
+        let status = resp.status().as_u16();
+        let header_code = dialect.code_header.and_then(|h| header(&resp, h)).map(str::to_owned);
+        let header_id = header(&resp, dialect.id_header).map(str::to_owned);
+        let retry_after = header(&resp, "retry-after").map(str::to_owned);
+        let body = read_small_body(path, resp, MAX_ERROR_BODY).unwrap_or_default();
+        let (code, message, request_id) = (dialect.body)(&body);
+        let detail = ServiceDetail {
+            status,
+            code: header_code
+                .or(code)
+                .or_else(|| (dialect.default_code)(status).map(str::to_owned)),
+            message,
+            request_id: request_id.or(header_id),
+        };
+        let err = error_for(path, Said { detail, retry_after }, dialect.meaning);
+        name_root(dialect, &root, path, err)
+    })
+}
+
+/// A NotFound about the bucket or container names it.
+pub(crate) fn name_root(dialect: &Dialect, root: &str, path: &str, err: Error) -> Error {
+    if err.provider_code() == Some(dialect.missing_root) {
+        if let Error::NotFound { remote, .. } = err {
+            return Error::NotFound {
+                path: format!("{root}, for {path})"),
+                remote,
+            };
+        }
+    }
+    err
 }
 
 /// The error for `path`, from what the server said and what its code

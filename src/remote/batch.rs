@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{Engine, Protocol};
-use crate::error::{BatchFailure, Error, Result};
+use crate::error::{BatchFailure, Error, ErrorKind, Result};
 use crate::pool::{Pool, Ticket};
 use crate::retry;
 
@@ -47,6 +47,53 @@ pub(crate) fn delete_batch<P: Protocol>(e: &Arc<Engine<P>>, paths: &[&str]) -> R
     } else {
         Err(Error::Batch { failures })
     }
+}
+
+/// Each path of a batch request that failed as a whole, failed the same
+/// way: the kind is kept, so a throttled or dropped request stays transient
+/// (a retrying wrapper retries the batch) and a refused one stays
+/// PermissionDenied. `what` names the request in messages.
+pub(crate) fn each_failed(chunk: &[(String, String)], e: &Error, what: &str) -> Vec<BatchFailure> {
+    let message = format!("{what} failed: {e}");
+    let remote = e.service_detail().cloned().map(Box::new);
+    let one = |path: String| match e.kind() {
+        ErrorKind::PermissionDenied => Error::PermissionDenied {
+            path,
+            remote: remote.clone(),
+            source: None,
+        },
+        ErrorKind::NotFound => Error::NotFound {
+            path,
+            remote: remote.clone(),
+        },
+        ErrorKind::Server => Error::Server {
+            path,
+            remote: remote.clone(),
+        },
+        ErrorKind::Network => Error::Network {
+            path,
+            message: message.clone(),
+            source: None,
+        },
+        ErrorKind::Timeout => Error::Timeout {
+            path,
+            message: message.clone(),
+            source: None,
+        },
+        _ => Error::Other {
+            path,
+            message: message.clone(),
+            remote: remote.clone(),
+            source: None,
+        },
+    };
+    chunk
+        .iter()
+        .map(|(_, path)| BatchFailure {
+            path: path.clone(),
+            error: one(path.clone()),
+        })
+        .collect()
 }
 
 /// Runs `work` on every chunk, up to `concurrency` chunks at once on the

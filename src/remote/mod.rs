@@ -11,7 +11,7 @@
 //! (`answer.rs`).
 
 pub(crate) mod answer;
-mod batch;
+pub(crate) mod batch;
 pub(crate) mod client;
 mod download;
 mod list;
@@ -103,8 +103,12 @@ pub(crate) struct ListPage {
 
 /// What one object store brings to the engine: signed requests and parsed
 /// answers, each sent through the engine's [`Client`]. Keys are full keys
-/// (prefix included); `path` is the caller's, for errors.
-pub(crate) trait Protocol: Send + Sync + Sized + 'static {
+/// (prefix included); `path` is the caller's, for errors. Each operation is
+/// a trait of its own, implemented in the protocol's file for it
+/// (`src/s3/get.rs`, `src/azure/list.rs`, ...).
+pub(crate) trait Protocol:
+    Get + Put + Delete + List + Parts + BatchDelete + Send + Sync + Sized + 'static
+{
     /// The store's kind: `"s3"`, `"azure"`.
     const KIND: &'static str;
     /// The name of the store's worker threads.
@@ -122,14 +126,29 @@ pub(crate) trait Protocol: Send + Sync + Sized + 'static {
     /// Checks the bucket or container, once, at open.
     fn check_root(&self, client: &Client) -> Result<()>;
 
+    /// The protocol's fields of `config_json` (never a secret).
+    fn config_json(&self, out: &mut serde_json::Map<String, serde_json::Value>);
+
+    /// `s3://bucket/`, `azure://container/`.
+    fn storage_root(&self) -> String;
+
+    /// The protocol's fields of `Debug` (never a secret).
+    fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>);
+}
+
+/// Reading one object.
+pub(crate) trait Get {
     /// GET; a 2xx answer.
     fn get(&self, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response>;
 
     /// HEAD, conditional on `if_match`; `None` when the object is missing.
     fn head(&self, c: &Client, path: &str, key: &str, if_match: Option<&str>)
         -> Result<Option<Response>>;
+}
 
-    /// One request that makes the object what `body` holds.
+/// Writing one object in one request.
+pub(crate) trait Put {
+    /// Makes the object what `body` holds.
     fn put(
         &self,
         c: &Client,
@@ -138,10 +157,16 @@ pub(crate) trait Protocol: Send + Sync + Sized + 'static {
         body: RequestBody<'_>,
         o: &PutOptions<'_>,
     ) -> Result<()>;
+}
 
+/// Deleting one object.
+pub(crate) trait Delete {
     /// Deletes the object; a missing one is not an error.
     fn delete(&self, c: &Client, path: &str, key: &str) -> Result<()>;
+}
 
+/// Listing.
+pub(crate) trait List {
     /// One page of keys starting with `prefix`, after `token`.
     fn list_page(
         &self,
@@ -151,7 +176,10 @@ pub(crate) trait Protocol: Send + Sync + Sized + 'static {
         delimiter: Option<&str>,
         token: Option<&str>,
     ) -> Result<ListPage>;
+}
 
+/// Uploads in parts.
+pub(crate) trait Parts {
     /// Begins an upload in parts; returns its id.
     fn start_upload(&self, c: &Client, path: &str, key: &str, o: &PutOptions<'_>)
         -> Result<String>;
@@ -181,8 +209,11 @@ pub(crate) trait Protocol: Send + Sync + Sized + 'static {
 
     /// Drops the parts of a failed upload (best effort).
     fn abort_upload(&self, c: &Client, path: &str, key: &str, upload: &str);
+}
 
-    /// Keys per batch-delete request, and requests in flight at most.
+/// Deleting many objects per request.
+pub(crate) trait BatchDelete {
+    /// Keys per request, and requests in flight at most.
     fn batch_limits(&self) -> (usize, usize);
 
     /// Whether a key can go into a batch request (else it is deleted alone).
@@ -193,15 +224,6 @@ pub(crate) trait Protocol: Send + Sync + Sized + 'static {
 
     /// Deletes `(key, path)` pairs in one request; returns the failures.
     fn delete_chunk(&self, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure>;
-
-    /// The protocol's fields of `config_json` (never a secret).
-    fn config_json(&self, out: &mut serde_json::Map<String, serde_json::Value>);
-
-    /// `s3://bucket/`, `azure://container/`.
-    fn storage_root(&self) -> String;
-
-    /// The protocol's fields of `Debug` (never a secret).
-    fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>);
 }
 
 /// What the engine knows of one store, shared with its pool's jobs.

@@ -9,17 +9,19 @@ use rusty_s3::Method;
 use super::error::meaning;
 use super::sign::request;
 use super::S3;
-use crate::error::{BatchFailure, Error, ErrorKind, ServiceDetail};
+use crate::error::{BatchFailure, Error, ServiceDetail};
 use crate::http::{read_small_body, RequestBody};
 use crate::remote::answer::{error_for, Said};
+use crate::remote::batch::each_failed;
 use crate::remote::client::Client;
+use crate::remote::BatchDelete;
 use crate::xml::{escape, walk};
 
 /// S3's limit of keys per DeleteObjects request.
-pub(super) const CHUNK: usize = 1000;
+const CHUNK: usize = 1000;
 
 /// Whether XML 1.0 can carry every character of `key`.
-pub(super) fn xml_safe(key: &str) -> bool {
+fn xml_safe(key: &str) -> bool {
     key.chars().all(|c| {
         matches!(c, '\t' | '\n' | '\r')
             || ('\u{20}'..='\u{D7FF}').contains(&c)
@@ -28,89 +30,72 @@ pub(super) fn xml_safe(key: &str) -> bool {
     })
 }
 
-/// One DeleteObjects request of `(key, path)` pairs; returns the paths
-/// that failed.
-pub(super) fn delete_chunk(s3: &S3, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
-    let mut failures = Vec::new();
-    let body = delete_body(chunk.iter().map(|(k, _)| k.as_str()));
-    let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(body.as_bytes()));
-    let label = format!("batch of {} keys", chunk.len());
-    let build = || {
-        let url = s3.sign_request(Method::Post, None, &[("delete", "")], &[]);
-        let headers = vec![("content-md5", md5.clone()), ("content-type", "application/xml".to_owned())];
-        Ok(request("POST", url, headers))
-    };
-    let result = c
-        .send(&label, &build, RequestBody::Bytes(body.as_bytes()))
-        .and_then(|resp| read_small_body(&label, resp, 16 * 1024 * 1024));
-    let body = match result {
-        Ok(b) => b,
-        Err(e) => {
-            // The whole request failed: every key in it failed the same way.
-            let msg = e.to_string();
-            for (_, path) in chunk {
-                failures.push(BatchFailure {
-                    path: path.clone(),
-                    error: copy_error(path, &e, &msg),
-                });
-            }
-            return failures;
-        }
-    };
-    let parsed = match parse_errors(&body) {
-        Ok(p) => p,
-        Err(e) => {
-            for (_, path) in chunk {
-                failures.push(BatchFailure {
-                    path: path.clone(),
-                    error: Error::Other {
-                        path: path.clone(),
-                        message: format!("unreadable DeleteObjects response: {e}"),
-                        remote: None,
-                        source: None,
-                    },
-                });
-            }
-            return failures;
-        }
-    };
-    for err in parsed {
-        if err.code == "NoSuchKey" {
-            continue;
-        }
-        let path = chunk
-            .iter()
-            .find(|(k, _)| *k == err.key)
-            .map(|(_, p)| p.clone())
-            .unwrap_or(err.key);
-        let detail = ServiceDetail {
-            status: 200,
-            code: Some(err.code),
-            message: Some(err.message),
-            request_id: None,
-        };
-        let error = error_for(&path, Said { detail, retry_after: None }, meaning);
-        failures.push(BatchFailure { path, error });
+impl BatchDelete for S3 {
+    fn batch_limits(&self) -> (usize, usize) {
+        (CHUNK, usize::MAX)
     }
-    failures
+
+    fn batchable(&self, key: &str) -> bool {
+        xml_safe(key)
+    }
+
+    /// One DeleteObjects request of `(key, path)` pairs; returns the paths
+    /// that failed.
+    fn delete_chunk(
+        &self,
+        c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
+        let s3 = self;
+        let mut failures = Vec::new();
+        let body = delete_body(chunk.iter().map(|(k, _)| k.as_str()));
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(body.as_bytes()));
+        let label = format!("batch of {} keys", chunk.len());
+        let build = || {
+            let url = s3.sign_request(Method::Post, None, &[("delete", "")], &[]);
+            let headers = vec![("content-md5", md5.clone()), ("content-type", "application/xml".to_owned())];
+            Ok(request("POST", url, headers))
+        };
+        let result = c
+            .send(&label, &build, RequestBody::Bytes(body.as_bytes()))
+            .and_then(|resp| read_small_body(&label, resp, 16 * 1024 * 1024));
+        let body = match result {
+            Ok(b) => b,
+            // The whole request failed: every key in it failed the same way.
+            Err(e) => return each_failed(chunk, &e, "DeleteObjects"),
+        };
+        let parsed = match parse_errors(&body) {
+            Ok(p) => p,
+            Err(why) => {
+                let e = Error::Other {
+                    path: label,
+                    message: format!("unreadable DeleteObjects response: {why}"),
+                    remote: None,
+                    source: None,
+                };
+                return each_failed(chunk, &e, "DeleteObjects");
+            }
+        };
+        for err in parsed {
+            if err.code == "NoSuchKey" {
+                continue;
+            }
+            let path = chunk
+                .iter()
+                .find(|(k, _)| *k == err.key)
+                .map(|(_, p)| p.clone())
+                .unwrap_or(err.key);
+            let detail = ServiceDetail {
+                status: 200,
+                code: Some(err.code),
+                message: Some(err.message),
+                request_id: None,
+            };
+            let error = error_for(&path, Said { detail, retry_after: None }, meaning);
+            failures.push(BatchFailure { path, error });
+        }
+        failures
+    }
 }
 
-/// The error of a whole failed DeleteObjects request, for one of its keys,
-/// keeping its kind: a throttled or dropped request stays transient (so a
-/// retrying wrapper retries the batch), a refused one stays PermissionDenied.
-fn copy_error(path: &str, e: &Error, msg: &str) -> Error {
-    let path = path.to_owned();
-    let remote = e.service_detail().cloned().map(Box::new);
-    let message = format!("DeleteObjects failed: {msg}");
-    match e.kind() {
-        ErrorKind::PermissionDenied => Error::PermissionDenied { path, remote, source: None },
-        ErrorKind::NotFound => Error::NotFound { path, remote },
-        ErrorKind::Server => Error::Server { path, remote },
-        ErrorKind::Network => Error::Network { path, message, source: None },
-        ErrorKind::Timeout => Error::Timeout { path, message, source: None },
-        _ => Error::Other { path, message, remote, source: None },
-    }
-}
 
 /// The quiet Delete document for `keys`: only failures come back.
 fn delete_body<'k>(keys: impl Iterator<Item = &'k str>) -> String {

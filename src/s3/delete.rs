@@ -5,13 +5,19 @@ use super::S3;
 use crate::error::Result;
 use crate::http::RequestBody;
 use crate::remote::client::Client;
+use crate::remote::Delete;
 
-/// DeleteObject; a missing object is not an error.
-pub(super) fn delete(s3: &S3, c: &Client, path: &str, key: &str) -> Result<()> {
-    let build = || Ok(request("DELETE", s3.sign(s3.bucket.delete_object(s3.credentials.as_ref(), key)), Vec::new()));
-    match c.send(path, &build, RequestBody::Empty) {
-        Ok(_) => Ok(()),
-        Err(e) if e.provider_code() == Some("NoSuchKey") => Ok(()),
-        Err(e) => Err(e),
+impl Delete for S3 {
+    /// DeleteObject; a missing object is not an error.
+    fn delete(
+        &self,
+        c: &Client, path: &str, key: &str) -> Result<()> {
+        let s3 = self;
+        let build = || Ok(request("DELETE", s3.sign(s3.bucket.delete_object(s3.credentials.as_ref(), key)), Vec::new()));
+        match c.send(path, &build, RequestBody::Empty) {
+            Ok(_) => Ok(()),
+            Err(e) if e.provider_code() == Some("NoSuchKey") => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -2,9 +2,8 @@
 //! and what S3's codes mean. The mapping itself is the engine's
 //! (`src/remote/answer.rs`).
 
-use crate::error::{Error, ServiceDetail};
-use crate::http::Response;
-use crate::remote::answer::{error_for, read_answer, Meaning, Said};
+use crate::remote::answer::{parser, Dialect, Meaning};
+use crate::remote::client::AnswerParser;
 use crate::xml::error_fields;
 
 /// Parses `<Error><Code/><Message/><RequestId/></Error>`. Unknown or
@@ -38,34 +37,26 @@ fn default_code(status: u16) -> Option<&'static str> {
     }
 }
 
-/// The parser of failed answers for the bucket `bucket`: a missing bucket
-/// is named as such.
-pub(super) fn answer(bucket: String) -> Box<dyn Fn(&str, Response) -> Error + Send + Sync> {
-    Box::new(move |path, resp| {
-        let (status, _, header_id, retry_after, body) = read_answer(path, resp, None, "x-amz-request-id");
-        let (code, message, request_id) = parse_error_xml(&body);
-        let detail = ServiceDetail {
-            status,
-            code: code.or_else(|| default_code(status).map(str::to_owned)),
-            message,
-            request_id: request_id.or(header_id),
-        };
-        let err = error_for(path, Said { detail, retry_after }, meaning);
-        if err.provider_code() == Some("NoSuchBucket") {
-            if let Error::NotFound { remote, .. } = err {
-                return Error::NotFound {
-                    path: format!("s3://{bucket} (bucket, for {path})"),
-                    remote,
-                };
-            }
-        }
-        err
-    })
+/// How S3 writes a failed answer.
+static DIALECT: Dialect = Dialect {
+    code_header: None,
+    id_header: "x-amz-request-id",
+    body: parse_error_xml,
+    default_code,
+    meaning,
+    missing_root: "NoSuchBucket",
+};
+
+/// The parser of failed answers for the bucket `bucket`.
+pub(super) fn answer(bucket: &str) -> AnswerParser {
+    parser(&DIALECT, format!("s3://{bucket} (bucket"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ServiceDetail;
+    use crate::remote::answer::{error_for, Said};
     use crate::ErrorKind;
 
     #[test]

@@ -5,51 +5,58 @@ use super::S3;
 use crate::error::{ErrorKind, Result};
 use crate::http::{RequestBody, Response};
 use crate::remote::client::Client;
-use crate::remote::{ByteRange, GetOptions};
+use crate::remote::{ByteRange, Get, GetOptions};
 
-/// GetObject with an optional `Range` and `If-Match`.
-pub(super) fn get(s3: &S3, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
-    let range = o.range.map(ByteRange::header);
-    c.send(
-        path,
-        &|| {
-            let mut headers = Vec::with_capacity(2);
-            if let Some(r) = &range {
-                headers.push(("range", r.clone()));
-            }
-            if let Some(v) = o.if_match {
-                headers.push(("if-match", v.to_owned()));
-            }
-            let url = s3.sign(s3.bucket.get_object(s3.credentials.as_ref(), key));
-            Ok(request("GET", url, headers))
-        },
-        RequestBody::Empty,
-    )
-}
+impl Get for S3 {
+    /// GetObject with an optional `Range` and `If-Match`.
+    fn get(
+        &self,
+        c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
+        let s3 = self;
+        let range = o.range.map(ByteRange::header);
+        c.send(
+            path,
+            &|| {
+                let mut headers = Vec::with_capacity(2);
+                if let Some(r) = &range {
+                    headers.push(("range", r.clone()));
+                }
+                if let Some(v) = o.if_match {
+                    headers.push(("if-match", v.to_owned()));
+                }
+                let url = s3.sign(s3.bucket.get_object(s3.credentials.as_ref(), key));
+                Ok(request("GET", url, headers))
+            },
+            RequestBody::Empty,
+        )
+    }
 
-/// HeadObject, with `If-Match` when given: the answer, or `None` on 404.
-pub(super) fn head(
-    s3: &S3,
-    c: &Client,
-    path: &str,
-    key: &str,
-    if_match: Option<&str>,
-) -> Result<Option<Response>> {
-    let sent = c.send(
-        path,
-        &|| {
-            let headers = if_match.map(|v| vec![("if-match", v.to_owned())]).unwrap_or_default();
-            let url = s3.sign(s3.bucket.head_object(s3.credentials.as_ref(), key));
-            Ok(request("HEAD", url, headers))
-        },
-        RequestBody::Empty,
-    );
-    match sent {
-        Ok(resp) => Ok(Some(resp)),
-        Err(e) if e.kind() == ErrorKind::NotFound && e.http_status() == Some(404) => Ok(None),
-        Err(e) => Err(e),
+    /// HeadObject, with `If-Match` when given: the answer, or `None` on 404.
+    fn head(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> Result<Option<Response>> {
+        let s3 = self;
+        let sent = c.send(
+            path,
+            &|| {
+                let headers = if_match.map(|v| vec![("if-match", v.to_owned())]).unwrap_or_default();
+                let url = s3.sign(s3.bucket.head_object(s3.credentials.as_ref(), key));
+                Ok(request("HEAD", url, headers))
+            },
+            RequestBody::Empty,
+        );
+        match sent {
+            Ok(resp) => Ok(Some(resp)),
+            Err(e) if e.kind() == ErrorKind::NotFound && e.http_status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
+
 
 /// HeadBucket.
 pub(super) fn head_bucket(s3: &S3, c: &Client) -> Result<()> {

@@ -9,42 +9,45 @@ use super::S3;
 use crate::error::{Error, Result};
 use crate::http::{read_small_body, RequestBody};
 use crate::remote::client::Client;
-use crate::remote::{Entry, ListPage};
+use crate::remote::{Entry, List, ListPage};
 use crate::time::parse_rfc3339;
 use crate::xml::walk;
 
 /// Largest listing page accepted (a page of 1,000 keys is a few hundred KiB).
 const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// One ListObjectsV2 page of keys starting with `prefix` (full keys).
-pub(super) fn page(
-    s3: &S3,
-    c: &Client,
-    path: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
-    token: Option<&str>,
-) -> Result<ListPage> {
-    let build = || {
-        let mut query = vec![("list-type", "2"), ("encoding-type", "url"), ("max-keys", "1000")];
-        if !prefix.is_empty() {
-            query.push(("prefix", prefix));
-        }
-        if let Some(d) = delimiter {
-            query.push(("delimiter", d));
-        }
-        if let Some(t) = token {
-            query.push(("continuation-token", t));
-        }
-        Ok(request("GET", s3.sign_request(Method::Get, None, &query, &[]), Vec::new()))
-    };
-    let resp = c.send(path, &build, RequestBody::Empty)?;
-    let body = read_small_body(path, resp, MAX_PAGE_BYTES)?;
-    let page = parse_page(&body).map_err(|why| bad_listing(path, &why))?;
-    Ok(ListPage {
-        entries: page.entries,
-        next: page.next_token.filter(|_| page.truncated),
-    })
+impl List for S3 {
+    /// One ListObjectsV2 page of keys starting with `prefix` (full keys).
+    fn list_page(
+        &self,
+        c: &Client,
+        path: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<ListPage> {
+        let s3 = self;
+        let build = || {
+            let mut query = vec![("list-type", "2"), ("encoding-type", "url"), ("max-keys", "1000")];
+            if !prefix.is_empty() {
+                query.push(("prefix", prefix));
+            }
+            if let Some(d) = delimiter {
+                query.push(("delimiter", d));
+            }
+            if let Some(t) = token {
+                query.push(("continuation-token", t));
+            }
+            Ok(request("GET", s3.sign_request(Method::Get, None, &query, &[]), Vec::new()))
+        };
+        let resp = c.send(path, &build, RequestBody::Empty)?;
+        let body = read_small_body(path, resp, MAX_PAGE_BYTES)?;
+        let page = parse_page(&body).map_err(|why| bad_listing(path, &why))?;
+        Ok(ListPage {
+            entries: page.entries,
+            next: page.next_token.filter(|_| page.truncated),
+        })
+    }
 }
 
 /// One page of a ListObjectsV2 answer, with full (undecoded) keys.

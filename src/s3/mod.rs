@@ -28,13 +28,13 @@ pub use self::config::{
     S3Config, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY,
     MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE,
 };
-use crate::error::{BatchFailure, Error, Result};
-use crate::http::{RequestBody, Response, Transport};
+use crate::error::{Error, Result};
+use crate::http::Transport;
 use crate::layout;
 use crate::paths::sanitize_s3_prefix;
 use crate::remote::client::Client;
 use crate::remote::settings::{Download, Limits, Names, Settings};
-use crate::remote::{GetOptions, ListPage, Protocol, PutOptions, RemoteStore};
+use crate::remote::{Protocol, RemoteStore};
 pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
@@ -146,10 +146,10 @@ impl RemoteStore<S3> {
             .filter(|p| !p.as_os_str().is_empty())
             .or_else(|| config::or_env(&None, &[config::CA_BUNDLE_ENV]).map(PathBuf::from));
         let name = cfg.bucket.clone();
-        let client = Client::new(Transport::new(&http)?, cfg.retry, error::answer(name.clone()));
+        let client = Client::new(Transport::new(&http)?, cfg.retry, error::answer(&name));
         let check = Transport::new(&http.bounded(BUCKET_CHECK_TIMEOUT))
             .ok()
-            .map(|t| Client::new(t, crate::RetryPolicy::none(), error::answer(name)));
+            .map(|t| Client::new(t, crate::RetryPolicy::none(), error::answer(&name)));
         let proto = S3 {
             bucket,
             credentials,
@@ -212,69 +212,6 @@ impl Protocol for S3 {
 
     fn check_root(&self, c: &Client) -> Result<()> {
         get::head_bucket(self, c)
-    }
-
-    fn get(&self, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
-        get::get(self, c, path, key, o)
-    }
-
-    fn head(&self, c: &Client, path: &str, key: &str, if_match: Option<&str>) -> Result<Option<Response>> {
-        get::head(self, c, path, key, if_match)
-    }
-
-    fn put(&self, c: &Client, path: &str, key: &str, body: RequestBody<'_>, o: &PutOptions<'_>) -> Result<()> {
-        put::put(self, c, path, key, body, o)
-    }
-
-    fn delete(&self, c: &Client, path: &str, key: &str) -> Result<()> {
-        delete::delete(self, c, path, key)
-    }
-
-    fn list_page(
-        &self,
-        c: &Client,
-        path: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        token: Option<&str>,
-    ) -> Result<ListPage> {
-        list::page(self, c, path, prefix, delimiter, token)
-    }
-
-    fn start_upload(&self, c: &Client, path: &str, key: &str, o: &PutOptions<'_>) -> Result<String> {
-        multipart::create(self, c, path, key, o)
-    }
-
-    fn put_part(&self, c: &Client, path: &str, key: &str, upload: &str, n: u32, data: &[u8]) -> Result<String> {
-        multipart::put_part(self, c, path, key, upload, n, data)
-    }
-
-    fn complete_upload(
-        &self,
-        c: &Client,
-        path: &str,
-        key: &str,
-        upload: &str,
-        parts: &[String],
-        _o: &PutOptions<'_>,
-    ) -> Result<()> {
-        multipart::complete(self, c, path, key, upload, parts)
-    }
-
-    fn abort_upload(&self, c: &Client, path: &str, key: &str, upload: &str) {
-        multipart::abort(self, c, path, key, upload)
-    }
-
-    fn batch_limits(&self) -> (usize, usize) {
-        (batch_delete::CHUNK, usize::MAX)
-    }
-
-    fn batchable(&self, key: &str) -> bool {
-        batch_delete::xml_safe(key)
-    }
-
-    fn delete_chunk(&self, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
-        batch_delete::delete_chunk(self, c, chunk)
     }
 
     fn config_json(&self, out: &mut serde_json::Map<String, serde_json::Value>) {

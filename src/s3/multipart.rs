@@ -14,26 +14,105 @@ use crate::error::{Error, Result, ServiceDetail};
 use crate::http::{header, read_small_body, RequestBody};
 use crate::remote::answer::{error_for, Said};
 use crate::remote::client::Client;
-use crate::remote::PutOptions;
+use crate::remote::{Parts, PutOptions};
 use crate::xml::{escape, walk};
 
-/// CreateMultipartUpload; returns the upload id.
-pub(super) fn create(s3: &S3, c: &Client, path: &str, key: &str, o: &PutOptions<'_>) -> Result<String> {
-    let ct = o.content_type;
-    let build = || {
-        let url = s3.sign_request(Method::Post, Some(key), &[("uploads", "")], &[("content-type", ct)]);
-        Ok(request("POST", url, vec![("content-type", ct.to_owned())]))
-    };
-    let resp = c
-        .send(path, &build, RequestBody::Empty)
-        .map_err(|e| missing_bucket_on_write(s3, path, e))?;
-    let body = read_small_body(path, resp, 1024 * 1024)?;
-    parse_upload_id(&body).map_err(|why| Error::Other {
-        path: path.to_owned(),
-        message: format!("unreadable CreateMultipartUpload response: {why}"),
-        remote: None,
-        source: None,
-    })
+impl Parts for S3 {
+    /// CreateMultipartUpload; returns the upload id.
+    fn start_upload(
+        &self,
+        c: &Client, path: &str, key: &str, o: &PutOptions<'_>) -> Result<String> {
+        let s3 = self;
+        let ct = o.content_type;
+        let build = || {
+            let url = s3.sign_request(Method::Post, Some(key), &[("uploads", "")], &[("content-type", ct)]);
+            Ok(request("POST", url, vec![("content-type", ct.to_owned())]))
+        };
+        let resp = c
+            .send(path, &build, RequestBody::Empty)
+            .map_err(|e| missing_bucket_on_write(s3, path, e))?;
+        let body = read_small_body(path, resp, 1024 * 1024)?;
+        parse_upload_id(&body).map_err(|why| Error::Other {
+            path: path.to_owned(),
+            message: format!("unreadable CreateMultipartUpload response: {why}"),
+            remote: None,
+            source: None,
+        })
+    }
+
+    /// UploadPart of part `n` (from 0; S3 numbers them from 1); returns its
+    /// ETag.
+    fn put_part(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        upload_id: &str,
+        n: u32,
+        data: &[u8],
+    ) -> Result<String> {
+        let s3 = self;
+        // n < MAX_PARTS (10,000), so the part number fits.
+        let number = (n + 1) as u16;
+        let build = || {
+            let url = s3.sign(s3.bucket.upload_part(s3.credentials.as_ref(), key, number, upload_id));
+            Ok(request("PUT", url, Vec::new()))
+        };
+        let resp = c.send(path, &build, RequestBody::Bytes(data))?;
+        header(&resp, "etag").map(str::to_owned).ok_or_else(|| Error::Other {
+            path: path.to_owned(),
+            message: format!("part {number} response has no ETag"),
+            remote: None,
+            source: None,
+        })
+    }
+
+    /// CompleteMultipartUpload of the parts' ETags, in order.
+    fn complete_upload(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+        _o: &PutOptions<'_>,
+    ) -> Result<()> {
+        let s3 = self;
+        let body = complete_body(etags);
+        let build = || {
+            let url = s3.sign_request(Method::Post, Some(key), &[("uploadId", upload_id)], &[]);
+            Ok(request("POST", url, vec![("content-type", "application/xml".to_owned())]))
+        };
+        let resp = c.send(path, &build, RequestBody::Bytes(body.as_bytes()))?;
+        // S3 may answer 200 and still fail: the failure is in the body.
+        let body = read_small_body(path, resp, 1024 * 1024)?;
+        let (code, message, request_id) = parse_error_xml(&body);
+        if let Some(code) = code {
+            let detail = ServiceDetail {
+                status: 200,
+                code: Some(code),
+                message,
+                request_id,
+            };
+            return Err(error_for(path, Said { detail, retry_after: None }, meaning));
+        }
+        Ok(())
+    }
+
+    /// AbortMultipartUpload, best effort.
+    fn abort_upload(
+        &self,
+        c: &Client, path: &str, key: &str, upload_id: &str) {
+        let s3 = self;
+        let build = || {
+            let url = s3.sign(s3.bucket.abort_multipart_upload(s3.credentials.as_ref(), key, upload_id));
+            Ok(request("DELETE", url, Vec::new()))
+        };
+        match c.send(path, &build, RequestBody::Empty) {
+            Ok(_) => log::debug!("aborted multipart upload of {path}"),
+            Err(e) => log::warn!("could not abort multipart upload {upload_id} of {path}: {e}"),
+        }
+    }
 }
 
 /// The UploadId of an `InitiateMultipartUploadResult`.
@@ -48,66 +127,8 @@ fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
     id.filter(|i| !i.is_empty()).ok_or_else(|| "no UploadId".to_owned())
 }
 
-/// UploadPart of part `n` (from 0; S3 numbers them from 1); returns its
-/// ETag.
-pub(super) fn put_part(
-    s3: &S3,
-    c: &Client,
-    path: &str,
-    key: &str,
-    upload_id: &str,
-    n: u32,
-    data: &[u8],
-) -> Result<String> {
-    // n < MAX_PARTS (10,000), so the part number fits.
-    let number = (n + 1) as u16;
-    let build = || {
-        let url = s3.sign(s3.bucket.upload_part(s3.credentials.as_ref(), key, number, upload_id));
-        Ok(request("PUT", url, Vec::new()))
-    };
-    let resp = c.send(path, &build, RequestBody::Bytes(data))?;
-    header(&resp, "etag").map(str::to_owned).ok_or_else(|| Error::Other {
-        path: path.to_owned(),
-        message: format!("part {number} response has no ETag"),
-        remote: None,
-        source: None,
-    })
-}
 
-/// CompleteMultipartUpload of the parts' ETags, in order.
-pub(super) fn complete(s3: &S3, c: &Client, path: &str, key: &str, upload_id: &str, etags: &[String]) -> Result<()> {
-    let body = complete_body(etags);
-    let build = || {
-        let url = s3.sign_request(Method::Post, Some(key), &[("uploadId", upload_id)], &[]);
-        Ok(request("POST", url, vec![("content-type", "application/xml".to_owned())]))
-    };
-    let resp = c.send(path, &build, RequestBody::Bytes(body.as_bytes()))?;
-    // S3 may answer 200 and still fail: the failure is in the body.
-    let body = read_small_body(path, resp, 1024 * 1024)?;
-    let (code, message, request_id) = parse_error_xml(&body);
-    if let Some(code) = code {
-        let detail = ServiceDetail {
-            status: 200,
-            code: Some(code),
-            message,
-            request_id,
-        };
-        return Err(error_for(path, Said { detail, retry_after: None }, meaning));
-    }
-    Ok(())
-}
 
-/// AbortMultipartUpload, best effort.
-pub(super) fn abort(s3: &S3, c: &Client, path: &str, key: &str, upload_id: &str) {
-    let build = || {
-        let url = s3.sign(s3.bucket.abort_multipart_upload(s3.credentials.as_ref(), key, upload_id));
-        Ok(request("DELETE", url, Vec::new()))
-    };
-    match c.send(path, &build, RequestBody::Empty) {
-        Ok(_) => log::debug!("aborted multipart upload of {path}"),
-        Err(e) => log::warn!("could not abort multipart upload {upload_id} of {path}: {e}"),
-    }
-}
 
 /// The CompleteMultipartUpload document: every part, numbered from 1, with
 /// the ETag its upload answered.

@@ -7,27 +7,30 @@ use super::S3;
 use crate::error::{Error, Result};
 use crate::http::RequestBody;
 use crate::remote::client::Client;
-use crate::remote::{PutMode, PutOptions};
+use crate::remote::{Put, PutMode, PutOptions};
 
-/// PutObject of exactly the body's bytes, with the content type.
-pub(super) fn put(
-    s3: &S3,
-    c: &Client,
-    path: &str,
-    key: &str,
-    body: RequestBody<'_>,
-    o: &PutOptions<'_>,
-) -> Result<()> {
-    // Only overwriting puts exist yet; a new mode is a new arm here.
-    let PutMode::Overwrite = o.mode;
-    let build = || {
-        let mut action = s3.bucket.put_object(s3.credentials.as_ref(), key);
-        action.headers_mut().insert("content-type", o.content_type);
-        Ok(request("PUT", s3.sign(action), vec![("content-type", o.content_type.to_owned())]))
-    };
-    c.send(path, &build, body)
-        .map(drop)
-        .map_err(|e| missing_bucket_on_write(s3, path, e))
+impl Put for S3 {
+    /// PutObject of exactly the body's bytes, with the content type.
+    fn put(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        body: RequestBody<'_>,
+        o: &PutOptions<'_>,
+    ) -> Result<()> {
+        let s3 = self;
+        // Only overwriting puts exist yet; a new mode is a new arm here.
+        let PutMode::Overwrite = o.mode;
+        let build = || {
+            let mut action = s3.bucket.put_object(s3.credentials.as_ref(), key);
+            action.headers_mut().insert("content-type", o.content_type);
+            Ok(request("PUT", s3.sign(action), vec![("content-type", o.content_type.to_owned())]))
+        };
+        c.send(path, &build, body)
+            .map(drop)
+            .map_err(|e| missing_bucket_on_write(s3, path, e))
+    }
 }
 
 /// A 404 on a write can only mean the bucket is missing (some servers say
