@@ -20,7 +20,10 @@ pub fn get_local_base_path(backend: &dyn Backend, feature: &str, fallback: &str)
     }
     // A store whose root is a URL (s3://, azure://) has no directory.
     if backend.storage_root().contains("://") {
-        log::warn!("{feature} not fully supported for {} backend yet", backend.kind());
+        log::warn!(
+            "{feature} not fully supported for {} backend yet",
+            backend.kind()
+        );
         return String::new();
     }
     fallback.to_owned()
@@ -33,7 +36,11 @@ pub fn get_local_base_path(backend: &dyn Backend, feature: &str, fallback: &str)
 ///
 /// `database` and `measurement` must each be one path segment without glob
 /// characters; anything else is [`Error::InvalidArgument`].
-pub fn get_storage_path(backend: &dyn Backend, database: &str, measurement: &str) -> Result<String> {
+pub fn get_storage_path(
+    backend: &dyn Backend,
+    database: &str,
+    measurement: &str,
+) -> Result<String> {
     validate_segment("database", database)?;
     validate_segment("measurement", measurement)?;
     Ok(format!(
@@ -95,9 +102,15 @@ pub fn s3_query_path(
     validate_segment("database", database)?;
     validate_segment("measurement", measurement)?;
     if !(0..=9999).contains(&year) {
-        return Err(Error::invalid_argument(format!("year {year} is out of range 0..=9999")));
+        return Err(Error::invalid_argument(format!(
+            "year {year} is out of range 0..=9999"
+        )));
     }
-    for (name, value, range) in [("month", month, 1..=12), ("day", day, 1..=31), ("hour", hour, 0..=23)] {
+    for (name, value, range) in [
+        ("month", month, 1..=12),
+        ("day", day, 1..=31),
+        ("hour", hour, 0..=23),
+    ] {
         if let Some(v) = value.filter(|v| !range.contains(v)) {
             return Err(Error::invalid_argument(format!(
                 "{name} {v} is out of range {}..={}",
@@ -106,7 +119,15 @@ pub fn s3_query_path(
             )));
         }
     }
-    Ok(query_path(&root, database, measurement, year, month, day, hour))
+    Ok(query_path(
+        &root,
+        database,
+        measurement,
+        year,
+        month,
+        day,
+        hour,
+    ))
 }
 
 /// [`query_path_range`] of a store in S3, `database` and `measurement`
@@ -163,7 +184,15 @@ pub(crate) fn query_path_range(
             let day = civil_from_days(n);
             // Years beyond i32 are beyond SystemTime on every platform.
             let year = i32::try_from(day.year).unwrap_or(i32::MAX);
-            query_path(root, database, measurement, year, Some(day.month), Some(day.day), None)
+            query_path(
+                root,
+                database,
+                measurement,
+                year,
+                Some(day.month),
+                Some(day.day),
+                None,
+            )
         })
         .collect()
 }
@@ -207,7 +236,13 @@ mod tests {
     #[test]
     fn range_gives_one_pattern_per_utc_day_inclusive() {
         // 2026-10-31T16:00Z .. 2026-11-03T01:00Z (the Go test's instants).
-        let got = query_path_range("s3://test-bucket/tenant/", "metrics", "cpu", at(1_793_462_400), at(1_793_667_600));
+        let got = query_path_range(
+            "s3://test-bucket/tenant/",
+            "metrics",
+            "cpu",
+            at(1_793_462_400),
+            at(1_793_667_600),
+        );
         assert_eq!(
             got,
             vec![

@@ -350,7 +350,11 @@ mod tests {
                     full / 2
                 );
             }
-            assert_eq!(backoff_with(retry, base, max, 0), full / 2, "retry {retry}: lowest draw");
+            assert_eq!(
+                backoff_with(retry, base, max, 0),
+                full / 2,
+                "retry {retry}: lowest draw"
+            );
             assert_eq!(exponential(retry, base, max), full);
         }
     }
@@ -374,9 +378,15 @@ mod tests {
     #[test]
     fn real_backoff_draws_vary_within_bounds() {
         let draws: Vec<Duration> = (0..64).map(|_| backoff(3, 100 * MS, 5_000 * MS)).collect();
-        assert!(draws.iter().all(|d| *d >= 200 * MS && *d <= 400 * MS), "{draws:?}");
+        assert!(
+            draws.iter().all(|d| *d >= 200 * MS && *d <= 400 * MS),
+            "{draws:?}"
+        );
         let first = draws[0];
-        assert!(draws.iter().any(|d| *d != first), "jitter drew the same delay 64 times");
+        assert!(
+            draws.iter().any(|d| *d != first),
+            "jitter drew the same delay 64 times"
+        );
     }
 
     fn quick(max_retries: u32) -> RetryPolicy {
@@ -438,7 +448,11 @@ mod tests {
                 n
             })
         });
-        assert_eq!(worker.join().unwrap(), 3, "the job drew on the call's budget of 2");
+        assert_eq!(
+            worker.join().unwrap(),
+            3,
+            "the job drew on the call's budget of 2"
+        );
     }
 
     #[test]

@@ -32,7 +32,6 @@ const BATCH_CONCURRENCY: usize = 4;
 /// Largest batch response accepted (256 small parts).
 const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
-
 /// A boundary unlikely to occur in the body.
 fn boundary() -> String {
     format!(
@@ -109,7 +108,13 @@ fn delete_chunk(az: &Azure, c: &Client, chunk: &[(String, String)]) -> Vec<Batch
             );
         // A server that cannot run the batch gets its blobs one by one
         // rather than the same batch again.
-        let resp = az.send_unless(c, &label, &req, RequestBody::Bytes(body.as_bytes()), &batch_unavailable)?;
+        let resp = az.send_unless(
+            c,
+            &label,
+            &req,
+            RequestBody::Bytes(body.as_bytes()),
+            &batch_unavailable,
+        )?;
         let content_type = header(&resp, "content-type").unwrap_or("").to_owned();
         let body = read_small_body(&label, resp, MAX_RESPONSE_BYTES)?;
         let resp_boundary = boundary_of(&content_type)
@@ -158,7 +163,14 @@ fn delete_chunk(az: &Azure, c: &Client, chunk: &[(String, String)]) -> Vec<Batch
             &DIALECT,
             &root_label(&az.container),
             path,
-            error_for(path, Said { detail, retry_after: None }, meaning),
+            error_for(
+                path,
+                Said {
+                    detail,
+                    retry_after: None,
+                },
+                meaning,
+            ),
         );
         failures.push(BatchFailure {
             path: path.clone(),
@@ -196,7 +208,6 @@ fn batch_unavailable(e: &Error) -> bool {
             )
     )
 }
-
 
 fn bad_response(label: &str, why: &str) -> Error {
     Error::Other {

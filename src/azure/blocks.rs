@@ -31,7 +31,6 @@ pub(crate) fn block_id(upload: &str, n: u32) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{upload}{n:06}"))
 }
 
-
 /// The Put Block List body committing `ids` in order.
 pub(crate) fn block_list_xml(ids: &[String]) -> String {
     let mut xml = String::with_capacity(64 + ids.len() * 50);
@@ -46,11 +45,16 @@ pub(crate) fn block_list_xml(ids: &[String]) -> String {
     xml
 }
 
-
 impl Parts for Azure {
     /// Block ids start with an id of the upload: there is nothing to
     /// create.
-    fn start_upload(&self, _c: &Client, _path: &str, _key: &str, _o: &PutOptions<'_>) -> Result<String> {
+    fn start_upload(
+        &self,
+        _c: &Client,
+        _path: &str,
+        _key: &str,
+        _o: &PutOptions<'_>,
+    ) -> Result<String> {
         Ok(upload_id())
     }
 
@@ -87,7 +91,8 @@ impl Parts for Azure {
             .query("comp", "blocklist")
             .header("content-type", "application/xml")
             .header("x-ms-blob-content-type", o.content_type);
-        self.send(c, path, &req, RequestBody::Bytes(body.as_bytes())).map(drop)
+        self.send(c, path, &req, RequestBody::Bytes(body.as_bytes()))
+            .map(drop)
     }
 
     /// Nothing to do: uncommitted blocks are never visible, and Azure
@@ -104,7 +109,10 @@ mod tests {
         let a = upload_id();
         let b = upload_id();
         assert_ne!(a, b);
-        let ids: Vec<String> = [0, 9, 10, 49_999].iter().map(|n| block_id(&a, *n)).collect();
+        let ids: Vec<String> = [0, 9, 10, 49_999]
+            .iter()
+            .map(|n| block_id(&a, *n))
+            .collect();
         assert!(ids.iter().all(|id| id.len() == ids[0].len()), "{ids:?}");
         assert_ne!(block_id(&a, 0), block_id(&b, 0));
         assert_eq!(a.len(), 16);

@@ -9,9 +9,7 @@ use crate::remote::Delete;
 
 impl Delete for Azure {
     /// Delete Blob (with its snapshots); a missing blob is not an error.
-    fn delete(
-        &self,
-        c: &Client, path: &str, key: &str) -> Result<()> {
+    fn delete(&self, c: &Client, path: &str, key: &str) -> Result<()> {
         let az = self;
         let req = Req::new("DELETE", az.blob_path(key)).header("x-ms-delete-snapshots", "include");
         match az.send(c, path, &req, RequestBody::Empty) {

@@ -103,7 +103,15 @@ mod tests {
             code: Some(code.into()),
             ..Default::default()
         };
-        error_for("k", Said { detail, retry_after: None }, meaning).kind()
+        error_for(
+            "k",
+            Said {
+                detail,
+                retry_after: None,
+            },
+            meaning,
+        )
+        .kind()
     }
 
     #[test]

@@ -10,9 +10,7 @@ use crate::remote::{Get, GetOptions};
 
 impl Get for Azure {
     /// Get Blob with an optional `x-ms-range` and `If-Match`.
-    fn get(
-        &self,
-        c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
+    fn get(&self, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
         let az = self;
         let mut req = Req::new("GET", az.blob_path(key));
         if let Some(r) = o.range {
@@ -52,11 +50,9 @@ impl Get for Azure {
     }
 }
 
-
 /// Get Container Properties.
 pub(super) fn container_properties(az: &Azure, c: &Client) -> Result<()> {
     let label = format!("azure://{}", az.container);
     let req = Req::new("GET", az.container_path.clone()).query("restype", "container");
     az.send(c, &label, &req, RequestBody::Empty).map(drop)
 }
-

@@ -35,7 +35,7 @@ use crate::http::{RequestBody, Transport};
 use crate::paths::sanitize_s3_prefix;
 use crate::remote::client::Client;
 use crate::remote::settings::{Download, Limits, Names, Settings};
-use crate::remote::{Protocol, RemoteStore};
+use crate::remote::{Ops, Protocol, RemoteStore};
 pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
@@ -172,7 +172,7 @@ impl RemoteStore<Azure> {
 
     /// Creates the container; one that already exists is fine.
     pub fn create_container(&self) -> Result<()> {
-        let az = &self.inner.proto;
+        let az = &*self.proto;
         let label = format!("azure://{}", az.container);
         let req = Req::new("PUT", az.container_path.clone()).query("restype", "container");
         match az.send(&self.inner.client, &label, &req, RequestBody::Empty) {
@@ -184,17 +184,17 @@ impl RemoteStore<Azure> {
 
     /// The container name.
     pub fn container(&self) -> &str {
-        &self.inner.proto.container
+        &self.proto.container
     }
 
     /// The storage account name.
     pub fn account_name(&self) -> &str {
-        &self.inner.proto.account
+        &self.proto.account
     }
 
     /// The blob service endpoint, without a trailing `/`.
     pub fn endpoint(&self) -> &str {
-        &self.inner.proto.endpoint
+        &self.proto.endpoint
     }
 
     /// `azure://<container>/<prefix><path>`, the form DuckDB's azure
@@ -202,7 +202,7 @@ impl RemoteStore<Azure> {
     pub fn get_azure_path(&self, path: &str) -> String {
         format!(
             "azure://{}/{}{}",
-            self.inner.proto.container,
+            self.proto.container,
             self.prefix(),
             path.trim_start_matches('/')
         )
@@ -213,7 +213,9 @@ impl Protocol for Azure {
     const KIND: &'static str = "azure";
     const POOL_NAME: &'static str = "blobio-azure";
     const TYPE_NAME: &'static str = "AzureBlobBackend";
+}
 
+impl Ops for Azure {
     /// Azure turns a backslash in a blob name into `/`, so `a\b` would be
     /// written, read and deleted as `a/b`: refused.
     fn check_key(&self, original: &str, key: &str) -> Result<()> {

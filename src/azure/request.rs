@@ -78,10 +78,16 @@ impl Azure {
     /// `req`, authorised now for a body of `content_length` bytes.
     fn authorised(&self, path: &str, req: &Req, content_length: u64) -> Result<Request> {
         let query: Vec<(&str, &str)> = req.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let headers: Vec<(&str, &str)> = req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let authz = self
-            .auth
-            .authorize(path, req.method, &req.path, &query, &headers, content_length)?;
+        let headers: Vec<(&str, &str)> =
+            req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let authz = self.auth.authorize(
+            path,
+            req.method,
+            &req.path,
+            &query,
+            &headers,
+            content_length,
+        )?;
         let mut url = String::with_capacity(self.origin.len() + req.path.len() + 64);
         url.push_str(&self.origin);
         url.push_str(&req.path);
@@ -108,7 +114,13 @@ impl Azure {
 
     /// Sends `req` through the engine's client: authorised afresh for every
     /// attempt, a 2xx answer or the error it means.
-    pub(crate) fn send(&self, c: &Client, path: &str, req: &Req, body: RequestBody<'_>) -> Result<Response> {
+    pub(crate) fn send(
+        &self,
+        c: &Client,
+        path: &str,
+        req: &Req,
+        body: RequestBody<'_>,
+    ) -> Result<Response> {
         self.send_unless(c, path, req, body, &|_| false)
     }
 

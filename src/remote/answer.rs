@@ -3,8 +3,8 @@
 //! request id, Retry-After) and names what its codes mean; the HTTP status
 //! decides the rest. Every error made here keeps the server's detail.
 
-use crate::error::{Error, ServiceDetail};
 use super::client::AnswerParser;
+use crate::error::{Error, ServiceDetail};
 use crate::http::{header, read_small_body};
 
 /// Longest error body read; error documents are small.
@@ -51,7 +51,10 @@ pub(crate) struct Dialect {
 pub(crate) fn parser(dialect: &'static Dialect, root: String) -> AnswerParser {
     Box::new(move |path, resp| {
         let status = resp.status().as_u16();
-        let header_code = dialect.code_header.and_then(|h| header(&resp, h)).map(str::to_owned);
+        let header_code = dialect
+            .code_header
+            .and_then(|h| header(&resp, h))
+            .map(str::to_owned);
         let header_id = header(&resp, dialect.id_header).map(str::to_owned);
         let retry_after = header(&resp, "retry-after").map(str::to_owned);
         let body = read_small_body(path, resp, MAX_ERROR_BODY).unwrap_or_default();
@@ -64,7 +67,14 @@ pub(crate) fn parser(dialect: &'static Dialect, root: String) -> AnswerParser {
             message,
             request_id: request_id.or(header_id),
         };
-        let err = error_for(path, Said { detail, retry_after }, dialect.meaning);
+        let err = error_for(
+            path,
+            Said {
+                detail,
+                retry_after,
+            },
+            dialect.meaning,
+        );
         name_root(dialect, &root, path, err)
     })
 }
@@ -85,7 +95,10 @@ pub(crate) fn name_root(dialect: &Dialect, root: &str, path: &str, err: Error) -
 /// The error for `path`, from what the server said and what its code
 /// means (`meaning`, the protocol's table), else from the status.
 pub(crate) fn error_for(path: &str, said: Said, meaning: fn(&str) -> Option<Meaning>) -> Error {
-    let Said { detail, retry_after } = said;
+    let Said {
+        detail,
+        retry_after,
+    } = said;
     let path = path.to_owned();
     let status = detail.status;
     let by_code = detail.code.as_deref().and_then(meaning);
@@ -111,7 +124,10 @@ pub(crate) fn error_for(path: &str, said: Said, meaning: fn(&str) -> Option<Mean
         Some(Meaning::Timeout) => Error::Timeout {
             message: format!(
                 "the server timed out ({})",
-                remote.as_deref().map(ToString::to_string).unwrap_or_default()
+                remote
+                    .as_deref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             ),
             path,
             source: None,
@@ -164,13 +180,34 @@ mod tests {
     #[test]
     fn the_code_wins_over_the_status_and_the_status_decides_otherwise() {
         let timeout = |c: &str| (c == "RequestTimeout").then_some(Meaning::Timeout);
-        assert_eq!(error_for("k", said(400, "RequestTimeout"), timeout).kind(), ErrorKind::Timeout);
-        assert_eq!(error_for("k", said(404, "X"), none).kind(), ErrorKind::NotFound);
-        assert_eq!(error_for("k", said(403, "X"), none).kind(), ErrorKind::PermissionDenied);
-        assert_eq!(error_for("k", said(412, "X"), none).kind(), ErrorKind::PreconditionFailed);
-        assert_eq!(error_for("k", said(409, "X"), none).kind(), ErrorKind::AlreadyExists);
-        assert_eq!(error_for("k", said(503, "X"), none).kind(), ErrorKind::Server);
-        assert_eq!(error_for("k", said(429, "X"), none).kind(), ErrorKind::Server);
+        assert_eq!(
+            error_for("k", said(400, "RequestTimeout"), timeout).kind(),
+            ErrorKind::Timeout
+        );
+        assert_eq!(
+            error_for("k", said(404, "X"), none).kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            error_for("k", said(403, "X"), none).kind(),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            error_for("k", said(412, "X"), none).kind(),
+            ErrorKind::PreconditionFailed
+        );
+        assert_eq!(
+            error_for("k", said(409, "X"), none).kind(),
+            ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            error_for("k", said(503, "X"), none).kind(),
+            ErrorKind::Server
+        );
+        assert_eq!(
+            error_for("k", said(429, "X"), none).kind(),
+            ErrorKind::Server
+        );
         let other = error_for("k", said(302, "X"), none);
         assert_eq!(other.kind(), ErrorKind::Other);
         assert_eq!(other.http_status(), Some(302));

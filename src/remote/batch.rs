@@ -5,13 +5,13 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::{Engine, Protocol};
+use super::Engine;
 use crate::error::{BatchFailure, Error, ErrorKind, Result};
 use crate::pool::{Pool, Ticket};
 use crate::retry;
 
 /// [`crate::BatchDeleter::delete_batch`] of any remote store.
-pub(crate) fn delete_batch<P: Protocol>(e: &Arc<Engine<P>>, paths: &[&str]) -> Result<()> {
+pub(crate) fn delete_batch(e: &Arc<Engine>, paths: &[&str]) -> Result<()> {
     let mut failures = Vec::new();
     let mut batch: Vec<(String, String)> = Vec::new();
     for &path in paths {
@@ -40,7 +40,11 @@ pub(crate) fn delete_batch<P: Protocol>(e: &Arc<Engine<P>>, paths: &[&str]) -> R
         chunks,
         e.settings.upload_concurrency.min(most_in_flight),
         || e.pool(),
-        move |chunk| retry::within(budget.clone(), || engine.proto.delete_chunk(&engine.client, &chunk)),
+        move |chunk| {
+            retry::within(budget.clone(), || {
+                engine.proto.delete_chunk(&engine.client, &chunk)
+            })
+        },
     ));
     if failures.is_empty() {
         Ok(())
@@ -149,15 +153,20 @@ mod tests {
     #[test]
     fn a_panicking_batch_is_reported_not_lost() {
         let pool = Arc::new(Pool::new("t-batch", 2));
-        let failures = run_batches(vec![1, 2, 3], 2, || Arc::clone(&pool), |c| {
-            if c == 2 {
-                panic!("chunk two");
-            }
-            vec![BatchFailure {
-                path: format!("k{c}"),
-                error: Error::not_found(&format!("k{c}")),
-            }]
-        });
+        let failures = run_batches(
+            vec![1, 2, 3],
+            2,
+            || Arc::clone(&pool),
+            |c| {
+                if c == 2 {
+                    panic!("chunk two");
+                }
+                vec![BatchFailure {
+                    path: format!("k{c}"),
+                    error: Error::not_found(&format!("k{c}")),
+                }]
+            },
+        );
         let paths: Vec<&str> = failures.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["k1", "", "k3"]);
         assert!(failures[1].error.to_string().contains("chunk two"));

@@ -30,7 +30,9 @@ pub(crate) struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,12 +102,16 @@ impl Client {
                     self.send_once(path, build, RequestBody::Reader(&mut counting, len))
                 })
             }
-            RequestBody::Bytes(b) => retry::retrying_while(&self.policy, &what, &|e| !handled(e), || {
-                self.send_once(path, build, RequestBody::Bytes(b))
-            }),
-            RequestBody::Empty => retry::retrying_while(&self.policy, &what, &|e| !handled(e), || {
-                self.send_once(path, build, RequestBody::Empty)
-            }),
+            RequestBody::Bytes(b) => {
+                retry::retrying_while(&self.policy, &what, &|e| !handled(e), || {
+                    self.send_once(path, build, RequestBody::Bytes(b))
+                })
+            }
+            RequestBody::Empty => {
+                retry::retrying_while(&self.policy, &what, &|e| !handled(e), || {
+                    self.send_once(path, build, RequestBody::Empty)
+                })
+            }
         }
     }
 
@@ -117,8 +123,11 @@ impl Client {
         body: RequestBody<'_>,
     ) -> Result<Response> {
         let req = build()?;
-        let headers: Vec<(&str, &str)> = req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let resp = self.transport.send(path, req.method, &req.url, &headers, body)?;
+        let headers: Vec<(&str, &str)> =
+            req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let resp = self
+            .transport
+            .send(path, req.method, &req.url, &headers, body)?;
         if resp.status().is_success() {
             Ok(resp)
         } else {
@@ -126,4 +135,3 @@ impl Client {
         }
     }
 }
-

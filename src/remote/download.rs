@@ -26,7 +26,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{content_range, ByteRange, Engine, GetOptions, Protocol};
+use super::{content_range, ByteRange, Engine, GetOptions};
 use crate::error::{Error, Result};
 use crate::http::{copy_exact, header, io_error, Response};
 use crate::pool::{Pool, Ticket};
@@ -63,8 +63,8 @@ fn other(path: &str, message: String) -> Error {
 
 /// GET of `range`; `None` when the range is not satisfiable (it starts at
 /// or past the end).
-fn get<P: Protocol>(
-    e: &Engine<P>,
+fn get(
+    e: &Engine,
     path: &str,
     key: &str,
     range: Option<ByteRange>,
@@ -88,7 +88,10 @@ fn get<P: Protocol>(
         }));
     }
     let Some((a, b, total)) = content_range(&resp) else {
-        return Err(other(path, "a 206 answer without a valid Content-Range".into()));
+        return Err(other(
+            path,
+            "a 206 answer without a valid Content-Range".into(),
+        ));
     };
     // Azurite answers a range starting exactly at the end with 206 and
     // `Content-Range: bytes 10-9/10` where Azure says 416.
@@ -106,7 +109,10 @@ fn get<P: Protocol>(
     if a != asked || b < a || b > asked_last || total.is_some_and(|t| b >= t) {
         return Err(other(
             path,
-            format!("asked for {}, the server sent bytes {a}-{b}", range.map(ByteRange::header).unwrap_or_default()),
+            format!(
+                "asked for {}, the server sent bytes {a}-{b}",
+                range.map(ByteRange::header).unwrap_or_default()
+            ),
         ));
     }
     if length.is_some_and(|n| n != b - a + 1) {
@@ -147,8 +153,8 @@ fn check_version(path: &str, if_match: Option<&str>, etag: Option<&str>) -> Resu
 /// [`crate::Backend::read_to_at_checked`] says: the version is the ETag,
 /// taken before any byte is written, and compared with `if_match` as well
 /// as sent in `If-Match`.
-pub(crate) fn read<P: Protocol>(
-    e: &Arc<Engine<P>>,
+pub(crate) fn read(
+    e: &Arc<Engine>,
     path: &str,
     sink: Sink<'_>,
     offset: u64,
@@ -170,8 +176,9 @@ pub(crate) fn read<P: Protocol>(
     let got = match get(e, path, &key, range, if_match)? {
         Some(got) => got,
         // An empty object has no byte 0, yet reads as nothing.
-        None if offset == 0 => get(e, path, &key, None, if_match)?
-            .ok_or_else(|| past_end(path, 0, None))?,
+        None if offset == 0 => {
+            get(e, path, &key, None, if_match)?.ok_or_else(|| past_end(path, 0, None))?
+        }
         None => {
             return match if_match {
                 Some(v) => resume_at_end(e, path, &key, offset, v, seen_version),
@@ -195,8 +202,14 @@ pub(crate) fn read<P: Protocol>(
         // Without an ETag the ranges of one version cannot be told apart:
         // read the rest as one stream instead (no byte has been taken yet).
         drop(got);
-        let again = get(e, path, &key, (offset > 0).then_some(ByteRange::From(offset)), None)?
-            .ok_or_else(|| past_end(path, offset, None))?;
+        let again = get(
+            e,
+            path,
+            &key,
+            (offset > 0).then_some(ByteRange::From(offset)),
+            None,
+        )?
+        .ok_or_else(|| past_end(path, offset, None))?;
         return stream(path, again, offset, sink);
     };
     match sink {
@@ -280,7 +293,12 @@ fn zeroed(path: &str, len: u64) -> Result<Vec<u8>> {
 /// error. Reads land on 64-byte boundaries where they can: the copy out of
 /// the HTTP client's buffer runs at half speed or worse into a destination
 /// that is not cache-line aligned on some CPUs (`rep movsb`).
-fn read_into(path: &str, body: &mut dyn Read, buf: &mut [u8], cancel: Option<&AtomicBool>) -> Result<()> {
+fn read_into(
+    path: &str,
+    body: &mut dyn Read,
+    buf: &mut [u8],
+    cancel: Option<&AtomicBool>,
+) -> Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
@@ -315,8 +333,8 @@ fn read_into(path: &str, body: &mut dyn Read, buf: &mut [u8], cancel: Option<&At
 /// into its head on this thread while scoped threads fetch the other
 /// ranges straight into their slices.
 #[allow(clippy::too_many_arguments)]
-fn in_place<P: Protocol>(
-    e: &Arc<Engine<P>>,
+fn in_place(
+    e: &Arc<Engine>,
     path: &str,
     key: &str,
     got: Got,
@@ -376,12 +394,15 @@ fn in_place<P: Protocol>(
                     })
                 });
             if let Err(err) = spawned {
-                fail(0, Error::Other {
-                    path: path.to_owned(),
-                    message: format!("cannot start a download thread: {err}"),
-                    remote: None,
-                    source: None,
-                });
+                fail(
+                    0,
+                    Error::Other {
+                        path: path.to_owned(),
+                        message: format!("cannot start a download thread: {err}"),
+                        remote: None,
+                        source: None,
+                    },
+                );
             }
         }
         let mut body = got.resp.into_body().into_reader();
@@ -393,8 +414,15 @@ fn in_place<P: Protocol>(
         return Err(changed(path, 0, err));
     }
     // A failed thread start leaves ranges unread: never report those bytes.
-    if !ranges.into_inner().unwrap_or_else(|p| p.into_inner()).is_empty() {
-        return Err(other(path, "the download stopped before every range was read".into()));
+    if !ranges
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .is_empty()
+    {
+        return Err(other(
+            path,
+            "the download stopped before every range was read".into(),
+        ));
     }
     *out = buf;
     Ok(len)
@@ -403,8 +431,8 @@ fn in_place<P: Protocol>(
 /// A writer: the first answer is streamed to it, then the ranges in order
 /// as they arrive from the pool.
 #[allow(clippy::too_many_arguments)]
-fn in_order<P: Protocol>(
-    e: &Arc<Engine<P>>,
+fn in_order(
+    e: &Arc<Engine>,
     path: &str,
     key: &str,
     got: Got,
@@ -462,8 +490,8 @@ fn changed(path: &str, delivered: u64, e: Error) -> Error {
 /// The ranges of one ordered download: those in flight, in order, and
 /// where the next one starts. Dropping it stops and waits for every range
 /// in flight.
-struct Ranges<P: Protocol> {
-    engine: Arc<Engine<P>>,
+struct Ranges {
+    engine: Arc<Engine>,
     path: Arc<str>,
     key: Arc<str>,
     pool: Arc<Pool>,
@@ -480,7 +508,7 @@ struct Ranges<P: Protocol> {
     spare: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
-impl<P: Protocol> Ranges<P> {
+impl Ranges {
     /// Submits ranges until the window is full or none is left.
     fn fill(&mut self) {
         while self.in_flight.len() < self.window && self.next < self.end {
@@ -497,11 +525,17 @@ impl<P: Protocol> Ranges<P> {
                 self.budget.clone(),
             );
             self.in_flight.push_back(self.pool.submit(move || {
-                let buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                let buf = spare
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.pop())
+                    .unwrap_or_default();
                 // Every byte is overwritten (or the range fails): a recycled
                 // buffer needs no clearing.
                 let mut buf = super::upload::sized(buf, len as usize);
-                retry::within(budget, || fetch_range(&e, &path, &key, start, &etag, &cancel, &mut buf))?;
+                retry::within(budget, || {
+                    fetch_range(&e, &path, &key, start, &etag, &cancel, &mut buf)
+                })?;
                 Ok(buf)
             }));
         }
@@ -525,7 +559,7 @@ impl<P: Protocol> Ranges<P> {
     }
 }
 
-impl<P: Protocol> Drop for Ranges<P> {
+impl Drop for Ranges {
     fn drop(&mut self) {
         self.cancel.store(true, Ordering::Relaxed);
         for t in self.in_flight.drain(..) {
@@ -536,8 +570,8 @@ impl<P: Protocol> Drop for Ranges<P> {
 
 /// Fills `buf` with the bytes at `start` of version `etag` only, retrying
 /// the whole range (request and body) through the call's budget.
-fn fetch_range<P: Protocol>(
-    e: &Engine<P>,
+fn fetch_range(
+    e: &Engine,
     path: &str,
     key: &str,
     start: u64,
@@ -553,8 +587,14 @@ fn fetch_range<P: Protocol>(
                 path: path.to_owned(),
             });
         }
-        let got = get(e, path, key, Some(ByteRange::Span(start, last)), Some(etag))?
-            .ok_or_else(|| other(path, format!("the range at {start} is past the end: the object shrank")))?;
+        let got = get(e, path, key, Some(ByteRange::Span(start, last)), Some(etag))?.ok_or_else(
+            || {
+                other(
+                    path,
+                    format!("the range at {start} is past the end: the object shrank"),
+                )
+            },
+        )?;
         let status = got.resp.status().as_u16();
         if status != 206 || got.end != Some(last + 1) {
             return Err(other(
@@ -571,8 +611,8 @@ fn fetch_range<P: Protocol>(
 /// A resumed read whose offset the server found past the end: fine (0
 /// bytes) when the object is still version `if_match` and exactly `offset`
 /// bytes long, the earlier read having been cut after its last byte.
-fn resume_at_end<P: Protocol>(
-    e: &Engine<P>,
+fn resume_at_end(
+    e: &Engine,
     path: &str,
     key: &str,
     offset: u64,
@@ -594,8 +634,8 @@ fn resume_at_end<P: Protocol>(
 }
 
 /// `read_range`: up to `buf.len()` bytes at `offset`, in one request.
-pub(crate) fn read_range<P: Protocol>(
-    e: &Arc<Engine<P>>,
+pub(crate) fn read_range(
+    e: &Arc<Engine>,
     path: &str,
     offset: u64,
     buf: &mut [u8],
@@ -618,7 +658,10 @@ pub(crate) fn read_range<P: Protocol>(
     };
     let mut body = got.resp.into_body().into_reader();
     if got.start == offset {
-        let n = got.end.map(|end| end - got.start).unwrap_or(buf.len() as u64);
+        let n = got
+            .end
+            .map(|end| end - got.start)
+            .unwrap_or(buf.len() as u64);
         let n = usize::try_from(n).unwrap_or(usize::MAX).min(buf.len());
         read_into(path, &mut body, &mut buf[..n], None)?;
         return Ok(n);
@@ -628,8 +671,11 @@ pub(crate) fn read_range<P: Protocol>(
     if available == Some(0) {
         return Err(past_end(path, offset, got.total));
     }
-    io::copy(&mut (&mut body).take(offset), &mut io::sink()).map_err(|e| io_error(path, "read body", e))?;
-    let n = available.map_or(buf.len(), |a| usize::try_from(a).unwrap_or(usize::MAX).min(buf.len()));
+    io::copy(&mut (&mut body).take(offset), &mut io::sink())
+        .map_err(|e| io_error(path, "read body", e))?;
+    let n = available.map_or(buf.len(), |a| {
+        usize::try_from(a).unwrap_or(usize::MAX).min(buf.len())
+    });
     read_into(path, &mut body, &mut buf[..n], None)?;
     Ok(n)
 }
@@ -663,7 +709,10 @@ mod tests {
         for len in [1u64 << 62, u64::MAX, 100_000_000_000_000_000] {
             let err = zeroed("k", len).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{len}");
-            assert!(err.to_string().contains("more than this process can hold"), "{err}");
+            assert!(
+                err.to_string().contains("more than this process can hold"),
+                "{err}"
+            );
         }
         assert_eq!(zeroed("k", 3).unwrap(), [0, 0, 0]);
     }

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::{Engine, Entry, Protocol};
+use super::{Engine, Entry};
 use crate::error::{Error, Result};
 
 /// Consecutive pages with a continuation token that bring nothing new
@@ -17,8 +17,8 @@ const MAX_STALLED_PAGES: u32 = 3;
 
 /// Visits every entry under `prefix` (a user prefix), page by page, with
 /// keys and prefixes made relative to the store's prefix.
-pub(crate) fn list<P: Protocol>(
-    e: &Engine<P>,
+pub(crate) fn list(
+    e: &Engine,
     prefix: &str,
     delimiter: Option<&str>,
     visit: &mut dyn FnMut(Entry),
@@ -30,9 +30,13 @@ pub(crate) fn list<P: Protocol>(
     let mut previous: Option<(String, String, usize)> = None;
     let mut stalled = 0;
     loop {
-        let page = e.proto.list_page(&e.client, prefix, &full, delimiter, token.as_deref())?;
+        let page = e
+            .proto
+            .list_page(&e.client, prefix, &full, delimiter, token.as_deref())?;
         let shape = match (page.entries.first(), page.entries.last()) {
-            (Some(a), Some(b)) => Some((name(a).to_owned(), name(b).to_owned(), page.entries.len())),
+            (Some(a), Some(b)) => {
+                Some((name(a).to_owned(), name(b).to_owned(), page.entries.len()))
+            }
             _ => None,
         };
         let next = page.next.filter(|t| !t.is_empty());

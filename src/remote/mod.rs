@@ -23,13 +23,13 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use self::client::Client;
+use self::download::Sink;
+use self::settings::Settings;
 pub use self::settings::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
     MAX_CONCURRENCY,
 };
-use self::client::Client;
-use self::download::Sink;
-use self::settings::Settings;
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
     ObjectLister,
@@ -106,16 +106,21 @@ pub(crate) struct ListPage {
 /// (prefix included); `path` is the caller's, for errors. Each operation is
 /// a trait of its own, implemented in the protocol's file for it
 /// (`src/s3/get.rs`, `src/azure/list.rs`, ...).
-pub(crate) trait Protocol:
-    Get + Put + Delete + List + Parts + BatchDelete + Send + Sync + Sized + 'static
-{
+pub(crate) trait Protocol: Ops + Sized {
     /// The store's kind: `"s3"`, `"azure"`.
     const KIND: &'static str;
     /// The name of the store's worker threads.
     const POOL_NAME: &'static str;
     /// The public type's name, for `Debug`.
     const TYPE_NAME: &'static str;
+}
 
+/// Everything a protocol does, as the engine reaches it: through one
+/// `dyn` pointer, so the engine's code exists once in the binary, not once
+/// per protocol.
+pub(crate) trait Ops:
+    Get + Put + Delete + List + Parts + BatchDelete + Send + Sync + 'static
+{
     /// Refuses keys (or listing prefixes) this store cannot hold beyond the
     /// rules every store shares.
     fn check_key(&self, original: &str, key: &str) -> Result<()> {
@@ -142,8 +147,13 @@ pub(crate) trait Get {
     fn get(&self, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response>;
 
     /// HEAD, conditional on `if_match`; `None` when the object is missing.
-    fn head(&self, c: &Client, path: &str, key: &str, if_match: Option<&str>)
-        -> Result<Option<Response>>;
+    fn head(
+        &self,
+        c: &Client,
+        path: &str,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> Result<Option<Response>>;
 }
 
 /// Writing one object in one request.
@@ -227,10 +237,12 @@ pub(crate) trait BatchDelete {
 }
 
 /// What the engine knows of one store, shared with its pool's jobs.
-pub(crate) struct Engine<P> {
-    pub(crate) proto: P,
+pub(crate) struct Engine {
+    pub(crate) proto: Arc<dyn Ops>,
     pub(crate) client: Client,
     pub(crate) settings: Settings,
+    kind: &'static str,
+    pool_name: &'static str,
     pool: Mutex<Option<Arc<Pool>>>,
 }
 
@@ -238,7 +250,10 @@ pub(crate) struct Engine<P> {
 /// [`crate::AzureBlobBackend`] are this engine over their protocols.
 #[allow(private_bounds)]
 pub struct RemoteStore<P: Protocol> {
-    pub(crate) inner: Arc<Engine<P>>,
+    pub(crate) inner: Arc<Engine>,
+    /// The protocol itself (the engine's `dyn` view is the same object),
+    /// for what only this kind of store has (its bucket, its container).
+    pub(crate) proto: Arc<P>,
 }
 
 #[allow(private_bounds)]
@@ -246,7 +261,8 @@ impl<P: Protocol> fmt::Debug for RemoteStore<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct(P::TYPE_NAME);
         self.inner.proto.describe(&mut d);
-        d.field("prefix", &self.inner.settings.prefix).finish_non_exhaustive()
+        d.field("prefix", &self.inner.settings.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -272,7 +288,7 @@ pub(crate) fn content_range(resp: &Response) -> Option<(u64, u64, Option<u64>)> 
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?, total))
 }
 
-impl<P: Protocol> Engine<P> {
+impl Engine {
     /// The full key of a user path (validated, prefix applied).
     pub(crate) fn key(&self, path: &str) -> Result<String> {
         let key = paths::validate_key(path)?;
@@ -295,7 +311,7 @@ impl<P: Protocol> Engine<P> {
     pub(crate) fn pool(&self) -> Arc<Pool> {
         let mut guard = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         guard
-            .get_or_insert_with(|| Arc::new(Pool::new(P::POOL_NAME, self.settings.pool_size())))
+            .get_or_insert_with(|| Arc::new(Pool::new(self.pool_name, self.settings.pool_size())))
             .clone()
     }
 
@@ -306,7 +322,9 @@ impl<P: Protocol> Engine<P> {
 
     /// The object's size, NotFound when missing.
     pub(crate) fn size_of(&self, path: &str, key: &str) -> Result<u64> {
-        let resp = self.head(path, key)?.ok_or_else(|| Error::not_found(path))?;
+        let resp = self
+            .head(path, key)?
+            .ok_or_else(|| Error::not_found(path))?;
         content_length(path, &resp)
     }
 
@@ -335,15 +353,24 @@ impl<P: Protocol> RemoteStore<P> {
     /// Opens a store: checks the settings, then the bucket or container
     /// with `check` (a short-timeout client; a failure is only logged, so a
     /// store can be made before its bucket).
-    pub(crate) fn open(proto: P, client: Client, settings: Settings, check: Option<Client>) -> Result<Self> {
+    pub(crate) fn open(
+        proto: P,
+        client: Client,
+        settings: Settings,
+        check: Option<Client>,
+    ) -> Result<Self> {
         let settings = settings.check()?;
+        let proto = Arc::new(proto);
         let store = RemoteStore {
             inner: Arc::new(Engine {
-                proto,
+                proto: Arc::clone(&proto) as Arc<dyn Ops>,
                 client,
                 settings,
+                kind: P::KIND,
+                pool_name: P::POOL_NAME,
                 pool: Mutex::new(None),
             }),
+            proto,
         };
         if let Some(check) = check {
             if let Err(e) = store.inner.proto.check_root(&check) {
@@ -360,41 +387,256 @@ impl<P: Protocol> RemoteStore<P> {
     pub fn prefix(&self) -> &str {
         &self.inner.settings.prefix
     }
+}
 
+/// The `Backend` methods and capabilities of every remote store, written
+/// once (and compiled once: [`RemoteStore`] hands each call on).
+impl Engine {
     fn call(&self) -> retry::ScopeGuard {
-        retry::enter_call(&self.inner.settings.retry)
+        retry::enter_call(&self.settings.retry)
+    }
+
+    pub(crate) fn write(self: &Arc<Self>, path: &str, data: &[u8]) -> Result<()> {
+        let key = self.key(path)?;
+        let _call = self.call();
+        upload::write(self, path, &key, data)
+    }
+
+    pub(crate) fn write_reader(
+        self: &Arc<Self>,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+    ) -> Result<()> {
+        let key = self.key(path)?;
+        let _call = self.call();
+        upload::write_reader(self, path, &key, reader, size)
+    }
+
+    pub(crate) fn read(self: &Arc<Self>, path: &str) -> Result<Vec<u8>> {
+        let _call = self.call();
+        let mut out = Vec::new();
+        download::read(self, path, Sink::Vec(&mut out), 0, None, &mut None)?;
+        Ok(out)
+    }
+
+    pub(crate) fn read_to(self: &Arc<Self>, path: &str, writer: &mut dyn Write) -> Result<u64> {
+        let _call = self.call();
+        download::read(self, path, Sink::Writer(writer), 0, None, &mut None)
+    }
+
+    pub(crate) fn read_to_at(
+        self: &Arc<Self>,
+        path: &str,
+        writer: &mut dyn Write,
+        offset: u64,
+    ) -> Result<u64> {
+        let _call = self.call();
+        download::read(self, path, Sink::Writer(writer), offset, None, &mut None)
+    }
+
+    pub(crate) fn read_to_checked(
+        self: &Arc<Self>,
+        path: &str,
+        writer: &mut dyn Write,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let _call = self.call();
+        download::read(self, path, Sink::Writer(writer), 0, None, seen_version)
+    }
+
+    /// The version is the ETag, taken from the response before any byte is
+    /// written, and compared with `if_match` as well as sent in `If-Match`
+    /// (not every S3-compatible server honours the header).
+    pub(crate) fn read_to_at_checked(
+        self: &Arc<Self>,
+        path: &str,
+        writer: &mut dyn Write,
+        offset: u64,
+        if_match: Option<&str>,
+        seen_version: &mut Option<String>,
+    ) -> Result<u64> {
+        let _call = self.call();
+        download::read(
+            self,
+            path,
+            Sink::Writer(writer),
+            offset,
+            if_match,
+            seen_version,
+        )
+    }
+
+    pub(crate) fn read_range(
+        self: &Arc<Self>,
+        path: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize> {
+        let _call = self.call();
+        download::read_range(self, path, offset, buf)
+    }
+
+    pub(crate) fn stat_file(self: &Arc<Self>, path: &str) -> Result<Option<u64>> {
+        let key = self.key(path)?;
+        let _call = self.call();
+        match self.head(path, &key)? {
+            Some(resp) => content_length(path, &resp).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn exists(self: &Arc<Self>, path: &str) -> Result<bool> {
+        let key = self.key(path)?;
+        let _call = self.call();
+        Ok(self.head(path, &key)?.is_some())
+    }
+
+    pub(crate) fn delete(self: &Arc<Self>, path: &str) -> Result<()> {
+        let key = self.key(path)?;
+        let _call = self.call();
+        self.proto.delete(&self.client, path, &key)
+    }
+
+    pub(crate) fn list(self: &Arc<Self>, prefix: &str) -> Result<Vec<String>> {
+        let _call = self.call();
+        let mut out = Vec::new();
+        list::list(self, prefix, None, &mut |entry| {
+            if let Entry::Object { key, .. } = entry {
+                out.push(key);
+            }
+        })?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    pub(crate) fn close(self: &Arc<Self>) -> Result<()> {
+        let pool = self.pool.lock().ok().and_then(|mut p| p.take());
+        if let Some(pool) = pool {
+            pool.shutdown();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn config_json(self: &Arc<Self>) -> String {
+        let s = &self.settings;
+        let mut out = serde_json::Map::new();
+        self.proto.config_json(&mut out);
+        let mut put = |k: &str, v: serde_json::Value| {
+            out.insert(k.to_owned(), v);
+        };
+        put("prefix", s.prefix.clone().into());
+        put(s.names.single_put_threshold, s.single_put_threshold.into());
+        put(s.names.part_size, s.part_size.into());
+        put("upload_concurrency", s.upload_concurrency.into());
+        put("download_threshold", s.download.threshold.into());
+        put("download_part_size", s.download.part_size.into());
+        put("download_concurrency", s.download.concurrency.into());
+        put("max_retries", s.retry.max_retries.into());
+        put(
+            "retry_timeout_ms",
+            (s.retry.retry_timeout.as_millis() as u64).into(),
+        );
+        serde_json::Value::Object(out).to_string()
+    }
+
+    pub(crate) fn storage_root(self: &Arc<Self>) -> String {
+        format!("{}{}", self.proto.storage_root(), self.settings.prefix)
+    }
+
+    pub(crate) fn list_objects(self: &Arc<Self>, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let _call = self.call();
+        let mut out = Vec::new();
+        list::list(self, prefix, None, &mut |entry| {
+            if let Entry::Object {
+                key,
+                size,
+                last_modified,
+            } = entry
+            {
+                out.push(ObjectInfo {
+                    path: key,
+                    size,
+                    last_modified,
+                });
+            }
+        })?;
+        out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    pub(crate) fn list_directories(self: &Arc<Self>, prefix: &str) -> Result<Vec<String>> {
+        let _call = self.call();
+        let mut dir = paths::validate_prefix(prefix)?.to_owned();
+        if !dir.is_empty() && !dir.ends_with('/') {
+            dir.push('/');
+        }
+        let mut out = Vec::new();
+        list::list(self, &dir, Some("/"), &mut |entry| {
+            if let Entry::Prefix(p) = entry {
+                let name = p.get(dir.len()..).unwrap_or("").trim_end_matches('/');
+                if !name.is_empty() && !name.starts_with('.') {
+                    out.push(name.to_owned());
+                }
+            }
+        })?;
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Object stores have no directories: nothing to remove.
+    pub(crate) fn remove_directory(self: &Arc<Self>, path: &str) -> Result<()> {
+        let key = paths::validate_prefix(path)?;
+        self.proto.check_key(path, key)?;
+        if key.trim_end_matches('/').is_empty() {
+            return Err(Error::invalid_path(
+                path,
+                "empty directory path (the store's root)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn append_reader(
+        self: &Arc<Self>,
+        path: &str,
+        _reader: &mut dyn Read,
+        _append_size: u64,
+    ) -> Result<()> {
+        self.key(path)?;
+        Err(Error::ResumeNotSupported {
+            path: path.to_owned(),
+            backend: self.kind,
+        })
+    }
+
+    pub(crate) fn delete_batch(self: &Arc<Self>, paths: &[&str]) -> Result<()> {
+        let _call = self.call();
+        batch::delete_batch(self, paths)
     }
 }
 
 #[allow(private_bounds)]
 impl<P: Protocol> Backend for RemoteStore<P> {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
-        let key = self.inner.key(path)?;
-        let _call = self.call();
-        upload::write(&self.inner, path, &key, data)
+        self.inner.write(path, data)
     }
 
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
-        let key = self.inner.key(path)?;
-        let _call = self.call();
-        upload::write_reader(&self.inner, path, &key, reader, size)
+        self.inner.write_reader(path, reader, size)
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let _call = self.call();
-        let mut out = Vec::new();
-        download::read(&self.inner, path, Sink::Vec(&mut out), 0, None, &mut None)?;
-        Ok(out)
+        self.inner.read(path)
     }
 
     fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        let _call = self.call();
-        download::read(&self.inner, path, Sink::Writer(writer), 0, None, &mut None)
+        self.inner.read_to(path, writer)
     }
 
     fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        let _call = self.call();
-        download::read(&self.inner, path, Sink::Writer(writer), offset, None, &mut None)
+        self.inner.read_to_at(path, writer, offset)
     }
 
     fn read_to_checked(
@@ -403,8 +645,7 @@ impl<P: Protocol> Backend for RemoteStore<P> {
         writer: &mut dyn Write,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        let _call = self.call();
-        download::read(&self.inner, path, Sink::Writer(writer), 0, None, seen_version)
+        self.inner.read_to_checked(path, writer, seen_version)
     }
 
     /// The version is the ETag, taken from the response before any byte is
@@ -418,54 +659,32 @@ impl<P: Protocol> Backend for RemoteStore<P> {
         if_match: Option<&str>,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        let _call = self.call();
-        download::read(&self.inner, path, Sink::Writer(writer), offset, if_match, seen_version)
+        self.inner
+            .read_to_at_checked(path, writer, offset, if_match, seen_version)
     }
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        let _call = self.call();
-        download::read_range(&self.inner, path, offset, buf)
+        self.inner.read_range(path, offset, buf)
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {
-        let key = self.inner.key(path)?;
-        let _call = self.call();
-        match self.inner.head(path, &key)? {
-            Some(resp) => content_length(path, &resp).map(Some),
-            None => Ok(None),
-        }
+        self.inner.stat_file(path)
     }
 
     fn exists(&self, path: &str) -> Result<bool> {
-        let key = self.inner.key(path)?;
-        let _call = self.call();
-        Ok(self.inner.head(path, &key)?.is_some())
+        self.inner.exists(path)
     }
 
     fn delete(&self, path: &str) -> Result<()> {
-        let key = self.inner.key(path)?;
-        let _call = self.call();
-        self.inner.proto.delete(&self.inner.client, path, &key)
+        self.inner.delete(path)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let _call = self.call();
-        let mut out = Vec::new();
-        list::list(&self.inner, prefix, None, &mut |entry| {
-            if let Entry::Object { key, .. } = entry {
-                out.push(key);
-            }
-        })?;
-        out.sort_unstable();
-        Ok(out)
+        self.inner.list(prefix)
     }
 
     fn close(&self) -> Result<()> {
-        let pool = self.inner.pool.lock().ok().and_then(|mut p| p.take());
-        if let Some(pool) = pool {
-            pool.shutdown();
-        }
-        Ok(())
+        self.inner.close()
     }
 
     fn kind(&self) -> &'static str {
@@ -473,26 +692,11 @@ impl<P: Protocol> Backend for RemoteStore<P> {
     }
 
     fn config_json(&self) -> String {
-        let s = &self.inner.settings;
-        let mut out = serde_json::Map::new();
-        self.inner.proto.config_json(&mut out);
-        let mut put = |k: &str, v: serde_json::Value| {
-            out.insert(k.to_owned(), v);
-        };
-        put("prefix", s.prefix.clone().into());
-        put(s.names.single_put_threshold, s.single_put_threshold.into());
-        put(s.names.part_size, s.part_size.into());
-        put("upload_concurrency", s.upload_concurrency.into());
-        put("download_threshold", s.download.threshold.into());
-        put("download_part_size", s.download.part_size.into());
-        put("download_concurrency", s.download.concurrency.into());
-        put("max_retries", s.retry.max_retries.into());
-        put("retry_timeout_ms", (s.retry.retry_timeout.as_millis() as u64).into());
-        serde_json::Value::Object(out).to_string()
+        self.inner.config_json()
     }
 
     fn storage_root(&self) -> String {
-        format!("{}{}", self.inner.proto.storage_root(), self.inner.settings.prefix)
+        self.inner.storage_root()
     }
 
     fn as_batch_deleter(&self) -> Option<&dyn BatchDeleter> {
@@ -519,47 +723,14 @@ impl<P: Protocol> Backend for RemoteStore<P> {
 #[allow(private_bounds)]
 impl<P: Protocol> ObjectLister for RemoteStore<P> {
     fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        let _call = self.call();
-        let mut out = Vec::new();
-        list::list(&self.inner, prefix, None, &mut |entry| {
-            if let Entry::Object {
-                key,
-                size,
-                last_modified,
-            } = entry
-            {
-                out.push(ObjectInfo {
-                    path: key,
-                    size,
-                    last_modified,
-                });
-            }
-        })?;
-        out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        self.inner.list_objects(prefix)
     }
 }
 
 #[allow(private_bounds)]
 impl<P: Protocol> DirectoryLister for RemoteStore<P> {
     fn list_directories(&self, prefix: &str) -> Result<Vec<String>> {
-        let _call = self.call();
-        let mut dir = paths::validate_prefix(prefix)?.to_owned();
-        if !dir.is_empty() && !dir.ends_with('/') {
-            dir.push('/');
-        }
-        let mut out = Vec::new();
-        list::list(&self.inner, &dir, Some("/"), &mut |entry| {
-            if let Entry::Prefix(p) = entry {
-                let name = p.get(dir.len()..).unwrap_or("").trim_end_matches('/');
-                if !name.is_empty() && !name.starts_with('.') {
-                    out.push(name.to_owned());
-                }
-            }
-        })?;
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
+        self.inner.list_directories(prefix)
     }
 }
 
@@ -567,31 +738,21 @@ impl<P: Protocol> DirectoryLister for RemoteStore<P> {
 impl<P: Protocol> DirectoryRemover for RemoteStore<P> {
     /// Object stores have no directories: nothing to remove.
     fn remove_directory(&self, path: &str) -> Result<()> {
-        let key = paths::validate_prefix(path)?;
-        self.inner.proto.check_key(path, key)?;
-        if key.trim_end_matches('/').is_empty() {
-            return Err(Error::invalid_path(path, "empty directory path (the store's root)"));
-        }
-        Ok(())
+        self.inner.remove_directory(path)
     }
 }
 
 #[allow(private_bounds)]
 impl<P: Protocol> AppendingBackend for RemoteStore<P> {
-    fn append_reader(&self, path: &str, _reader: &mut dyn Read, _append_size: u64) -> Result<()> {
-        self.inner.key(path)?;
-        Err(Error::ResumeNotSupported {
-            path: path.to_owned(),
-            backend: P::KIND,
-        })
+    fn append_reader(&self, path: &str, reader: &mut dyn Read, append_size: u64) -> Result<()> {
+        self.inner.append_reader(path, reader, append_size)
     }
 }
 
 #[allow(private_bounds)]
 impl<P: Protocol> BatchDeleter for RemoteStore<P> {
     fn delete_batch(&self, paths: &[&str]) -> Result<()> {
-        let _call = self.call();
-        batch::delete_batch(&self.inner, paths)
+        self.inner.delete_batch(paths)
     }
 }
 
@@ -601,7 +762,10 @@ mod tests {
 
     #[test]
     fn content_type_is_parquet_for_parquet_keys() {
-        assert_eq!(content_type("a/b.parquet"), "application/vnd.apache.parquet");
+        assert_eq!(
+            content_type("a/b.parquet"),
+            "application/vnd.apache.parquet"
+        );
         assert_eq!(content_type("a/b.parquet.tmp"), "application/octet-stream");
     }
 

@@ -113,7 +113,9 @@ impl Settings {
     /// Fails when an upload of `size` bytes would need more parts than the
     /// store allows.
     pub(crate) fn check_upload_size(&self, path: &str, size: u64) -> Result<()> {
-        let most = self.part_size.saturating_mul(u64::from(self.limits.max_parts));
+        let most = self
+            .part_size
+            .saturating_mul(u64::from(self.limits.max_parts));
         if size > most {
             return Err(self.too_many_parts(path));
         }
@@ -172,19 +174,61 @@ mod tests {
     fn every_setting_is_bounded_and_named_in_its_error() {
         assert!(settings().check().is_ok());
         let cases: Vec<(Settings, &str)> = vec![
-            (Settings { part_size: 1 << 50, ..settings() }, "part_size"),
-            (Settings { part_size: 1, ..settings() }, "part_size"),
-            (Settings { upload_concurrency: u32::MAX as usize, ..settings() }, "upload_concurrency"),
-            (Settings { upload_concurrency: 0, ..settings() }, "upload_concurrency"),
             (
-                Settings { download: Download { concurrency: u32::MAX as usize, ..settings().download }, ..settings() },
+                Settings {
+                    part_size: 1 << 50,
+                    ..settings()
+                },
+                "part_size",
+            ),
+            (
+                Settings {
+                    part_size: 1,
+                    ..settings()
+                },
+                "part_size",
+            ),
+            (
+                Settings {
+                    upload_concurrency: u32::MAX as usize,
+                    ..settings()
+                },
+                "upload_concurrency",
+            ),
+            (
+                Settings {
+                    upload_concurrency: 0,
+                    ..settings()
+                },
+                "upload_concurrency",
+            ),
+            (
+                Settings {
+                    download: Download {
+                        concurrency: u32::MAX as usize,
+                        ..settings().download
+                    },
+                    ..settings()
+                },
                 "download_concurrency",
             ),
             (
-                Settings { download: Download { part_size: 1 << 50, ..settings().download }, ..settings() },
+                Settings {
+                    download: Download {
+                        part_size: 1 << 50,
+                        ..settings().download
+                    },
+                    ..settings()
+                },
                 "download_part_size",
             ),
-            (Settings { single_put_threshold: 1 << 40, ..settings() }, "multipart_threshold"),
+            (
+                Settings {
+                    single_put_threshold: 1 << 40,
+                    ..settings()
+                },
+                "multipart_threshold",
+            ),
         ];
         for (s, name) in cases {
             let err = s.check().unwrap_err();
@@ -197,7 +241,9 @@ mod tests {
     fn an_upload_needing_too_many_parts_is_refused_before_it_starts() {
         let s = settings();
         assert!(s.check_upload_size("k", (5 << 20) * 10_000).is_ok());
-        let err = s.check_upload_size("k", (5 << 20) * 10_000 + 1).unwrap_err();
+        let err = s
+            .check_upload_size("k", (5 << 20) * 10_000 + 1)
+            .unwrap_err();
         assert!(err.to_string().contains("more than 10000 parts"), "{err}");
     }
 }

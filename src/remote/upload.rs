@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 
-use super::{Engine, Protocol};
+use super::Engine;
 use crate::error::{Error, Result};
 use crate::http::RequestBody;
 use crate::pool::{Pool, Ticket};
@@ -29,10 +29,12 @@ use crate::retry;
 const REPLAYABLE_PUT_SIZE: u64 = 4 * 1024 * 1024;
 
 /// `write`: one request below the threshold, else parts.
-pub(crate) fn write<P: Protocol>(e: &Arc<Engine<P>>, path: &str, key: &str, data: &[u8]) -> Result<()> {
+pub(crate) fn write(e: &Arc<Engine>, path: &str, key: &str, data: &[u8]) -> Result<()> {
     if (data.len() as u64) < e.settings.single_put_threshold {
         let o = e.put_options(key);
-        return e.proto.put(&e.client, path, key, RequestBody::Bytes(data), &o);
+        return e
+            .proto
+            .put(&e.client, path, key, RequestBody::Bytes(data), &o);
     }
     e.settings.check_upload_size(path, data.len() as u64)?;
     let mut reader = data;
@@ -41,8 +43,8 @@ pub(crate) fn write<P: Protocol>(e: &Arc<Engine<P>>, path: &str, key: &str, data
 
 /// `write_reader`: small known sizes from memory, larger ones below the
 /// threshold streamed in one request, the rest in parts.
-pub(crate) fn write_reader<P: Protocol>(
-    e: &Arc<Engine<P>>,
+pub(crate) fn write_reader(
+    e: &Arc<Engine>,
     path: &str,
     key: &str,
     reader: &mut dyn Read,
@@ -56,11 +58,14 @@ pub(crate) fn write_reader<P: Protocol>(
             let mut data = Vec::with_capacity(n as usize);
             let mut src = Exact::new(reader, n);
             src.read_to_end(&mut data).map_err(|_| src.failure(path))?;
-            e.proto.put(&e.client, path, key, RequestBody::Bytes(&data), &o)
+            e.proto
+                .put(&e.client, path, key, RequestBody::Bytes(&data), &o)
         }
         Some(n) if n < e.settings.single_put_threshold => {
             let mut src = Exact::new(reader, n);
-            let result = e.proto.put(&e.client, path, key, RequestBody::Reader(&mut src, n), &o);
+            let result = e
+                .proto
+                .put(&e.client, path, key, RequestBody::Reader(&mut src, n), &o);
             result.map_err(|err| src.explain(path, err))
         }
         Some(n) => {
@@ -73,8 +78,8 @@ pub(crate) fn write_reader<P: Protocol>(
 
 /// Uploads `reader` in parts; a source that fits in the first part goes up
 /// as one request instead.
-fn in_parts<P: Protocol>(
-    e: &Arc<Engine<P>>,
+fn in_parts(
+    e: &Arc<Engine>,
     path: &str,
     key: &str,
     reader: &mut dyn Read,
@@ -85,22 +90,33 @@ fn in_parts<P: Protocol>(
     let first = fill_part(path, reader, part_size, Vec::new())?;
     if first.len() < part_size {
         check_size(path, first.len() as u64, size)?;
-        return e.proto.put(&e.client, path, key, RequestBody::Bytes(&first), &o);
+        return e
+            .proto
+            .put(&e.client, path, key, RequestBody::Bytes(&first), &o);
     }
     let upload = e.proto.start_upload(&e.client, path, key, &o)?;
-    let job = (Arc::clone(e), path.to_owned(), key.to_owned(), upload.clone());
+    let job = (
+        Arc::clone(e),
+        path.to_owned(),
+        key.to_owned(),
+        upload.clone(),
+    );
     let budget = retry::current_budget();
     let unit = e.settings.limits.unit;
     let put_part = move |n: u32, data: &[u8]| {
         let (e, path, key, upload) = &job;
         retry::within(budget.clone(), || {
-            retry::retrying(&e.settings.retry, &|| format!("{unit} {n} of {path}"), || {
-                e.proto.put_part(&e.client, path, key, upload, n, data)
-            })
+            retry::retrying(
+                &e.settings.retry,
+                &|| format!("{unit} {n} of {path}"),
+                || e.proto.put_part(&e.client, path, key, upload, n, data),
+            )
         })
     };
-    let result = upload_parts(e, &e.pool(), path, first, reader, size, put_part)
-        .and_then(|ids| e.proto.complete_upload(&e.client, path, key, &upload, &ids, &o));
+    let result = upload_parts(e, &e.pool(), path, first, reader, size, put_part).and_then(|ids| {
+        e.proto
+            .complete_upload(&e.client, path, key, &upload, &ids, &o)
+    });
     if let Err(err) = result {
         e.proto.abort_upload(&e.client, path, key, &upload);
         return Err(err);
@@ -113,8 +129,8 @@ fn in_parts<P: Protocol>(
 /// bytes)` sends part `n` (from 0). Returns what `put_part` returned, in
 /// part order. Every part in flight has finished when this returns, so the
 /// caller can complete or abandon the upload knowing nothing lands after.
-fn upload_parts<P, T, F>(
-    e: &Engine<P>,
+fn upload_parts<T, F>(
+    e: &Engine,
     pool: &Pool,
     path: &str,
     first: Vec<u8>,
@@ -123,7 +139,6 @@ fn upload_parts<P, T, F>(
     put_part: F,
 ) -> Result<Vec<T>>
 where
-    P: Protocol,
     T: Send + 'static,
     F: Fn(u32, &[u8]) -> Result<T> + Send + Sync + 'static,
 {
@@ -160,7 +175,11 @@ where
             }));
             n += 1;
             if full {
-                let buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                let buf = spare
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.pop())
+                    .unwrap_or_default();
                 let data = fill_part(path, reader, part_size, buf)?;
                 read_total += data.len() as u64;
                 if let Some(expected) = size {
@@ -235,7 +254,10 @@ fn check_size(path: &str, read: u64, size: Option<u64>) -> Result<()> {
             } else {
                 format!("source gave {read} bytes, {expected} were announced")
             };
-            Err(source_error(path, io::Error::new(io::ErrorKind::InvalidData, what)))
+            Err(source_error(
+                path,
+                io::Error::new(io::ErrorKind::InvalidData, what),
+            ))
         }
         _ => Ok(()),
     }
@@ -328,11 +350,16 @@ impl Read for Exact<'_> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let cap = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
+        let cap = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
         match self.read_retrying(&mut buf[..cap]) {
             Ok(0) => Err(self.fail(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("source ended {} bytes before the announced size", self.remaining),
+                format!(
+                    "source ended {} bytes before the announced size",
+                    self.remaining
+                ),
             ))),
             Ok(n) => {
                 self.remaining -= n as u64;
@@ -363,13 +390,20 @@ mod tests {
         let mut src = Exact::new(&mut long, 4);
         let mut buf = [0u8; 4];
         let err = src.read(&mut buf).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "the last bytes are held back");
+        assert_eq!(
+            err.kind(),
+            io::ErrorKind::InvalidData,
+            "the last bytes are held back"
+        );
         assert!(src.failure.is_some());
         let mut short = &b"ab"[..];
         let err = drain(&mut Exact::new(&mut short, 4)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         let mut any = &b"x"[..];
-        assert!(drain(&mut Exact::new(&mut any, 0)).is_err(), "size 0 with a byte to read");
+        assert!(
+            drain(&mut Exact::new(&mut any, 0)).is_err(),
+            "size 0 with a byte to read"
+        );
         let mut none = &b""[..];
         assert_eq!(drain(&mut Exact::new(&mut none, 0)).unwrap(), b"");
     }
@@ -379,7 +413,10 @@ mod tests {
         let err = check_size("p", 5, Some(4)).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Io);
         assert!(err.to_string().contains("more than the 4 bytes"), "{err}");
-        assert!(check_size("p", 3, Some(4)).unwrap_err().to_string().contains("3 bytes, 4"));
+        assert!(check_size("p", 3, Some(4))
+            .unwrap_err()
+            .to_string()
+            .contains("3 bytes, 4"));
         assert!(check_size("p", 3, None).is_ok());
     }
 }

@@ -355,6 +355,24 @@ impl ResilientBackend {
         path: &str,
         mut attempt: impl FnMut(u32) -> Result<T, Failed>,
     ) -> Result<T> {
+        let mut value = None;
+        self.retry_loop(path, &mut |n| attempt(n).map(|v| value = Some(v)))?;
+        value.ok_or_else(|| Error::Other {
+            path: path.to_owned(),
+            message: "an attempt succeeded without a result".into(),
+            remote: None,
+            source: None,
+        })
+    }
+
+    /// The loop itself, once for every kind of call (a generic loop per
+    /// method would be compiled a dozen times over).
+    #[inline(never)]
+    fn retry_loop(
+        &self,
+        path: &str,
+        attempt: &mut dyn FnMut(u32) -> Result<(), Failed>,
+    ) -> Result<()> {
         let nested = policy::inside_loop();
         let _call = policy::enter_call(&self.policy);
         let budget = policy::current_budget().expect("a call's budget was entered");

@@ -41,9 +41,7 @@ impl BatchDelete for S3 {
 
     /// One DeleteObjects request of `(key, path)` pairs; returns the paths
     /// that failed.
-    fn delete_chunk(
-        &self,
-        c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
+    fn delete_chunk(&self, c: &Client, chunk: &[(String, String)]) -> Vec<BatchFailure> {
         let s3 = self;
         let mut failures = Vec::new();
         let body = delete_body(chunk.iter().map(|(k, _)| k.as_str()));
@@ -51,7 +49,10 @@ impl BatchDelete for S3 {
         let label = format!("batch of {} keys", chunk.len());
         let build = || {
             let url = s3.sign_request(Method::Post, None, &[("delete", "")], &[]);
-            let headers = vec![("content-md5", md5.clone()), ("content-type", "application/xml".to_owned())];
+            let headers = vec![
+                ("content-md5", md5.clone()),
+                ("content-type", "application/xml".to_owned()),
+            ];
             Ok(request("POST", url, headers))
         };
         let result = c
@@ -89,13 +90,19 @@ impl BatchDelete for S3 {
                 message: Some(err.message),
                 request_id: None,
             };
-            let error = error_for(&path, Said { detail, retry_after: None }, meaning);
+            let error = error_for(
+                &path,
+                Said {
+                    detail,
+                    retry_after: None,
+                },
+                meaning,
+            );
             failures.push(BatchFailure { path, error });
         }
         failures
     }
 }
-
 
 /// The quiet Delete document for `keys`: only failures come back.
 fn delete_body<'k>(keys: impl Iterator<Item = &'k str>) -> String {
@@ -160,8 +167,16 @@ mod tests {
         assert_eq!(
             errors,
             [
-                KeyError { key: "p/a&b".into(), code: "AccessDenied".into(), message: "Access Denied".into() },
-                KeyError { key: "p/c".into(), code: "NoSuchKey".into(), message: "missing".into() },
+                KeyError {
+                    key: "p/a&b".into(),
+                    code: "AccessDenied".into(),
+                    message: "Access Denied".into()
+                },
+                KeyError {
+                    key: "p/c".into(),
+                    code: "NoSuchKey".into(),
+                    message: "missing".into()
+                },
             ]
         );
         assert_eq!(parse_errors(b"<DeleteResult/>").unwrap(), []);

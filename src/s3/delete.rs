@@ -1,5 +1,7 @@
 //! DeleteObject.
 
+use rusty_s3::Method;
+
 use super::sign::request;
 use super::S3;
 use crate::error::Result;
@@ -9,11 +11,15 @@ use crate::remote::Delete;
 
 impl Delete for S3 {
     /// DeleteObject; a missing object is not an error.
-    fn delete(
-        &self,
-        c: &Client, path: &str, key: &str) -> Result<()> {
+    fn delete(&self, c: &Client, path: &str, key: &str) -> Result<()> {
         let s3 = self;
-        let build = || Ok(request("DELETE", s3.sign(s3.bucket.delete_object(s3.credentials.as_ref(), key)), Vec::new()));
+        let build = || {
+            Ok(request(
+                "DELETE",
+                s3.sign_request(Method::Delete, Some(key), &[], &[]),
+                Vec::new(),
+            ))
+        };
         match c.send(path, &build, RequestBody::Empty) {
             Ok(_) => Ok(()),
             Err(e) if e.provider_code() == Some("NoSuchKey") => Ok(()),

@@ -17,7 +17,10 @@ pub(crate) fn parse_error_xml(xml: &[u8]) -> (Option<String>, Option<String>, Op
 pub(super) fn meaning(code: &str) -> Option<Meaning> {
     Some(match code {
         "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" => Meaning::NotFound,
-        "SignatureDoesNotMatch" | "AccessDenied" | "InvalidAccessKeyId" | "ExpiredToken"
+        "SignatureDoesNotMatch"
+        | "AccessDenied"
+        | "InvalidAccessKeyId"
+        | "ExpiredToken"
         | "InvalidToken" => Meaning::Denied,
         "PreconditionFailed" => Meaning::Precondition,
         "RequestTimeout" => Meaning::Timeout,
@@ -66,14 +69,19 @@ mod tests {
 <Key>a/b</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>"#;
         let (code, msg, id) = parse_error_xml(xml);
         assert_eq!(code.as_deref(), Some("NoSuchKey"));
-        assert_eq!(msg.as_deref(), Some("The specified key does not exist & never did."));
+        assert_eq!(
+            msg.as_deref(),
+            Some("The specified key does not exist & never did.")
+        );
         assert_eq!(id.as_deref(), Some("4442587FB7D0A2F9"));
     }
 
     #[test]
     fn garbage_gives_no_fields() {
         assert_eq!(
-            parse_error_xml(b"<CompleteMultipartUploadResult><Code>x</Code></CompleteMultipartUploadResult>"),
+            parse_error_xml(
+                b"<CompleteMultipartUploadResult><Code>x</Code></CompleteMultipartUploadResult>"
+            ),
             (None, None, None)
         );
         assert_eq!(parse_error_xml(b"<html>nope"), (None, None, None));
@@ -86,16 +94,30 @@ mod tests {
             code: Some(code.into()),
             ..Default::default()
         };
-        error_for("k", Said { detail, retry_after: None }, meaning).kind()
+        error_for(
+            "k",
+            Said {
+                detail,
+                retry_after: None,
+            },
+            meaning,
+        )
+        .kind()
     }
 
     #[test]
     fn statuses_and_codes_map_to_kinds() {
         assert_eq!(kind(404, "NoSuchKey"), ErrorKind::NotFound);
         assert_eq!(kind(404, "NoSuchBucket"), ErrorKind::NotFound);
-        assert_eq!(kind(403, "SignatureDoesNotMatch"), ErrorKind::PermissionDenied);
+        assert_eq!(
+            kind(403, "SignatureDoesNotMatch"),
+            ErrorKind::PermissionDenied
+        );
         assert_eq!(kind(403, "InvalidAccessKeyId"), ErrorKind::PermissionDenied);
-        assert_eq!(kind(412, "PreconditionFailed"), ErrorKind::PreconditionFailed);
+        assert_eq!(
+            kind(412, "PreconditionFailed"),
+            ErrorKind::PreconditionFailed
+        );
         assert_eq!(kind(503, "SlowDown"), ErrorKind::Server);
         assert_eq!(kind(500, "InternalError"), ErrorKind::Server);
         assert_eq!(kind(429, "TooManyRequests"), ErrorKind::Server);

@@ -1,5 +1,7 @@
 //! GetObject and HeadObject (and HeadBucket, the check at open).
 
+use rusty_s3::Method;
+
 use super::sign::request;
 use super::S3;
 use crate::error::{ErrorKind, Result};
@@ -9,9 +11,7 @@ use crate::remote::{ByteRange, Get, GetOptions};
 
 impl Get for S3 {
     /// GetObject with an optional `Range` and `If-Match`.
-    fn get(
-        &self,
-        c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
+    fn get(&self, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response> {
         let s3 = self;
         let range = o.range.map(ByteRange::header);
         c.send(
@@ -24,7 +24,7 @@ impl Get for S3 {
                 if let Some(v) = o.if_match {
                     headers.push(("if-match", v.to_owned()));
                 }
-                let url = s3.sign(s3.bucket.get_object(s3.credentials.as_ref(), key));
+                let url = s3.sign_request(Method::Get, Some(key), &[], &[]);
                 Ok(request("GET", url, headers))
             },
             RequestBody::Empty,
@@ -43,8 +43,10 @@ impl Get for S3 {
         let sent = c.send(
             path,
             &|| {
-                let headers = if_match.map(|v| vec![("if-match", v.to_owned())]).unwrap_or_default();
-                let url = s3.sign(s3.bucket.head_object(s3.credentials.as_ref(), key));
+                let headers = if_match
+                    .map(|v| vec![("if-match", v.to_owned())])
+                    .unwrap_or_default();
+                let url = s3.sign_request(Method::Head, Some(key), &[], &[]);
                 Ok(request("HEAD", url, headers))
             },
             RequestBody::Empty,
@@ -57,13 +59,18 @@ impl Get for S3 {
     }
 }
 
-
 /// HeadBucket.
 pub(super) fn head_bucket(s3: &S3, c: &Client) -> Result<()> {
     let label = format!("bucket {}", s3.bucket.name());
     c.send(
         &label,
-        &|| Ok(request("HEAD", s3.sign(s3.bucket.head_bucket(s3.credentials.as_ref())), Vec::new())),
+        &|| {
+            Ok(request(
+                "HEAD",
+                s3.sign_request(Method::Head, None, &[], &[]),
+                Vec::new(),
+            ))
+        },
         RequestBody::Empty,
     )
     .map(drop)

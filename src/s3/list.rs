@@ -28,7 +28,11 @@ impl List for S3 {
     ) -> Result<ListPage> {
         let s3 = self;
         let build = || {
-            let mut query = vec![("list-type", "2"), ("encoding-type", "url"), ("max-keys", "1000")];
+            let mut query = vec![
+                ("list-type", "2"),
+                ("encoding-type", "url"),
+                ("max-keys", "1000"),
+            ];
             if !prefix.is_empty() {
                 query.push(("prefix", prefix));
             }
@@ -38,7 +42,11 @@ impl List for S3 {
             if let Some(t) = token {
                 query.push(("continuation-token", t));
             }
-            Ok(request("GET", s3.sign_request(Method::Get, None, &query, &[]), Vec::new()))
+            Ok(request(
+                "GET",
+                s3.sign_request(Method::Get, None, &query, &[]),
+                Vec::new(),
+            ))
         };
         let resp = c.send(path, &build, RequestBody::Empty)?;
         let body = read_small_body(path, resp, MAX_PAGE_BYTES)?;
@@ -74,7 +82,10 @@ fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
             [_, "NextContinuationToken"] => page.next_token = Some(text.to_owned()),
             [_, "Contents", "Key"] => key = Some(text.to_owned()),
             [_, "Contents", "Size"] => {
-                size = text.trim().parse().map_err(|_| format!("bad Size {text:?}"))?;
+                size = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad Size {text:?}"))?;
             }
             [_, "Contents", "LastModified"] => {
                 modified = parse_rfc3339(text).unwrap_or(SystemTime::UNIX_EPOCH);
@@ -148,12 +159,20 @@ mod tests {
 <Contents><Key>p/plain</Key><Size>0</Size></Contents>
 <CommonPrefixes><Prefix>p/sub%20dir/</Prefix></CommonPrefixes></ListBucketResult>"#;
         let page = parse_page(xml).unwrap();
-        assert_eq!(keys(&page), ["p/a b%c\u{e9}:42", "p/plain:0", "p/sub dir//"]);
+        assert_eq!(
+            keys(&page),
+            ["p/a b%c\u{e9}:42", "p/plain:0", "p/sub dir//"]
+        );
         assert!(page.truncated);
         // The token is opaque: never decoded.
         assert_eq!(page.next_token.as_deref(), Some("tok+en/="));
-        let Entry::Object { last_modified, .. } = &page.entries[0] else { panic!() };
-        let secs = last_modified.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        let Entry::Object { last_modified, .. } = &page.entries[0] else {
+            panic!()
+        };
+        let secs = last_modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         assert_eq!(secs, 1_709_294_405);
     }
 
@@ -171,8 +190,12 @@ mod tests {
         let cut = b"<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a</Key>";
         assert_eq!(parse_page(cut).err().unwrap(), "the document ends early");
         let no_key = b"<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>";
-        assert_eq!(parse_page(no_key).err().unwrap(), "a Contents without a Key");
-        let bad_size = b"<ListBucketResult><Contents><Key>a</Key><Size>x</Size></Contents></ListBucketResult>";
+        assert_eq!(
+            parse_page(no_key).err().unwrap(),
+            "a Contents without a Key"
+        );
+        let bad_size =
+            b"<ListBucketResult><Contents><Key>a</Key><Size>x</Size></Contents></ListBucketResult>";
         assert!(parse_page(bad_size).err().unwrap().contains("bad Size"));
         assert!(parse_page(b"<Error><Code>AccessDenied</Code></Error>").is_err());
         let bad_utf8 = b"<ListBucketResult><EncodingType>url</EncodingType>\

@@ -34,7 +34,7 @@ use crate::layout;
 use crate::paths::sanitize_s3_prefix;
 use crate::remote::client::Client;
 use crate::remote::settings::{Download, Limits, Names, Settings};
-use crate::remote::{Protocol, RemoteStore};
+use crate::remote::{Ops, Protocol, RemoteStore};
 pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
@@ -163,12 +163,12 @@ impl RemoteStore<S3> {
 
     /// The bucket name.
     pub fn bucket(&self) -> &str {
-        self.inner.proto.bucket.name()
+        self.proto.bucket.name()
     }
 
     /// The region requests are signed for.
     pub fn region(&self) -> &str {
-        &self.inner.proto.region
+        &self.proto.region
     }
 
     /// `s3://<bucket>/<prefix><path>`.
@@ -209,7 +209,9 @@ impl Protocol for S3 {
     const KIND: &'static str = "s3";
     const POOL_NAME: &'static str = "blobio-s3";
     const TYPE_NAME: &'static str = "S3Backend";
+}
 
+impl Ops for S3 {
     fn check_root(&self, c: &Client) -> Result<()> {
         get::head_bucket(self, c)
     }

@@ -21,11 +21,20 @@ impl Parts for S3 {
     /// CreateMultipartUpload; returns the upload id.
     fn start_upload(
         &self,
-        c: &Client, path: &str, key: &str, o: &PutOptions<'_>) -> Result<String> {
+        c: &Client,
+        path: &str,
+        key: &str,
+        o: &PutOptions<'_>,
+    ) -> Result<String> {
         let s3 = self;
         let ct = o.content_type;
         let build = || {
-            let url = s3.sign_request(Method::Post, Some(key), &[("uploads", "")], &[("content-type", ct)]);
+            let url = s3.sign_request(
+                Method::Post,
+                Some(key),
+                &[("uploads", "")],
+                &[("content-type", ct)],
+            );
             Ok(request("POST", url, vec![("content-type", ct.to_owned())]))
         };
         let resp = c
@@ -55,16 +64,20 @@ impl Parts for S3 {
         // n < MAX_PARTS (10,000), so the part number fits.
         let number = (n + 1) as u16;
         let build = || {
-            let url = s3.sign(s3.bucket.upload_part(s3.credentials.as_ref(), key, number, upload_id));
+            let number = number.to_string();
+            let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
+            let url = s3.sign_request(Method::Put, Some(key), &query, &[]);
             Ok(request("PUT", url, Vec::new()))
         };
         let resp = c.send(path, &build, RequestBody::Bytes(data))?;
-        header(&resp, "etag").map(str::to_owned).ok_or_else(|| Error::Other {
-            path: path.to_owned(),
-            message: format!("part {number} response has no ETag"),
-            remote: None,
-            source: None,
-        })
+        header(&resp, "etag")
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Other {
+                path: path.to_owned(),
+                message: format!("part {number} response has no ETag"),
+                remote: None,
+                source: None,
+            })
     }
 
     /// CompleteMultipartUpload of the parts' ETags, in order.
@@ -81,7 +94,11 @@ impl Parts for S3 {
         let body = complete_body(etags);
         let build = || {
             let url = s3.sign_request(Method::Post, Some(key), &[("uploadId", upload_id)], &[]);
-            Ok(request("POST", url, vec![("content-type", "application/xml".to_owned())]))
+            Ok(request(
+                "POST",
+                url,
+                vec![("content-type", "application/xml".to_owned())],
+            ))
         };
         let resp = c.send(path, &build, RequestBody::Bytes(body.as_bytes()))?;
         // S3 may answer 200 and still fail: the failure is in the body.
@@ -94,18 +111,23 @@ impl Parts for S3 {
                 message,
                 request_id,
             };
-            return Err(error_for(path, Said { detail, retry_after: None }, meaning));
+            return Err(error_for(
+                path,
+                Said {
+                    detail,
+                    retry_after: None,
+                },
+                meaning,
+            ));
         }
         Ok(())
     }
 
     /// AbortMultipartUpload, best effort.
-    fn abort_upload(
-        &self,
-        c: &Client, path: &str, key: &str, upload_id: &str) {
+    fn abort_upload(&self, c: &Client, path: &str, key: &str, upload_id: &str) {
         let s3 = self;
         let build = || {
-            let url = s3.sign(s3.bucket.abort_multipart_upload(s3.credentials.as_ref(), key, upload_id));
+            let url = s3.sign_request(Method::Delete, Some(key), &[("uploadId", upload_id)], &[]);
             Ok(request("DELETE", url, Vec::new()))
         };
         match c.send(path, &build, RequestBody::Empty) {
@@ -124,11 +146,9 @@ fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
         }
         Ok(())
     })?;
-    id.filter(|i| !i.is_empty()).ok_or_else(|| "no UploadId".to_owned())
+    id.filter(|i| !i.is_empty())
+        .ok_or_else(|| "no UploadId".to_owned())
 }
-
-
-
 
 /// The CompleteMultipartUpload document: every part, numbered from 1, with
 /// the ETag its upload answered.

@@ -1,6 +1,6 @@
 //! PutObject: one request that makes the object what its body holds.
 
-use rusty_s3::S3Action as _;
+use rusty_s3::Method;
 
 use super::sign::request;
 use super::S3;
@@ -23,9 +23,9 @@ impl Put for S3 {
         // Only overwriting puts exist yet; a new mode is a new arm here.
         let PutMode::Overwrite = o.mode;
         let build = || {
-            let mut action = s3.bucket.put_object(s3.credentials.as_ref(), key);
-            action.headers_mut().insert("content-type", o.content_type);
-            Ok(request("PUT", s3.sign(action), vec![("content-type", o.content_type.to_owned())]))
+            let ct = [("content-type", o.content_type)];
+            let url = s3.sign_request(Method::Put, Some(key), &[], &ct);
+            Ok(request("PUT", url, vec![("content-type", o.content_type.to_owned())]))
         };
         c.send(path, &build, body)
             .map(drop)

@@ -1,11 +1,12 @@
-//! Signing: rusty-s3's actions where it has them, and its SigV4 presigner
-//! for the requests blobio reads with its own XML code (ListObjectsV2,
-//! DeleteObjects, the multipart create and complete calls; rusty-s3's
-//! actions for those would bring their own XML and serde stack).
+//! Signing: every request is presigned (SigV4, the signature in the query)
+//! by rusty-s3's signer, called from this one place. rusty-s3's per-action
+//! types would each bring their own copy of the signer (it is generic over
+//! their query and header maps) and, for the XML actions, their own XML and
+//! serde stack; the static library must stay small.
 
 use std::time::Duration;
 
-use rusty_s3::{Method, S3Action};
+use rusty_s3::Method;
 
 use super::S3;
 use crate::remote::client::Request;
@@ -14,11 +15,6 @@ use crate::remote::client::Request;
 const SIGNATURE_TTL: Duration = Duration::from_secs(15 * 60);
 
 impl S3 {
-    /// A presigned URL for an action, signed now.
-    pub(super) fn sign<'a>(&self, action: impl S3Action<'a>) -> String {
-        action.sign(SIGNATURE_TTL).to_string()
-    }
-
     /// A presigned URL for `method` on the bucket (`key` None) or an
     /// object, with `query` (unencoded) and the headers to be signed.
     pub(super) fn sign_request(
@@ -59,6 +55,14 @@ impl S3 {
 }
 
 /// A request to send.
-pub(super) fn request(method: &'static str, url: String, headers: Vec<(&'static str, String)>) -> Request {
-    Request { method, url, headers }
+pub(super) fn request(
+    method: &'static str,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+) -> Request {
+    Request {
+        method,
+        url,
+        headers,
+    }
 }
