@@ -26,7 +26,7 @@ use blobio::{
     S3Config, Timeouts,
 };
 use support::hostile::{
-    scripted_error, HostileServer, DEV_ACCOUNT, EMPTY_PAGES_VALVE, ENDLESS_LIST_VALVE,
+    scripted_error, HostileServer, Reply, DEV_ACCOUNT, EMPTY_PAGES_VALVE, ENDLESS_LIST_VALVE,
     lying_byte, HUGE_LENGTH, LYING_BODY_LEN, MAX_LENGTH, REQUEST_ID,
 };
 
@@ -735,4 +735,64 @@ mod longer_sources {
         expect_io(az.write_reader("blocks", &mut src, Some(128 * 1024)), "azurite blocks");
         assert_eq!(az.stat_file("blocks").unwrap(), None, "azurite: a block blob was stored");
     }
+}
+
+// ---------------------------------------------------------------------------
+// 7. A server that ignores Range: every GET answers 200 with the whole object
+
+/// The object of the range-ignoring server: 3 MiB + 7 bytes, a byte per
+/// offset that tells where it came from.
+const WHOLE_LEN: u64 = 3 * 1024 * 1024 + 7;
+
+fn whole_object() -> Vec<u8> {
+    (0..WHOLE_LEN).map(|i| (i % 251) as u8).collect()
+}
+
+/// Answers the bucket or container check, HEAD and GET of any object with
+/// the whole object and its ETag, whatever Range was asked for.
+fn range_ignoring_server() -> HostileServer {
+    let data = whole_object();
+    HostileServer::start(move |req| {
+        if !req.path().ends_with("/obj") {
+            return Reply::new(200); // the bucket or container check
+        }
+        match req.method.as_str() {
+            "HEAD" => Reply::new(200)
+                .header("etag", "\"v1\"")
+                .header("content-length", WHOLE_LEN.to_string()),
+            "GET" => Reply::new(200).header("etag", "\"v1\"").body(data.clone()),
+            _ => Reply::new(405),
+        }
+    })
+}
+
+fn reads_from_a_server_that_ignores_ranges(flavor: Flavor) {
+    let server = range_ignoring_server();
+    let data = whole_object();
+    let store = store_on(flavor, &server, "ignores-ranges");
+    // Small download settings would go parallel; the 200 answer says the
+    // server ignored the range, so the one answer is read as it is.
+    assert!(store.read("obj").unwrap() == data, "{flavor:?}: read");
+    let mut out = Vec::new();
+    let offset = 1_234_567u64;
+    assert_eq!(store.read_to_at("obj", &mut out, offset).unwrap(), WHOLE_LEN - offset);
+    assert!(out == data[offset as usize..], "{flavor:?}: read_to_at skips to its offset");
+    let mut buf = vec![0u8; 1000];
+    assert_eq!(store.read_range("obj", offset, &mut buf).unwrap(), 1000);
+    assert!(buf == data[offset as usize..offset as usize + 1000], "{flavor:?}: read_range");
+    let mut tail = vec![0u8; 100];
+    assert_eq!(store.read_range("obj", WHOLE_LEN - 10, &mut tail).unwrap(), 10);
+    assert!(tail[..10] == data[data.len() - 10..]);
+    let err = store.read_range("obj", WHOLE_LEN, &mut tail).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{flavor:?}: past the end: {err}");
+}
+
+#[test]
+fn s3_reads_from_a_server_that_ignores_ranges_are_byte_exact() {
+    reads_from_a_server_that_ignores_ranges(Flavor::S3);
+}
+
+#[test]
+fn azure_reads_from_a_server_that_ignores_ranges_are_byte_exact() {
+    reads_from_a_server_that_ignores_ranges(Flavor::Azure);
 }
