@@ -87,6 +87,43 @@ mod conformance_connection_string {
     crate::conformance_tests!(super::connection_string_store);
 }
 
+/// Shared Key under a key prefix: every behaviour holds relative to it.
+fn prefixed_store() -> (Box<dyn Backend>, conformance::Options) {
+    let mut cfg = small_blocks(Azurite::Http.config(&shared_container("prefixed")));
+    cfg.prefix = "tenant/data".into();
+    boxed(cfg)
+}
+
+mod conformance_prefixed {
+    crate::conformance_tests!(super::prefixed_store);
+}
+
+#[test]
+fn stores_with_different_prefixes_never_see_each_others_blobs() {
+    let container = Azurite::Http.new_container("prefixes");
+    let with = |prefix: &str| {
+        let mut cfg = Azurite::Http.config(&container);
+        cfg.prefix = prefix.into();
+        AzureBlobBackend::new(cfg).unwrap()
+    };
+    let (a, b, root) = (with("tenant-a"), with("/tenant-b/"), with(""));
+    assert_eq!((a.prefix(), b.prefix(), root.prefix()), ("tenant-a/", "tenant-b/", ""));
+    a.write("db/x", b"from a").unwrap();
+    b.write("db/x", b"from b").unwrap();
+    assert_eq!(a.read("db/x").unwrap(), b"from a");
+    assert_eq!(b.read("db/x").unwrap(), b"from b");
+    assert_eq!(a.list("").unwrap(), ["db/x"]);
+    assert_eq!(root.list("").unwrap(), ["tenant-a/db/x", "tenant-b/db/x"]);
+    assert_eq!(a.as_directory_lister().unwrap().list_directories("").unwrap(), ["db"]);
+    assert_eq!(a.storage_root(), format!("azure://{container}/tenant-a/"));
+    assert_eq!(a.get_azure_path("db/x"), format!("azure://{container}/tenant-a/db/x"));
+    a.as_batch_deleter().unwrap().delete_batch(&["db/x"]).unwrap();
+    assert!(!a.exists("db/x").unwrap());
+    assert_eq!(root.list("").unwrap(), ["tenant-b/db/x"]);
+    let json: serde_json::Value = serde_json::from_str(&a.config_json()).unwrap();
+    assert_eq!(json["prefix"], "tenant-a/");
+}
+
 // ---------------------------------------------------------------------------
 // Credentials
 // ---------------------------------------------------------------------------
