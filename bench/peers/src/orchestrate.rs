@@ -22,8 +22,8 @@ use crate::spec::{keys, Sizes, Spec, SPEC_VAR};
 
 /// Rows in the order they run; each row's objects are there when it runs.
 pub const ROWS: &[&str] = &[
-    "put_single", "put_parallel", "get_single", "get_parallel", "read_at",
-    "small_put", "small_get", "list", "delete",
+    "put_single", "put_parallel", "get_single", "get_parallel", "get_memory",
+    "read_at", "small_put", "small_get", "list", "delete",
 ];
 
 /// Clients of each server, the ratio baseline (object_store) first.
@@ -369,7 +369,9 @@ impl Bench {
         let n = s.count as u64;
         match row {
             "startup" => (0, 0),
-            "put_single" | "put_parallel" | "get_single" | "get_parallel" => (s.big, 1),
+            "put_single" | "put_parallel" | "get_single" | "get_parallel" | "get_memory" => {
+                (s.big, 1)
+            }
             "read_at" => (s.read_at, 1),
             "small_put" | "small_get" => (n * s.small as u64, n),
             _ => (0, n),

@@ -74,6 +74,7 @@ fn label(row: &str, s: Sizes) -> String {
         "put_parallel" => format!("{} PUT, parallel", size(s.big)),
         "get_single" => format!("{} GET, one stream", size(s.big)),
         "get_parallel" => format!("{} GET, parallel", size(s.big)),
+        "get_memory" => format!("{} GET into memory", size(s.big)),
         "read_at" => format!("{} read_to_at from {}", size(s.read_at), size(s.read_at_offset())),
         "small_put" => format!("{n} x {kib} KiB PUT, {} threads", s.threads),
         "small_get" => format!("{n} x {kib} KiB GET, {} threads", s.threads),

@@ -76,6 +76,14 @@ pub fn run(spec: &Spec) {
             store.read_to(keys::FIXTURE, &mut sink).or_die("blobio read_to");
             (sink.0, 1)
         }
+        "get_memory" => {
+            // The whole object in one Vec, by the store's defaults (ranged GETs
+            // above the threshold); kept until counted.
+            let data = store.read(keys::FIXTURE).or_die("blobio read");
+            let n = data.len() as u64;
+            drop(data);
+            (n, 1)
+        }
         "read_at" => {
             let mut sink = Counter::default();
             store

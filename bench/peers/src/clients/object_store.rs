@@ -116,6 +116,12 @@ async fn row(spec: &Spec, store: Arc<dyn ObjectStore>) -> (u64, u64) {
                 .expect("object_store get_range");
             (bytes, 1)
         }
+        "get_memory" => {
+            // One GET, its body collected into one Bytes.
+            let got = store.get(&fixture).await.expect("object_store get");
+            let data = got.bytes().await.expect("object_store body");
+            (data.len() as u64, 1)
+        }
         "read_at" => {
             let options = GetOptions {
                 range: Some(GetRange::Offset(sizes.read_at_offset())),

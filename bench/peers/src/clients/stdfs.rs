@@ -53,6 +53,7 @@ pub fn run(spec: &Spec) {
             (sizes.big, 1)
         }
         "get_single" => (copy_out(&mut File::open(at(keys::FIXTURE)).expect("open")), 1),
+        "get_memory" => (fs::read(at(keys::FIXTURE)).expect("std::fs read").len() as u64, 1),
         "read_at" => {
             let mut file = File::open(at(keys::FIXTURE)).expect("std::fs open");
             file.seek(SeekFrom::Start(sizes.read_at_offset())).unwrap();
