@@ -104,7 +104,9 @@ fn config(c: Option<&blobio_resilient_config>) -> ResilientConfig {
 /// replayed (each part of a large upload is still resent on its own):
 /// `blobio_write_from_rewindable()`, whose source can start over, is. A
 /// `Retry-After` on a 429 or 503 answer sets the pause before the next
-/// attempt (within `retry_max_delay_ms`).
+/// attempt (within `retry_max_delay_ms`). The wrapper and the store share
+/// one retry budget per call: a part or range the store sends again, and
+/// the wrapper's own attempts, add up to `max_retries` retries in all.
 ///
 /// `cfg` may be NULL for the defaults. The new store has `inner`'s kind,
 /// paths and capabilities; the `blobio_circuit_*` functions work on it.
