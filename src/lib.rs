@@ -16,6 +16,7 @@ mod fork;
 pub mod http;
 pub mod layout;
 pub mod local;
+pub mod open;
 pub mod paths;
 mod pool;
 pub mod remote;
@@ -37,6 +38,7 @@ pub use resilient::{
     CircuitBreaker, CircuitState, CircuitStats, ReadSeek, ResilientBackend, ResilientConfig,
 };
 pub use layout::{get_local_base_path, get_storage_path};
+pub use open::{open, open_config, store_option, Options};
 pub use paths::{sanitize_s3_prefix, validate_key, validate_prefix};
 pub use remote::RemoteStore;
 pub use retry::RetryPolicy;

@@ -47,6 +47,9 @@ pub struct S3Config {
     pub secret_key: Option<String>,
     /// Session token of temporary credentials.
     pub session_token: Option<String>,
+    /// Send every request unsigned (a public bucket), whatever the
+    /// credentials and the environment say. Default false.
+    pub skip_signature: bool,
     /// Scheme for a bare `host:port` endpoint. Default true.
     pub use_ssl: bool,
     /// Path-style URLs (`endpoint/bucket/key`) instead of virtual-hosted
@@ -102,6 +105,7 @@ impl Default for S3Config {
             access_key: None,
             secret_key: None,
             session_token: None,
+            skip_signature: false,
             use_ssl: true,
             path_style: false,
             prefix: String::new(),
@@ -127,6 +131,7 @@ impl fmt::Debug for S3Config {
             .field("access_key", &self.access_key.as_ref().map(|_| "<set>"))
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
             .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field("skip_signature", &self.skip_signature)
             .field("use_ssl", &self.use_ssl)
             .field("path_style", &self.path_style)
             .field("prefix", &self.prefix)

@@ -125,6 +125,7 @@ impl RemoteStore<S3> {
         let secret = config::or_env(&cfg.secret_key, &["AWS_SECRET_ACCESS_KEY"]);
         let token = config::or_env(&cfg.session_token, &["AWS_SESSION_TOKEN"]);
         let credentials = match (key, secret) {
+            _ if cfg.skip_signature => None,
             (Some(k), Some(s)) => Some(match token {
                 Some(t) => Credentials::new_with_token(k, s, t),
                 None => Credentials::new(k, s),

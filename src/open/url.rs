@@ -1,0 +1,221 @@
+//! Store URLs: a plain path or `file://`, `s3://` (and `s3a://`, AWS's
+//! https forms), `az://` / `azure://` (and `abfs[s]://`, Azure's https
+//! form).
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// What a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Local(PathBuf),
+    S3 {
+        bucket: String,
+        prefix: String,
+        region: Option<String>,
+    },
+    Azure {
+        container: String,
+        prefix: String,
+        account: Option<String>,
+    },
+}
+
+fn bad(url: &str, why: &str) -> Error {
+    Error::invalid_argument(format!("store URL {url:?}: {why}"))
+}
+
+/// Reads a store URL.
+pub(crate) fn parse(url: &str) -> Result<Target> {
+    if url.trim().is_empty() {
+        return Err(bad(url, "empty"));
+    }
+    if url.chars().any(|c| c.is_control()) {
+        return Err(bad(url, "contains a control character"));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // A plain path: the local store.
+        return Ok(Target::Local(PathBuf::from(url)));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if rest.contains('?') || rest.contains('#') {
+        return Err(bad(url, "a store URL takes no query or fragment (give settings as options)"));
+    }
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let prefix = path.trim_matches('/').to_owned();
+    match scheme.as_str() {
+        "file" => {
+            if !(host.is_empty() || host.eq_ignore_ascii_case("localhost")) {
+                return Err(bad(url, "a file URL names no host (file:///absolute/path)"));
+            }
+            if path.is_empty() {
+                return Err(bad(url, "no directory"));
+            }
+            let decoded = percent_encoding::percent_decode_str(path)
+                .decode_utf8()
+                .map_err(|_| bad(url, "the path is not UTF-8 once decoded"))?;
+            Ok(Target::Local(PathBuf::from(format!("/{}", decoded.trim_start_matches('/')))))
+        }
+        "s3" | "s3a" => {
+            if host.is_empty() {
+                return Err(bad(url, "no bucket (s3://bucket/prefix)"));
+            }
+            Ok(Target::S3 {
+                bucket: host.to_owned(),
+                prefix,
+                region: None,
+            })
+        }
+        "az" | "azure" => {
+            if host.is_empty() {
+                return Err(bad(url, "no container (az://container/prefix)"));
+            }
+            Ok(Target::Azure {
+                container: host.to_owned(),
+                prefix,
+                account: None,
+            })
+        }
+        "abfs" | "abfss" => {
+            let Some((container, account_host)) = host.split_once('@') else {
+                return Err(bad(url, "expected abfss://container@ACCOUNT.dfs.core.windows.net/prefix"));
+            };
+            let account = account_host
+                .strip_suffix(".dfs.core.windows.net")
+                .or_else(|| account_host.strip_suffix(".blob.core.windows.net"))
+                .filter(|a| !a.is_empty() && !a.contains('.'))
+                .ok_or_else(|| bad(url, "expected abfss://container@ACCOUNT.dfs.core.windows.net/prefix"))?;
+            if container.is_empty() {
+                return Err(bad(url, "no container"));
+            }
+            Ok(Target::Azure {
+                container: container.to_owned(),
+                prefix,
+                account: Some(account.to_owned()),
+            })
+        }
+        "https" | "http" => https(url, host, path),
+        _ => Err(bad(url, &format!("unknown scheme {scheme:?} (file, s3, s3a, az, azure, abfs, abfss, https)"))),
+    }
+}
+
+/// AWS's and Azure's https forms.
+fn https(url: &str, host: &str, path: &str) -> Result<Target> {
+    let host = host.to_ascii_lowercase();
+    let host = host.split(':').next().unwrap_or("");
+    let mut parts = path.trim_matches('/').splitn(2, '/');
+    let first = parts.next().unwrap_or("").to_owned();
+    let rest = parts.next().unwrap_or("").trim_matches('/').to_owned();
+    if let Some(account) = host.strip_suffix(".blob.core.windows.net") {
+        if account.is_empty() || account.contains('.') || first.is_empty() {
+            return Err(bad(url, "expected https://ACCOUNT.blob.core.windows.net/container/prefix"));
+        }
+        return Ok(Target::Azure {
+            container: first,
+            prefix: rest,
+            account: Some(account.to_owned()),
+        });
+    }
+    if let Some(before) = host.strip_suffix(".amazonaws.com") {
+        // s3.REGION / s3 (path style) or BUCKET.s3.REGION / BUCKET.s3.
+        let labels: Vec<&str> = before.split('.').collect();
+        let s3_at = labels.iter().position(|l| *l == "s3" || l.starts_with("s3-"));
+        if let Some(i) = s3_at {
+            let region = labels.get(i + 1).map(|r| (*r).to_owned()).or_else(|| {
+                labels[i].strip_prefix("s3-").map(str::to_owned)
+            });
+            if i == 0 {
+                if first.is_empty() {
+                    return Err(bad(url, "no bucket (https://s3.REGION.amazonaws.com/bucket/prefix)"));
+                }
+                return Ok(Target::S3 {
+                    bucket: first,
+                    prefix: rest,
+                    region,
+                });
+            }
+            let bucket = labels[..i].join(".");
+            let prefix = path.trim_matches('/').to_owned();
+            return Ok(Target::S3 {
+                bucket,
+                prefix,
+                region,
+            });
+        }
+    }
+    Err(bad(
+        url,
+        "not an AWS or Azure URL; for another S3-compatible server use s3://bucket with the endpoint option",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(bucket: &str, prefix: &str, region: Option<&str>) -> Target {
+        Target::S3 {
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+            region: region.map(Into::into),
+        }
+    }
+
+    fn az(container: &str, prefix: &str, account: Option<&str>) -> Target {
+        Target::Azure {
+            container: container.into(),
+            prefix: prefix.into(),
+            account: account.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn every_url_form_names_its_store() {
+        assert_eq!(parse("./data").unwrap(), Target::Local("./data".into()));
+        assert_eq!(parse("/var/lib/x").unwrap(), Target::Local("/var/lib/x".into()));
+        assert_eq!(parse("file:///var/lib/x%20y").unwrap(), Target::Local("/var/lib/x y".into()));
+        assert_eq!(parse("s3://b/p/q/").unwrap(), s3("b", "p/q", None));
+        assert_eq!(parse("s3a://b").unwrap(), s3("b", "", None));
+        assert_eq!(
+            parse("https://b.s3.eu-west-1.amazonaws.com/p").unwrap(),
+            s3("b", "p", Some("eu-west-1"))
+        );
+        assert_eq!(
+            parse("https://s3.us-east-2.amazonaws.com/b/p/q").unwrap(),
+            s3("b", "p/q", Some("us-east-2"))
+        );
+        assert_eq!(parse("https://my.bucket.s3.amazonaws.com/").unwrap(), s3("my.bucket", "", None));
+        assert_eq!(parse("az://c/p").unwrap(), az("c", "p", None));
+        assert_eq!(parse("azure://c").unwrap(), az("c", "", None));
+        assert_eq!(
+            parse("abfss://c@acct.dfs.core.windows.net/p").unwrap(),
+            az("c", "p", Some("acct"))
+        );
+        assert_eq!(
+            parse("https://acct.blob.core.windows.net/c/p/q").unwrap(),
+            az("c", "p/q", Some("acct"))
+        );
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_wrong() {
+        for (url, why) in [
+            ("", "empty"),
+            ("s3://", "no bucket"),
+            ("s3:///p", "no bucket"),
+            ("az://", "no container"),
+            ("s3://b/p?x=1", "no query"),
+            ("gs://b", "unknown scheme"),
+            ("https://example.com/b", "not an AWS or Azure URL"),
+            ("https://s3.amazonaws.com/", "no bucket"),
+            ("abfss://acct.dfs.core.windows.net/p", "expected"),
+            ("file://host/x", "no host"),
+            ("s3://b/p\r\n", "control character"),
+        ] {
+            let e = parse(url).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(e.to_string().contains(why), "{url:?}: {e}");
+        }
+    }
+}
