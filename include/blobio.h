@@ -213,6 +213,16 @@ struct blobio_list;
 struct blobio_object_list;
 
 /**
+ * Options for `blobio_open()`: string keys with string values, each
+ * checked when it is set. Made by `blobio_options_new()`, released with
+ * `blobio_options_free()`; one handle may configure any number of stores.
+ *
+ * Thread safety: setting and reading may happen from several threads
+ * (they are serialised); `blobio_options_free()` must be the last use.
+ */
+struct blobio_options;
+
+/**
  * A store: a local directory, an S3 bucket (and prefix) or an Azure
  * container, opened by a `blobio_*_new` function and released with
  * `blobio_store_free()`.
@@ -639,6 +649,85 @@ const char *blobio_store_kind(const struct blobio_store *store);
  */
 blobio_status blobio_store_config_json(const struct blobio_store *store,
                                        char **out);
+
+/**
+ * Makes an empty set of options. On success `*out` receives a handle to
+ * release with `blobio_options_free()`.
+ */
+blobio_status blobio_options_new(struct blobio_options **out);
+
+/**
+ * Sets `key` to `value`. Keys are case-insensitive and include the
+ * aliases object_store and DuckDB secrets use (`aws_region`, `key_id`,
+ * `azure_storage_account_name`, ...); setting a key twice keeps the last
+ * value. Values are strings: `true`/`false`, whole numbers, sizes in bytes
+ * or with `KiB`/`MiB`/`GiB`, durations in milliseconds.
+ *
+ * An unknown key, or a value that does not read as the key's kind, lies
+ * outside its range or holds a control character, is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT` and changes nothing; the last-error
+ * message names the key and the value (a secret's value never). The keys
+ * are listed in the README ("Options").
+ */
+blobio_status blobio_options_set(struct blobio_options *opts,
+                                 const char *key,
+                                 const char *value);
+
+/**
+ * Releases options. NULL is a no-op. A store opened with them does not
+ * need them any more.
+ */
+void blobio_options_free(struct blobio_options *opts);
+
+/**
+ * Opens the store `url` names, configured by `opts` (NULL: none).
+ *
+ * URLs: a plain path or `file:///abs/path` (a local directory, created
+ * when missing); `s3://bucket/prefix`, `s3a://bucket/prefix`,
+ * `https://bucket.s3.REGION.amazonaws.com/prefix`,
+ * `https://s3.REGION.amazonaws.com/bucket/prefix`; `az://container/prefix`,
+ * `azure://container/prefix`,
+ * `abfss://container@ACCOUNT.dfs.core.windows.net/prefix`,
+ * `https://ACCOUNT.blob.core.windows.net/container/prefix`. Any other URL,
+ * and an option that does not apply to the URL's kind of store, is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT` naming what is wrong. The option
+ * `resilient=true` wraps the store in retries behind a circuit breaker
+ * (the `blobio_circuit_*` functions then work on it).
+ *
+ * On success `*out` receives a store to release with `blobio_store_free()`.
+ */
+blobio_status blobio_open(const char *url,
+                          const struct blobio_options *opts,
+                          struct blobio_store **out);
+
+/**
+ * Opens a store again from what `blobio_store_kind()` and
+ * `blobio_store_config_json()` printed of it (in another process, say),
+ * for every kind; a resilient store's JSON says so, with its settings.
+ * Credentials never come from the JSON: they come from `opts` (NULL:
+ * none), the environment or the credential chain; `opts` may change any
+ * other setting too.
+ *
+ * On success `*out` receives a store to release with `blobio_store_free()`.
+ */
+blobio_status blobio_open_config(const char *kind,
+                                 const char *config_json,
+                                 const struct blobio_options *opts,
+                                 struct blobio_store **out);
+
+/**
+ * Reads back a non-secret setting of `store` by option name (or alias):
+ * `bucket`, `prefix`, `region`, `endpoint`, `container`, `account_name`,
+ * `base_path`, `part_size`, ... (what the Go package's `GetBucket`,
+ * `GetPrefix`, `GetRegion`, `GetContainer`, `GetAccountName` and
+ * `GetBasePath` return). A secret is `BLOBIO_STATUS_PERMISSION_DENIED`,
+ * never the secret; a setting the store does not have is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT`. On success `*out` receives a string to
+ * release with `blobio_string_free()`.
+ */
+blobio_status blobio_store_option(const struct blobio_store *store,
+                                  const char *key,
+                                  char **out);
 
 /**
  * Writes `len` bytes at `data` to `path`, atomically: a concurrent reader

@@ -39,6 +39,8 @@ mod callbacks;
 
 mod store;
 
+mod open;
+
 mod objects;
 
 mod buffer;
@@ -67,6 +69,10 @@ pub use list::{
     blobio_list, blobio_list_directories, blobio_list_free, blobio_list_get, blobio_list_len,
     blobio_list_objects, blobio_object_info, blobio_object_list, blobio_object_list_free,
     blobio_object_list_get, blobio_object_list_len,
+};
+pub use open::{
+    blobio_open, blobio_open_config, blobio_options, blobio_options_free, blobio_options_new,
+    blobio_options_set, blobio_store_option,
 };
 pub use objects::{
     blobio_append_from, blobio_delete, blobio_delete_batch, blobio_exists, blobio_read,

@@ -32,6 +32,27 @@ use crate::s3::{S3Backend, S3Config};
 /// [`crate::ErrorKind::InvalidArgument`]; `resilient=true` wraps the store
 /// in [`ResilientBackend`].
 pub fn open(url: &str, options: &Options) -> Result<Box<dyn Backend>> {
+    open_store(url, options).map(Opened::into_backend)
+}
+
+/// What [`open`] made: the C layer keeps a resilient wrapper as itself, to
+/// reach its circuit breaker.
+pub(crate) enum Opened {
+    Plain(Box<dyn Backend>),
+    Resilient(Box<ResilientBackend>),
+}
+
+impl Opened {
+    pub(crate) fn into_backend(self) -> Box<dyn Backend> {
+        match self {
+            Opened::Plain(b) => b,
+            Opened::Resilient(r) => r,
+        }
+    }
+}
+
+/// [`open`], keeping what it made.
+pub(crate) fn open_store(url: &str, options: &Options) -> Result<Opened> {
     build(url::parse(url)?, options)
 }
 
@@ -41,6 +62,11 @@ pub fn open(url: &str, options: &Options) -> Result<Box<dyn Backend>> {
 /// `options`, the environment or the credential chain. `options` may also
 /// change any other setting.
 pub fn open_config(kind: &str, config_json: &str, options: &Options) -> Result<Box<dyn Backend>> {
+    open_config_store(kind, config_json, options).map(Opened::into_backend)
+}
+
+/// [`open_config`], keeping what it made.
+pub(crate) fn open_config_store(kind: &str, config_json: &str, options: &Options) -> Result<Opened> {
     let json: Json = serde_json::from_str(config_json)
         .map_err(|e| Error::invalid_argument(format!("config_json is not JSON: {e}")))?;
     let Json::Object(fields) = json else {
@@ -167,7 +193,7 @@ fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-fn build(target: Target, o: &Options) -> Result<Box<dyn Backend>> {
+fn build(target: Target, o: &Options) -> Result<Opened> {
     let circuit_keys = ["circuit_max_failures", "circuit_open_timeout_ms", "circuit_half_open_requests"];
     let resilient = o.flag("resilient") == Some(true);
     if !resilient {
@@ -231,7 +257,7 @@ fn build(target: Target, o: &Options) -> Result<Box<dyn Backend>> {
         }
     };
     if !resilient {
-        return Ok(store);
+        return Ok(Opened::Plain(store));
     }
     let policy = retry_policy(o);
     let defaults = ResilientConfig::default();
@@ -246,7 +272,7 @@ fn build(target: Target, o: &Options) -> Result<Box<dyn Backend>> {
         retry_max_delay: policy.max_delay,
         retry_timeout: policy.retry_timeout,
     };
-    Ok(Box::new(ResilientBackend::new(store, cfg)?))
+    Ok(Opened::Resilient(Box::new(ResilientBackend::new(store, cfg)?)))
 }
 
 /// An endpoint on an IP address or `localhost`: path-style URLs, as
