@@ -14,6 +14,11 @@
  *   released with the matching blobio_*_free function, never with free(); every
  *   *_free function accepts NULL.
  * - No panic crosses into C: a bug inside blobio gives BLOBIO_STATUS_PANIC.
+ * - Stores are opened with blobio_open(url, options): string keys and values, so
+ *   the interface grows by keys, never by struct members. No struct the library
+ *   reads or writes through a pointer ever grows; new object fields come through
+ *   accessors. (0.2.0 removed the struct-based blobio_s3_new, blobio_azure_new
+ *   and blobio_resilient_new.)
  *
  * Threads
  * - A blobio_store may be shared by any number of threads at once; only
@@ -55,9 +60,7 @@ typedef struct blobio_store blobio_store;
 typedef struct blobio_object_list blobio_object_list;
 typedef struct blobio_buffer blobio_buffer;
 typedef struct blobio_object_info blobio_object_info;
-typedef struct blobio_s3_config blobio_s3_config;
-typedef struct blobio_azure_config blobio_azure_config;
-typedef struct blobio_resilient_config blobio_resilient_config;
+typedef struct blobio_options blobio_options;
 
 /**
  * Major version of the blobio headers a program was compiled against.
@@ -68,7 +71,7 @@ typedef struct blobio_resilient_config blobio_resilient_config;
 /**
  * Minor version of the blobio headers a program was compiled against.
  */
-#define BLOBIO_VERSION_MINOR 1
+#define BLOBIO_VERSION_MINOR 2
 
 /**
  * Patch version of the blobio headers a program was compiled against.
@@ -323,261 +326,6 @@ struct blobio_object_info {
     int64_t last_modified_unix_ms;
 };
 
-/**
- * Configuration of an S3 store for `blobio_s3_new()`. Zero-initialise it
- * (`blobio_s3_config cfg = {0};`) and set what you need: a NULL string or
- * a 0 number means the default. Strings are only read during the call.
- */
-struct blobio_s3_config {
-    /**
-     * Bucket name (required).
-     */
-    const char *bucket;
-    /**
-     * Region; NULL: `AWS_REGION`, then `AWS_DEFAULT_REGION`, then
-     * `us-east-1`.
-     */
-    const char *region;
-    /**
-     * Endpoint URL of an S3-compatible store (`http://127.0.0.1:9000`); a
-     * bare `host:port` gets `https://` or `http://` from `use_ssl`. NULL:
-     * `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, then AWS.
-     */
-    const char *endpoint;
-    /**
-     * Access key id; NULL: `AWS_ACCESS_KEY_ID`.
-     */
-    const char *access_key;
-    /**
-     * Secret access key; NULL: `AWS_SECRET_ACCESS_KEY`.
-     */
-    const char *secret_key;
-    /**
-     * Session token of temporary credentials; NULL: `AWS_SESSION_TOKEN`.
-     */
-    const char *session_token;
-    /**
-     * Key prefix under which the store lives (normalised as
-     * `blobio_sanitize_s3_prefix()` does); NULL: none.
-     */
-    const char *prefix;
-    /**
-     * Scheme for a bare `host:port` endpoint: true for https.
-     */
-    bool use_ssl;
-    /**
-     * Path-style URLs (`endpoint/bucket/key`), which most S3-compatible
-     * stores and IP endpoints need.
-     */
-    bool path_style;
-    /**
-     * Connect timeout in milliseconds; 0: 10 s.
-     */
-    uint32_t connect_timeout_ms;
-    /**
-     * Time allowed to send a request and receive the response headers, in
-     * milliseconds; 0: 60 s.
-     */
-    uint32_t request_timeout_ms;
-    /**
-     * PEM file of CA certificates to trust instead of the system CA store;
-     * NULL: `BLOBIO_CA_BUNDLE`, then the system store (`SSL_CERT_FILE`, else
-     * the distribution bundle, as listed in the README).
-     */
-    const char *ca_bundle_path;
-    /**
-     * Part size of multipart uploads in bytes (at least 5 MiB); 0: 16 MiB.
-     */
-    uint64_t part_size;
-    /**
-     * Parts uploaded at once; 0: 5.
-     */
-    uint32_t upload_concurrency;
-    /**
-     * Size at or above which uploads go multipart, in bytes; 0: 100 MiB.
-     */
-    uint64_t multipart_threshold;
-    /**
-     * Longest silence while a body is sent or received (a stalled
-     * transfer), in milliseconds; 0: 30 s. (Added after the other fields so
-     * that their offsets never move.)
-     */
-    uint32_t stall_timeout_ms;
-    /**
-     * Objects at least this many bytes long are read as parallel ranged
-     * GETs (each with If-Match, so a replaced object is an error, never a
-     * mix); 0: 32 MiB; `UINT64_MAX`: always one stream.
-     */
-    uint64_t download_threshold;
-    /**
-     * Size of each range of a parallel read, in bytes; 0: 8 MiB.
-     */
-    uint64_t download_part_size;
-    /**
-     * Ranges in flight in a parallel read; 0: 4. Memory is bounded by
-     * (download_concurrency + 1) × download_part_size.
-     */
-    uint32_t download_concurrency;
-};
-
-/**
- * Configuration of an Azure Blob store for `blobio_azure_new()`.
- * Zero-initialise it (`blobio_azure_config cfg = {0};`) and set what you
- * need: a NULL string or a 0 number means the default. Strings are only
- * read during the call.
- *
- * Credentials are taken in this order: `connection_string`; else
- * `account_name` + `sas_token`; else `account_name` + `account_key`; else
- * `account_name` + `use_managed_identity`. When none of
- * `connection_string`, `sas_token`, `account_key` and
- * `use_managed_identity` is set, the same order applies to the variables
- * `AZURE_STORAGE_CONNECTION_STRING`, `AZURE_STORAGE_SAS_TOKEN` and
- * `AZURE_STORAGE_KEY`; a NULL `account_name` falls back to
- * `AZURE_STORAGE_ACCOUNT`. Nothing usable: `BLOBIO_STATUS_INVALID_ARGUMENT`.
- */
-struct blobio_azure_config {
-    /**
-     * A storage connection string (`AccountName=...;AccountKey=...`,
-     * `BlobEndpoint=...;SharedAccessSignature=...`,
-     * `UseDevelopmentStorage=true`, ...).
-     */
-    const char *connection_string;
-    /**
-     * Storage account name.
-     */
-    const char *account_name;
-    /**
-     * Storage account key (base64), for Shared Key signing.
-     */
-    const char *account_key;
-    /**
-     * A SAS token, with or without its leading `?`.
-     */
-    const char *sas_token;
-    /**
-     * Container name (required).
-     */
-    const char *container_name;
-    /**
-     * Blob service endpoint; NULL: what the connection string says, else
-     * `https://<account>.blob.core.windows.net`. A path-style endpoint such
-     * as Azurite's `http://127.0.0.1:10000/devstoreaccount1` works too.
-     */
-    const char *endpoint;
-    /**
-     * PEM file of CA certificates to trust instead of the system CA store;
-     * NULL: `BLOBIO_CA_BUNDLE`, then the system store (`SSL_CERT_FILE`, else
-     * the distribution bundle, as listed in the README).
-     */
-    const char *ca_bundle_path;
-    /**
-     * Authenticate with bearer tokens of the machine's managed identity
-     * (from the instance metadata endpoint).
-     */
-    bool use_managed_identity;
-    /**
-     * Connect timeout in milliseconds; 0: 10 s.
-     */
-    uint32_t connect_timeout_ms;
-    /**
-     * Time allowed to send a request and receive the response headers, in
-     * milliseconds; 0: 60 s.
-     */
-    uint32_t request_timeout_ms;
-    /**
-     * Client id of a user-assigned managed identity; NULL:
-     * `AZURE_CLIENT_ID`, then the system-assigned identity.
-     */
-    const char *managed_identity_client_id;
-    /**
-     * Token endpoint of the managed identity; NULL: `AZURE_MSI_ENDPOINT`,
-     * then `http://169.254.169.254/metadata/identity/oauth2/token`.
-     */
-    const char *managed_identity_endpoint;
-    /**
-     * Size of every staged block but the last, in bytes; 0: 8 MiB.
-     */
-    uint64_t block_size;
-    /**
-     * Uploads of a known size below this many bytes go as one request;
-     * 0: 32 MiB.
-     */
-    uint64_t single_put_threshold;
-    /**
-     * Blocks uploaded at once; 0: 8.
-     */
-    uint32_t upload_concurrency;
-    /**
-     * Longest silence while a body is sent or received (a stalled
-     * transfer), in milliseconds; 0: 30 s. (Added after the other fields so
-     * that their offsets never move.)
-     */
-    uint32_t stall_timeout_ms;
-    /**
-     * Objects at least this many bytes long are read as parallel ranged
-     * GETs (each with If-Match, so a replaced object is an error, never a
-     * mix); 0: 32 MiB; `UINT64_MAX`: always one stream.
-     */
-    uint64_t download_threshold;
-    /**
-     * Size of each range of a parallel read, in bytes; 0: 8 MiB.
-     */
-    uint64_t download_part_size;
-    /**
-     * Ranges in flight in a parallel read; 0: 4. Memory is bounded by
-     * (download_concurrency + 1) × download_part_size.
-     */
-    uint32_t download_concurrency;
-};
-
-/**
- * Settings of `blobio_resilient_new()`. Zero-initialise it
- * (`blobio_resilient_config cfg = {0};`) and set what you need: every 0
- * means the default (those of the Go package). To turn retries off (each
- * call attempted once, still guarded by the breaker) set `no_retries`:
- * `max_retries = 0` alone means the default.
- */
-struct blobio_resilient_config {
-    /**
-     * Consecutive failures (network errors, timeouts, HTTP 5xx, throttling)
-     * that open the circuit; 0: 5. Final answers such as NOT_FOUND never
-     * count.
-     */
-    uint32_t max_failures;
-    /**
-     * How long an open circuit refuses calls before letting probes
-     * through, in milliseconds; 0: 30 s.
-     */
-    uint32_t open_timeout_ms;
-    /**
-     * Probes a half-open circuit lets through at once, and the successes
-     * that close it; 0: 3.
-     */
-    uint32_t half_open_max_requests;
-    /**
-     * Retries after the first attempt of a call; 0: 3 (see `no_retries`
-     * for none).
-     */
-    uint32_t max_retries;
-    /**
-     * Delay before the first retry in milliseconds, doubling at each
-     * further retry (with jitter); 0: 100 ms.
-     */
-    uint32_t retry_delay_ms;
-    /**
-     * Cap on the delay between retries in milliseconds, a server's
-     * `Retry-After` included; 0: 5 s.
-     */
-    uint32_t retry_max_delay_ms;
-    /**
-     * True: no retries at all, whatever `max_retries` says; every call is
-     * attempted once through the circuit breaker. False (as in a
-     * zero-initialised config): `max_retries` applies. (Added after the
-     * other fields so that their offsets never move.)
-     */
-    bool no_retries;
-};
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -759,7 +507,7 @@ blobio_status blobio_write_from(const struct blobio_store *store,
 /**
  * `blobio_write_from()` from a source that can start over: `rewind` (see
  * `blobio_rewind_cb`) puts it back at its first byte. A store made by
- * `blobio_resilient_new()` then retries the whole upload after a transient
+ * `blobio_open() with `resilient=true`` then retries the whole upload after a transient
  * failure (network error, timeout, HTTP 5xx, 429), calling `rewind` before
  * each new attempt; any other store makes one attempt and never calls
  * `rewind`. `size` is the byte count of every pass (-1: unknown).
@@ -998,16 +746,6 @@ blobio_status blobio_sanitize_s3_prefix(const char *prefix,
                                         char **out);
 
 /**
- * Opens a store in an S3 bucket (AWS or any S3-compatible store). Every
- * request is signed with AWS Signature V4. The bucket is checked once (at
- * most 10 s); a missing bucket is only logged, so a store can be opened
- * before its bucket exists. On success `*out` receives a store to release
- * with `blobio_store_free()`.
- */
-blobio_status blobio_s3_new(const struct blobio_s3_config *cfg,
-                            struct blobio_store **out);
-
-/**
  * The `s3://bucket/prefix/path` URI of a key of an S3 store.
  * `BLOBIO_STATUS_UNSUPPORTED` for other stores. On success `*out` receives
  * a string to release with `blobio_string_free()`.
@@ -1051,47 +789,7 @@ blobio_status blobio_s3_query_path_range(const struct blobio_store *store,
                                          struct blobio_list **out);
 
 /**
- * Opens a store in an Azure Blob Storage container (or Azurite). Requests
- * are signed with the account key (Shared Key), or carry a SAS token or a
- * managed identity's bearer token. The container is checked once (at most
- * 10 s); a missing container is only logged, so a store can be opened
- * before its container exists. On success `*out` receives a store to
- * release with `blobio_store_free()`.
- */
-blobio_status blobio_azure_new(const struct blobio_azure_config *cfg,
-                               struct blobio_store **out);
-
-/**
- * Wraps `inner` in retries with exponential backoff (and jitter) behind a
- * circuit breaker. Only failures that may go away are retried — network
- * errors, timeouts, HTTP 5xx, 429, SlowDown, ServerBusy — never a final
- * answer (NOT_FOUND, PERMISSION_DENIED, ...), and never while the circuit
- * is open. Retries never corrupt data: `blobio_read_to()` and
- * `blobio_read_to_at()` resume where a failed transfer stopped, on the
- * same version of the object (an object replaced in between fails with
- * `BLOBIO_STATUS_PRECONDITION_FAILED` and nothing is spliced), and
- * `blobio_write_from()` is not retried, as its callback cannot be
- * replayed (each part of a large upload is still resent on its own):
- * `blobio_write_from_rewindable()`, whose source can start over, is. A
- * `Retry-After` on a 429 or 503 answer sets the pause before the next
- * attempt (within `retry_max_delay_ms`). The wrapper and the store share
- * one retry budget per call: a part or range the store sends again, and
- * the wrapper's own attempts, add up to `max_retries` retries in all.
- *
- * `cfg` may be NULL for the defaults. The new store has `inner`'s kind,
- * paths and capabilities; the `blobio_circuit_*` functions work on it.
- *
- * Ownership: `inner` is always taken over, on failure too — never use or
- * free it after this call. On success `*out` receives the wrapped store,
- * to release with `blobio_store_free()` (which closes `inner` as well); on
- * failure `inner` has been closed and released.
- */
-blobio_status blobio_resilient_new(struct blobio_store *inner,
-                                   const struct blobio_resilient_config *cfg,
-                                   struct blobio_store **out);
-
-/**
- * The circuit state of a store made by `blobio_resilient_new()`:
+ * The circuit state of a store made by `blobio_open() with `resilient=true``:
  * `BLOBIO_CIRCUIT_CLOSED` (0), `BLOBIO_CIRCUIT_OPEN` (1) or
  * `BLOBIO_CIRCUIT_HALF_OPEN` (2), written to `*state`. An open circuit
  * whose timeout has passed reads as half-open. `BLOBIO_STATUS_UNSUPPORTED`
@@ -1101,7 +799,7 @@ blobio_status blobio_circuit_state(const struct blobio_store *store,
                                    int32_t *state);
 
 /**
- * Closes the circuit of a store made by `blobio_resilient_new()` and
+ * Closes the circuit of a store made by `blobio_open() with `resilient=true`` and
  * clears its count of consecutive failures (the totals of
  * `blobio_circuit_stats_json()` stay). `BLOBIO_STATUS_UNSUPPORTED` for a
  * store that is not resilient.
@@ -1110,7 +808,7 @@ blobio_status blobio_circuit_reset(const struct blobio_store *store);
 
 /**
  * The circuit breaker's state and counters of a store made by
- * `blobio_resilient_new()`, as a JSON object:
+ * `blobio_open() with `resilient=true``, as a JSON object:
  * `{"state":"closed"|"open"|"half_open", "state_code":0|1|2,
  * "consecutive_failures", "successes", "failures", "neutral", "rejected",
  * "retries", "times_opened", "last_failure_unix_ms" (null when none)}`.

@@ -51,15 +51,11 @@ mod strings;
 
 mod s3;
 
-mod azure;
-
 mod resilient;
 
 mod boundary;
 
-mod config;
 
-pub use azure::{blobio_azure_config, blobio_azure_new};
 pub use buffer::{blobio_buffer, blobio_buffer_free};
 pub use callbacks::{blobio_read_cb, blobio_rewind_cb, blobio_write_cb};
 pub use last_error::{
@@ -80,13 +76,10 @@ pub use objects::{
     blobio_write, blobio_write_from, blobio_write_from_rewindable,
 };
 pub use resilient::{
-    blobio_circuit_reset, blobio_circuit_state, blobio_circuit_stats_json,
-    blobio_resilient_config, blobio_resilient_new, BLOBIO_CIRCUIT_CLOSED,
+    blobio_circuit_reset, blobio_circuit_state, blobio_circuit_stats_json, BLOBIO_CIRCUIT_CLOSED,
     BLOBIO_CIRCUIT_HALF_OPEN, BLOBIO_CIRCUIT_OPEN,
 };
-pub use s3::{
-    blobio_s3_config, blobio_s3_new, blobio_s3_path, blobio_s3_query_path, blobio_s3_query_path_range,
-};
+pub use s3::{blobio_s3_path, blobio_s3_query_path, blobio_s3_query_path_range};
 pub use status::{blobio_status, blobio_status_str};
 pub use store::{
     blobio_local_new, blobio_store, blobio_store_config_json, blobio_store_free, blobio_store_kind,

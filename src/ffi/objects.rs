@@ -111,7 +111,7 @@ unsafe fn write_from(
 
 /// `blobio_write_from()` from a source that can start over: `rewind` (see
 /// `blobio_rewind_cb`) puts it back at its first byte. A store made by
-/// `blobio_resilient_new()` then retries the whole upload after a transient
+/// `blobio_open() with `resilient=true`` then retries the whole upload after a transient
 /// failure (network error, timeout, HTTP 5xx, 429), calling `rewind` before
 /// each new attempt; any other store makes one attempt and never calls
 /// `rewind`. `size` is the byte count of every pass (-1: unknown).

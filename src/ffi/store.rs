@@ -73,14 +73,6 @@ impl blobio_store {
     pub(crate) fn circuit(&self) -> Option<&CircuitBreaker> {
         self.as_resilient().map(|r| &**r.circuit())
     }
-
-    /// Takes the backend out of the handle.
-    pub(crate) fn into_backend(self) -> Box<dyn Backend> {
-        match self.backend {
-            Held::Plain(b) => b,
-            Held::Resilient(r) => r,
-        }
-    }
 }
 
 /// Opens a store in the local directory `base_path`, creating the directory

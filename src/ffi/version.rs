@@ -9,7 +9,7 @@ use super::boundary::guard;
 /// Compare with `blobio_version()` to detect a mismatched shared library.
 pub const BLOBIO_VERSION_MAJOR: u32 = 0;
 /// Minor version of the blobio headers a program was compiled against.
-pub const BLOBIO_VERSION_MINOR: u32 = 1;
+pub const BLOBIO_VERSION_MINOR: u32 = 2;
 /// Patch version of the blobio headers a program was compiled against.
 pub const BLOBIO_VERSION_PATCH: u32 = 0;
 
