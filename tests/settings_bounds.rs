@@ -272,3 +272,16 @@ fn azure_upload_beyond_50000_blocks_is_refused_before_reading() {
     let store = AzureBlobBackend::new(cfg).unwrap();
     too_many_parts(&store, AZURE_MAX_BLOCKS * block + 1, "block");
 }
+
+#[test]
+fn control_characters_in_names_and_endpoints_are_refused_not_stripped() {
+    let mut cfg = s3_config();
+    cfg.endpoint = Some(format!("http://127.0.0.1:{}\r\nX-Injected: 1", closed_port()));
+    refused(S3Backend::new(cfg), "endpoint", "an endpoint with CR/LF");
+    let mut cfg = s3_config();
+    cfg.prefix = "tenant\n".into();
+    refused(S3Backend::new(cfg), "prefix", "a prefix with a newline");
+    let mut cfg = azure_config();
+    cfg.account_name = Some("devstore\naccount1".into());
+    refused(AzureBlobBackend::new(cfg), "account_name", "an account name with a newline");
+}

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::http::{RequestBody, Transport};
 use crate::paths::sanitize_s3_prefix;
 use crate::remote::client::Client;
-use crate::remote::settings::{Download, Limits, Names, Settings};
+use crate::remote::settings::{no_control, Download, Limits, Names, Settings};
 use crate::remote::{Ops, Protocol, RemoteStore};
 pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
@@ -99,6 +99,22 @@ impl RemoteStore<Azure> {
             return Err(Error::invalid_argument("Azure container name is required"));
         }
         check_container_name(&container)?;
+        for (what, value) in [
+            ("prefix", Some(&cfg.prefix)),
+            ("account_name", cfg.account_name.as_ref()),
+            ("endpoint", cfg.endpoint.as_ref()),
+            ("connection string", cfg.connection_string.as_ref()),
+        ] {
+            if let Some(v) = value {
+                // A connection string is a secret: never shown.
+                if what == "connection string" && v.chars().any(char::is_control) {
+                    return Err(Error::invalid_argument(
+                        "Azure connection string contains a control character",
+                    ));
+                }
+                no_control("Azure", what, v)?;
+            }
+        }
         if !(1..=MAX_LIST_PAGE_SIZE).contains(&cfg.list_page_size) {
             return Err(Error::invalid_argument(format!(
                 "Azure list_page_size {} must be between 1 and {MAX_LIST_PAGE_SIZE}",

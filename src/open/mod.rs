@@ -214,9 +214,16 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             cfg.prefix = one_of("the prefix", non_empty(prefix), o.text("prefix"))?.unwrap_or_default();
             cfg.region = one_of("the region", region, o.text("region"))?;
             cfg.endpoint = o.text("endpoint");
+            // The endpoint the store will use (the option, else what the
+            // environment says) decides the default URL style.
+            let endpoint = cfg.endpoint.clone().or_else(|| {
+                ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+                    .iter()
+                    .find_map(|v| std::env::var(v).ok().filter(|e| !e.is_empty()))
+            });
             cfg.path_style = match o.get("url_style") {
                 Some(style) => style == "path",
-                None => cfg.endpoint.as_deref().is_some_and(ip_or_localhost),
+                None => endpoint.as_deref().is_some_and(ip_or_localhost),
             };
             cfg.use_ssl = o.flag("allow_http") != Some(true);
             cfg.skip_signature = o.flag("skip_signature") == Some(true);

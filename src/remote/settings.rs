@@ -17,6 +17,18 @@ pub const MAX_CONCURRENCY: usize = 256;
 /// Largest range of a parallel download: 5 GiB.
 pub const MAX_DOWNLOAD_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
+/// Refuses a setting with a control character: it would end up in a URL or
+/// a header (a CR/LF in an endpoint would change the request; one in an
+/// account name would fail every request later).
+pub(crate) fn no_control(store: &str, what: &str, value: &str) -> Result<()> {
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_argument(format!(
+            "{store} {what} {value:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
 /// What a protocol allows of an upload in parts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {

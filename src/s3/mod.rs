@@ -33,7 +33,7 @@ use crate::http::Transport;
 use crate::layout;
 use crate::paths::sanitize_s3_prefix;
 use crate::remote::client::Client;
-use crate::remote::settings::{Download, Limits, Names, Settings};
+use crate::remote::settings::{no_control, Download, Limits, Names, Settings};
 use crate::remote::{Ops, Protocol, RemoteStore};
 pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
@@ -77,6 +77,16 @@ impl RemoteStore<S3> {
     pub fn new(cfg: S3Config) -> Result<Self> {
         if cfg.bucket.trim().is_empty() {
             return Err(Error::invalid_argument("S3 bucket name is required"));
+        }
+        for (what, value) in [
+            ("bucket", Some(&cfg.bucket)),
+            ("prefix", Some(&cfg.prefix)),
+            ("region", cfg.region.as_ref()),
+            ("endpoint", cfg.endpoint.as_ref()),
+        ] {
+            if let Some(v) = value {
+                no_control("S3", what, v)?;
+            }
         }
         let settings = Settings {
             prefix: sanitize_s3_prefix(&cfg.prefix),
