@@ -297,3 +297,21 @@ fn environment_fallbacks_fill_what_the_options_leave_out() {
         round_trip(&*az, "from-env");
     });
 }
+
+#[test]
+fn azure_account_and_key_come_from_the_environment_too() {
+    let container = Azurite::Http.new_container("open-env-az");
+    let env = vec![
+        ("AZURE_STORAGE_ACCOUNT", Azurite::account()),
+        ("AZURE_STORAGE_KEY", Azurite::key()),
+        ("OPEN_ENV_CONTAINER", container),
+        ("OPEN_ENV_ENDPOINT", Azurite::Http.endpoint()),
+    ];
+    in_child("azure_account_and_key_come_from_the_environment_too", &env, CLOUD_ENV, || {
+        let container = std::env::var("OPEN_ENV_CONTAINER").unwrap();
+        let o = opts(&[("endpoint", &std::env::var("OPEN_ENV_ENDPOINT").unwrap())]);
+        let az = open(&format!("az://{container}"), &o).unwrap();
+        round_trip(&*az, "account-from-env");
+        assert_eq!(store_option(&*az, "account_name").unwrap(), "devstoreaccount1");
+    });
+}
