@@ -529,6 +529,7 @@ macro_rules! capability_accessors {
     )*};
 }
 
+#[deny(clippy::missing_trait_methods)]
 impl Backend for ResilientBackend {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         self.call(path, |_| self.inner.write(path, data))
