@@ -49,6 +49,17 @@ pub struct HttpConfig {
 }
 
 impl HttpConfig {
+    /// The settings as `config_json` members, under their option names.
+    pub(crate) fn config_json(&self, out: &mut serde_json::Map<String, serde_json::Value>) {
+        let ms = |d: Duration| serde_json::Value::from(d.as_millis() as u64);
+        out.insert("connect_timeout_ms".into(), ms(self.timeouts.connect));
+        out.insert("request_timeout_ms".into(), ms(self.timeouts.request));
+        out.insert("stall_timeout_ms".into(), ms(self.timeouts.stall));
+        if let Some(p) = &self.ca_bundle {
+            out.insert("ca_bundle_path".into(), p.to_string_lossy().into_owned().into());
+        }
+    }
+
     /// The same settings with every timeout at most `bound` (for a quick
     /// check at open, or a token fetch).
     pub(crate) fn bounded(&self, bound: Duration) -> HttpConfig {

@@ -61,6 +61,8 @@ pub struct Azure {
     container_path: String,
     auth: Auth,
     list_page_size: u32,
+    /// As configured (a child process applies its own BLOBIO_CA_BUNDLE).
+    http: crate::http::HttpConfig,
 }
 
 /// Container names: 3-63 of `a-z 0-9 -`, starting and ending with a letter
@@ -171,6 +173,7 @@ impl RemoteStore<Azure> {
             origin,
             auth,
             list_page_size: cfg.list_page_size,
+            http: cfg.http.clone(),
         };
         log::debug!(
             "Azure Blob store: container {} at {} ({})",
@@ -254,6 +257,7 @@ impl Ops for Azure {
         out.insert("endpoint".into(), self.endpoint.clone().into());
         out.insert("auth".into(), self.auth.method().into());
         out.insert("list_page_size".into(), self.list_page_size.into());
+        self.http.config_json(out);
     }
 
     fn storage_root(&self) -> String {
@@ -299,6 +303,7 @@ mod tests {
             container_path: "/devstoreaccount1/data".into(),
             auth: Auth::new("devstoreaccount1", resolved.credential, &HttpConfig::default()).unwrap(),
             list_page_size: 1,
+            http: HttpConfig::default(),
         };
         assert_eq!(
             az.blob_path("db/a b+c%d!$&'()*,;=@~_.-/ü.parquet"),

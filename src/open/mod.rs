@@ -143,7 +143,7 @@ pub(crate) fn open_config_store(kind: &str, config_json: &str, options: &Options
 /// [`crate::ErrorKind::PermissionDenied`]; a setting the store does not
 /// have is [`crate::ErrorKind::InvalidArgument`].
 pub fn store_option(store: &dyn Backend, key: &str) -> Result<String> {
-    let Some((k, _)) = lookup(key) else {
+    let Some((k, inverted)) = lookup(key) else {
         return Err(Error::invalid_argument(format!("unknown option {:?}", key.trim())));
     };
     if k.value == Value::Secret {
@@ -165,18 +165,25 @@ pub fn store_option(store: &dyn Backend, key: &str) -> Result<String> {
         "circuit_max_failures" => circuit("max_failures"),
         "circuit_open_timeout_ms" => circuit("open_timeout_ms"),
         "circuit_half_open_requests" => circuit("half_open_max_requests"),
-        "retry_delay_ms" | "retry_max_delay_ms" => circuit(k.name),
+        "retry_delay_ms" | "retry_max_delay_ms" => circuit(k.name).or_else(|| field(&[k.name])),
         name => field(&[name]).or_else(|| circuit(name)),
     };
-    match found {
-        Some(Json::String(s)) => Ok(s),
-        Some(v) => Ok(v.to_string()),
-        None => Err(Error::invalid_argument(format!(
+    let value = match found {
+        Some(Json::String(s)) => s,
+        Some(v) => v.to_string(),
+        None => return Err(Error::invalid_argument(format!(
             "option {} is not a setting of this {} store",
             k.name,
             store.kind()
         ))),
-    }
+    };
+    // An inverted alias reads as it was set: use_ssl is !allow_http,
+    // aws_virtual_hosted_style_request is url_style == vhost.
+    Ok(match (inverted, k.value, value.as_str()) {
+        (true, Value::Bool, "true") | (true, Value::UrlStyle, "path") => "false".to_owned(),
+        (true, Value::Bool, "false") | (true, Value::UrlStyle, "vhost") => "true".to_owned(),
+        _ => value,
+    })
 }
 
 /// The one value of a setting that the URL and an option may both give.

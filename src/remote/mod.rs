@@ -537,6 +537,8 @@ impl Engine {
             "retry_timeout_ms",
             (s.retry.retry_timeout.as_millis() as u64).into(),
         );
+        put("retry_delay_ms", (s.retry.base_delay.as_millis() as u64).into());
+        put("retry_max_delay_ms", (s.retry.max_delay.as_millis() as u64).into());
         serde_json::Value::Object(out).to_string()
     }
 

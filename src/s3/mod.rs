@@ -55,6 +55,9 @@ pub struct S3 {
     endpoint: String,
     use_ssl: bool,
     path_style: bool,
+    skip_signature: bool,
+    /// As configured (a child process applies its own BLOBIO_CA_BUNDLE).
+    http: crate::http::HttpConfig,
 }
 
 impl S3 {
@@ -150,6 +153,7 @@ impl RemoteStore<S3> {
                 ))
             }
         };
+        let configured_http = cfg.http.clone();
         let mut http = cfg.http.clone();
         http.ca_bundle = http
             .ca_bundle
@@ -168,6 +172,8 @@ impl RemoteStore<S3> {
             endpoint,
             use_ssl: cfg.use_ssl,
             path_style: cfg.path_style,
+            skip_signature: cfg.skip_signature,
+            http: configured_http,
         };
         RemoteStore::open(proto, client, settings, check)
     }
@@ -233,6 +239,8 @@ impl Ops for S3 {
         out.insert("endpoint".into(), self.endpoint.clone().into());
         out.insert("path_style".into(), self.path_style.into());
         out.insert("use_ssl".into(), self.use_ssl.into());
+        out.insert("skip_signature".into(), self.skip_signature.into());
+        self.http.config_json(out);
     }
 
     fn storage_root(&self) -> String {
