@@ -50,8 +50,8 @@ int main(void) {
         return 1;
     }
     blobio_store *store = NULL;
-    blobio_status st = blobio_local_new(dir, &store);
-    if (st) fail("blobio_local_new", st);
+    blobio_status st = blobio_open(dir, NULL, &store);
+    if (st) fail("blobio_open", st);
     static uint8_t data[OBJECT_LEN], buf[RANGE_LEN];
     for (size_t i = 0; i < OBJECT_LEN; i++) data[i] = (uint8_t)(i * 31 % 251);
     if ((st = blobio_write(store, PATH, data, sizeof data))) fail("blobio_write", st);

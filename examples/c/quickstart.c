@@ -1,6 +1,7 @@
 /*
- * blobio quickstart: a local store, a few writes (one streamed through a
- * callback), a listing with sizes, a streamed read, and cleanup.
+ * blobio quickstart: a local store opened from a path, a few writes (one
+ * streamed through a callback), a listing with sizes, a streamed read, and
+ * cleanup.
  *
  *     make -C examples/c run            # builds libblobio and runs this
  *     ./build/quickstart [directory]    # default: ./blobio-demo
@@ -72,7 +73,16 @@ int main(int argc, char **argv) {
     int exit_code = 1;
 
     printf("blobio %s: local store in %s\n", blobio_version(), dir);
-    if (!check(blobio_local_new(dir, &store), "open store")) {
+    /* A plain path opens the local store in that directory (created when
+     * missing); NULL: no options. Any other store is a URL and options:
+     *
+     *     struct blobio_options *opts = NULL;
+     *     blobio_options_new(&opts);
+     *     blobio_options_set(opts, "region", "eu-west-1");
+     *     blobio_open("s3://my-bucket/some/prefix", opts, &store);
+     *     blobio_options_free(opts);   (the store does not need them)
+     */
+    if (!check(blobio_open(dir, NULL, &store), "open store")) {
         goto done;
     }
 

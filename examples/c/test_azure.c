@@ -1,6 +1,9 @@
 /*
  * C tests of blobio's Azure Blob store against Azurite, which checks every
- * Shared Key signature. Built and run under ASan+UBSan by `make -C examples/c
+ * Shared Key signature: stores opened with blobio_open("az://CONTAINER",
+ * options), by account key or connection string, under blobio's option
+ * names and object_store's aliases, their settings read back with
+ * blobio_store_option. Built and run under ASan+UBSan by `make -C examples/c
  * test-servers`, which scripts/test runs with the servers up. Needs
  * BLOBIO_TEST_AZURITE_ENDPOINT, _ACCOUNT, _KEY and BLOBIO_TEST_AZURE_CONTAINER
  * (an existing container); a missing variable fails the run.
@@ -11,57 +14,69 @@
 #include <stdlib.h>
 
 #include "store_checks.h"
+#include "test_open.h"
 
 static const char *endpoint, *account, *key, *container;
 
-static blobio_azure_config base_config(void) {
-    blobio_azure_config cfg = {0};
-    cfg.account_name = account;
-    cfg.account_key = key;
-    cfg.container_name = container;
-    cfg.endpoint = endpoint;
-    return cfg;
+/* The options of every store of these tests: Azurite's account, key and
+ * (path-style) endpoint. */
+static struct blobio_options *base_options(void) {
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "account_name", account);
+    SET_OPTION(opts, "account_key", key);
+    SET_OPTION(opts, "endpoint", endpoint);
+    return opts;
+}
+
+/* az://CONTAINER (az://CONTAINER/PREFIX when `prefix` is not NULL). */
+static const char *az_url(const char *prefix) {
+    static char url[512];
+    if (prefix) snprintf(url, sizeof url, "az://%s/%s", container, prefix);
+    else snprintf(url, sizeof url, "az://%s", container);
+    return url;
+}
+
+static blobio_store *open_azure_with(struct blobio_options *opts) {
+    return open_url(az_url(NULL), opts);
 }
 
 static blobio_store *open_azure(void) {
-    blobio_azure_config cfg = base_config();
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_azure_new(&cfg, &store));
-    CHECK(store != NULL);
-    return store;
+    return open_azure_with(base_options());
 }
 
 /* ------------------------------------------------------------------ tests */
 
-static void test_azure_new_checks_its_arguments(void) {
+static void test_open_checks_its_arguments(void) {
     blobio_store *store = NULL;
-    CHECK_STATUS(blobio_azure_new(NULL, &store), BLOBIO_STATUS_NULL_ARGUMENT);
-    blobio_azure_config cfg = base_config();
-    CHECK_STATUS(blobio_azure_new(&cfg, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
-    cfg.container_name = NULL;
-    CHECK_STATUS(blobio_azure_new(&cfg, &store), BLOBIO_STATUS_NULL_ARGUMENT);
-    CHECK(last_error_has("cfg->container_name"));
-    cfg.container_name = "";
-    CHECK_STATUS(blobio_azure_new(&cfg, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
-    cfg.container_name = "Not_A_Container";
-    CHECK_STATUS(blobio_azure_new(&cfg, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
+    struct blobio_options *opts = base_options();
+    CHECK_STATUS(blobio_open(NULL, opts, &store), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK(last_error_has("url"));
+    CHECK_STATUS(blobio_open(az_url(NULL), opts, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    /* No container, and one Azure does not allow. */
+    CHECK_STATUS(blobio_open("az://", opts, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK(last_error_has("container"));
+    CHECK_STATUS(blobio_open("az://Not_A_Container", opts, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
+    blobio_options_free(opts);
     /* A malformed connection string names the field, never the key. */
-    cfg = base_config();
+    opts = base_options();
     char cs[512];
     snprintf(cs, sizeof cs, "AccountName=%s;AccountKey=%s%%%%;BlobEndpoint=%s", account, key,
              endpoint);
-    cfg.connection_string = cs;
-    CHECK_STATUS(blobio_azure_new(&cfg, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
-    CHECK(last_error_has("AccountKey"));
+    SET_OPTION(opts, "connection_string", cs);
+    open_fails(az_url(NULL), opts, BLOBIO_STATUS_INVALID_ARGUMENT, "AccountKey");
     CHECK(!last_error_has(key));
     /* An account without any credential. */
-    cfg = base_config();
-    cfg.account_key = NULL;
     if (!getenv("AZURE_STORAGE_KEY") && !getenv("AZURE_STORAGE_SAS_TOKEN") &&
         !getenv("AZURE_STORAGE_CONNECTION_STRING")) {
-        CHECK_STATUS(blobio_azure_new(&cfg, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
-        CHECK(last_error_has("use_managed_identity"));
+        opts = new_options();
+        SET_OPTION(opts, "account_name", account);
+        SET_OPTION(opts, "endpoint", endpoint);
+        open_fails(az_url(NULL), opts, BLOBIO_STATUS_INVALID_ARGUMENT, "credentials");
     }
+    /* An S3 key on az://. */
+    opts = base_options();
+    SET_OPTION(opts, "region", "us-east-1");
+    open_fails(az_url(NULL), opts, BLOBIO_STATUS_INVALID_ARGUMENT, "region");
     CHECK(store == NULL);
 }
 
@@ -75,15 +90,15 @@ static void test_round_trip_list_and_batch_delete(void) {
 }
 
 static void test_streamed_block_upload_and_read(void) {
-    blobio_azure_config cfg = base_config();
-    cfg.block_size = 1u << 20;
-    cfg.upload_concurrency = 3;
+    struct blobio_options *opts = base_options();
+    SET_OPTION(opts, "block_size", "1MiB"); /* Azure's name for part_size */
+    SET_OPTION(opts, "upload_concurrency", "3");
     /* Reads of 1 MiB and more go as parallel 1 MiB ranges, 3 in flight. */
-    cfg.download_threshold = 1u << 20;
-    cfg.download_part_size = 1u << 20;
-    cfg.download_concurrency = 3;
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_azure_new(&cfg, &store));
+    SET_OPTION_U64(opts, "download_threshold", 1u << 20);
+    SET_OPTION(opts, "download_part_size", "1 MiB");
+    SET_OPTION(opts, "download_concurrency", "3");
+    blobio_store *store = open_azure_with(opts);
+    if (!store) return;
     char *json = NULL;
     CHECK_OK(blobio_store_config_json(store, &json));
     CHECK(json && strstr(json, "\"download_threshold\":1048576") != NULL);
@@ -97,11 +112,10 @@ static void test_connection_string_store(void) {
     char cs[512];
     snprintf(cs, sizeof cs, "DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
              account, key, endpoint);
-    blobio_azure_config cfg = {0};
-    cfg.connection_string = cs;
-    cfg.container_name = container;
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_azure_new(&cfg, &store));
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "connection_string", cs);
+    blobio_store *store = open_azure_with(opts);
+    if (!store) return;
     CHECK_OK(blobio_write(store, "c/cs.txt", (const uint8_t *)"cs", 2));
     int64_t size = 0;
     CHECK_OK(blobio_stat(store, "c/cs.txt", &size));
@@ -111,10 +125,10 @@ static void test_connection_string_store(void) {
 }
 
 static void test_wrong_key_is_permission_denied(void) {
-    blobio_azure_config cfg = base_config();
-    cfg.account_key = "bm90IHRoZSBhY2NvdW50IGtleQ==";
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_azure_new(&cfg, &store));
+    struct blobio_options *opts = base_options();
+    SET_OPTION(opts, "account_key", "bm90IHRoZSBhY2NvdW50IGtleQ=="); /* the last value wins */
+    blobio_store *store = open_azure_with(opts);
+    if (!store) return;
     CHECK_STATUS(blobio_write(store, "x", (const uint8_t *)"x", 1), BLOBIO_STATUS_PERMISSION_DENIED);
     CHECK(blobio_last_error_http_status() == 403);
     const char *code = blobio_last_error_code();
@@ -147,18 +161,102 @@ static void test_config_json_and_storage_path(void) {
     blobio_store_free(store);
 }
 
+/* Writes, reads and deletes one small object: Azurite accepted the
+ * Shared Key signature. */
+static void check_signed_round_trip(blobio_store *store, const char *path) {
+    CHECK_OK(blobio_write(store, path, (const uint8_t *)"aliased", 7));
+    blobio_buffer buf = {0};
+    CHECK_OK(blobio_read(store, path, &buf));
+    CHECK(buf.len == 7 && memcmp(buf.data, "aliased", 7) == 0);
+    blobio_buffer_free(&buf);
+    CHECK_OK(blobio_delete(store, path));
+}
+
+/* object_store's names (azure_storage_account_name, _account_key,
+ * _endpoint) and the azure:// form with a prefix reach the same container. */
+static void test_aliases_and_url_forms_reach_azurite(void) {
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "AZURE_STORAGE_ACCOUNT_NAME", account);
+    SET_OPTION(opts, "azure_storage_account_key", key);
+    SET_OPTION(opts, "azure_storage_endpoint", endpoint);
+    char url[512];
+    snprintf(url, sizeof url, "azure://%s/c-alias/", container);
+    blobio_store *store = open_url(url, opts);
+    if (store) {
+        CHECK(strcmp(blobio_store_kind(store), "azure") == 0);
+        CHECK(option_is(store, "prefix", "c-alias/"));
+        check_signed_round_trip(store, "azure.txt");
+    }
+    blobio_store_free(store);
+    /* The object is under the prefix: a store at the root sees it there. */
+    store = open_url(az_url("c-alias"), base_options());
+    if (store) {
+        CHECK_OK(blobio_write(store, "seen.txt", (const uint8_t *)"x", 1));
+        blobio_store_free(store);
+        store = open_azure();
+        bool exists = false;
+        CHECK_OK(blobio_exists(store, "c-alias/seen.txt", &exists));
+        CHECK(exists);
+        CHECK_OK(blobio_delete(store, "c-alias/seen.txt"));
+    }
+    blobio_store_free(store);
+}
+
+/* blobio_store_option reads back container, account, endpoint and prefix;
+ * a key, SAS token or connection string is PERMISSION_DENIED, and no JSON
+ * or message shows one. */
+static void test_store_option_reads_settings_back_but_never_a_secret(void) {
+    blobio_store *store = open_url(az_url("c-option"), base_options());
+    if (!store) return;
+    CHECK(option_is(store, "container", container));
+    CHECK(option_is(store, "azure_container_name", container));
+    CHECK(option_is(store, "account_name", account));
+    CHECK(option_is(store, "azure_storage_account_name", account));
+    CHECK(option_is(store, "endpoint", endpoint));
+    CHECK(option_is(store, "prefix", "c-option/"));
+    const char *secrets[] = {"account_key", "azure_storage_account_key", "access_key",
+                             "sas_token", "azure_storage_sas_token", "connection_string"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        CHECK(option_refused(store, secrets[i], BLOBIO_STATUS_PERMISSION_DENIED));
+        CHECK(!last_error_has(key));
+    }
+    CHECK(option_refused(store, "bucket", BLOBIO_STATUS_INVALID_ARGUMENT));
+    CHECK(option_refused(store, "region", BLOBIO_STATUS_INVALID_ARGUMENT));
+    blobio_store_free(store);
+
+    /* Through a connection string too: no key in the JSON. */
+    char cs[512];
+    snprintf(cs, sizeof cs, "DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
+             account, key, endpoint);
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "azure_storage_connection_string", cs);
+    store = open_azure_with(opts);
+    if (!store) return;
+    char *json = NULL;
+    CHECK_OK(blobio_store_config_json(store, &json));
+    CHECK(json && strstr(json, key) == NULL);
+    CHECK(json && strstr(json, "AccountKey") == NULL);
+    blobio_string_free(json);
+    CHECK(option_is(store, "account_name", account));
+    CHECK(option_refused(store, "connection_string", BLOBIO_STATUS_PERMISSION_DENIED));
+    blobio_store_free(store);
+}
+
 int main(void) {
     endpoint = need_env("BLOBIO_TEST_AZURITE_ENDPOINT");
     account = need_env("BLOBIO_TEST_AZURITE_ACCOUNT");
     key = need_env("BLOBIO_TEST_AZURITE_KEY");
     container = need_env("BLOBIO_TEST_AZURE_CONTAINER");
     static const struct test_case tests[] = {
-        {"azure_new_checks_its_arguments", test_azure_new_checks_its_arguments},
+        {"open_checks_its_arguments", test_open_checks_its_arguments},
         {"round_trip_list_and_batch_delete", test_round_trip_list_and_batch_delete},
         {"streamed_block_upload_and_read", test_streamed_block_upload_and_read},
         {"connection_string_store", test_connection_string_store},
         {"wrong_key_is_permission_denied", test_wrong_key_is_permission_denied},
         {"config_json_and_storage_path", test_config_json_and_storage_path},
+        {"aliases_and_url_forms_reach_azurite", test_aliases_and_url_forms_reach_azurite},
+        {"store_option_reads_settings_back_but_never_a_secret",
+         test_store_option_reads_settings_back_but_never_a_secret},
     };
     int passed = 0, failed = 0;
     run_tests(tests, sizeof tests / sizeof tests[0], &passed, &failed);

@@ -19,10 +19,14 @@ namespace {
 struct StoreDeleter {
     void operator()(blobio_store *s) const noexcept { blobio_store_free(s); }
 };
+struct OptionsDeleter {
+    void operator()(blobio_options *o) const noexcept { blobio_options_free(o); }
+};
 struct ListDeleter {
     void operator()(blobio_object_list *l) const noexcept { blobio_object_list_free(l); }
 };
 using Store = std::unique_ptr<blobio_store, StoreDeleter>;
+using Options = std::unique_ptr<blobio_options, OptionsDeleter>;
 using ObjectList = std::unique_ptr<blobio_object_list, ListDeleter>;
 
 int failures = 0;
@@ -63,9 +67,17 @@ int main() {
         return 2;
     }
     try {
+        // Options and the store they open, each owned by a unique_ptr.
+        blobio_options *raw_opts = nullptr;
+        ok(blobio_options_new(&raw_opts), "blobio_options_new");
+        Options opts(raw_opts);
+        ok(blobio_options_set(opts.get(), "max_retries", "2"), "blobio_options_set");
+        expect(blobio_options_set(opts.get(), "no_such_option", "x") == BLOBIO_STATUS_INVALID_ARGUMENT,
+               "an unknown option is refused");
         blobio_store *raw = nullptr;
-        ok(blobio_local_new(dir, &raw), "blobio_local_new");
+        ok(blobio_open(dir, opts.get(), &raw), "blobio_open");
         Store store(raw);
+        opts.reset();  // the store does not need its options any more
         expect(std::strcmp(blobio_store_kind(store.get()), "local") == 0, "kind is local");
 
         const std::string body = "column,value\nx,1\n";

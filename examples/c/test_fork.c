@@ -24,25 +24,29 @@
 #include <unistd.h>
 
 #include "store_checks.h"
+#include "test_open.h"
 
 static const char *endpoint, *access_key, *secret_key, *bucket;
 
 /* Seconds a child may take before it counts as hung. */
 #define CHILD_DEADLINE_S 120
 
-static blobio_s3_config base_config(const char *prefix) {
-    blobio_s3_config cfg = {0};
-    cfg.bucket = bucket;
-    cfg.endpoint = endpoint;
-    cfg.region = "us-east-1";
-    cfg.access_key = access_key;
-    cfg.secret_key = secret_key;
-    cfg.path_style = true;
-    cfg.prefix = prefix;
+/* s3s-fs's endpoint and keys, path-style URLs; plus `extra` key/value
+ * pairs (NULL-terminated). */
+static blobio_store *open_s3(const char *prefix, const char *const *extra) {
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "endpoint", endpoint);
+    SET_OPTION(opts, "region", "us-east-1");
+    SET_OPTION(opts, "access_key_id", access_key);
+    SET_OPTION(opts, "secret_access_key", secret_key);
+    SET_OPTION(opts, "url_style", "path");
     /* A failure should show as a failure, not as a long wait. */
-    cfg.request_timeout_ms = 20000;
-    cfg.stall_timeout_ms = 10000;
-    return cfg;
+    SET_OPTION(opts, "request_timeout_ms", "20000");
+    SET_OPTION(opts, "stall_timeout_ms", "10000");
+    for (size_t i = 0; extra && extra[i]; i += 2) SET_OPTION(opts, extra[i], extra[i + 1]);
+    char url[512];
+    snprintf(url, sizeof url, "s3://%s/%s", bucket, prefix);
+    return open_url(url, opts);
 }
 
 /* `len` bytes that depend on `seed` and on the offset of each byte. */
@@ -166,16 +170,11 @@ static int wait_child(pid_t pid, int seconds, const char *what) {
  * flight, and whose writes of 8 MiB and more go multipart, 5 MiB a part:
  * both on the store's worker pool. */
 static blobio_store *open_parallel(void) {
-    blobio_s3_config cfg = base_config("c-fork-big");
-    cfg.download_threshold = 1u << 20;
-    cfg.download_part_size = 1u << 20;
-    cfg.download_concurrency = 4;
-    cfg.part_size = 5u << 20;
-    cfg.multipart_threshold = 8u << 20;
-    cfg.upload_concurrency = 3;
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &store));
-    return store;
+    static const char *const parallel[] = {
+        "download_threshold", "1MiB", "download_part_size", "1MiB", "download_concurrency", "4",
+        "part_size", "5MiB", "multipart_threshold", "8MiB", "upload_concurrency", "3", NULL,
+    };
+    return open_s3("c-fork-big", parallel);
 }
 
 /*
@@ -267,9 +266,7 @@ static int read_small_objects(blobio_store *store, uint8_t *const *data, int off
  * requests and answers on one socket.
  */
 static void test_parent_and_child_read_small_objects_at_once(void) {
-    blobio_s3_config cfg = base_config("c-fork-small");
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &store));
+    blobio_store *store = open_s3("c-fork-small", NULL);
     if (!store) return;
     uint8_t *data[SMALL_OBJECTS];
     char path[32];

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "store_checks.h"
+#include "test_open.h"
 
 /* The well-known development key of Azurite's devstoreaccount1, published
  * in Microsoft's Azurite documentation (not a secret). */
@@ -58,49 +59,49 @@ static const char *azurite_endpoint, *azurite_account, *azurite_key, *azurite_co
 
 /* ------------------------------------------------------------ helpers */
 
-static blobio_s3_config hostile_s3(const char *bucket) {
-    blobio_s3_config cfg = {0};
-    cfg.bucket = bucket;
-    cfg.endpoint = hostile_url;
-    cfg.region = "us-east-1";
-    cfg.access_key = "hostile-access-key";
-    cfg.secret_key = "hostile-secret-key";
-    cfg.path_style = true;
-    cfg.connect_timeout_ms = 5000;
-    cfg.request_timeout_ms = 10000;
-    cfg.stall_timeout_ms = 10000;
-    return cfg;
+/* The options of an S3 store on the hostile server. */
+static struct blobio_options *hostile_s3_options(void) {
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "endpoint", hostile_url);
+    SET_OPTION(opts, "region", "us-east-1");
+    SET_OPTION(opts, "access_key_id", "hostile-access-key");
+    SET_OPTION(opts, "secret_access_key", "hostile-secret-key");
+    SET_OPTION(opts, "url_style", "path");
+    SET_OPTION(opts, "connect_timeout_ms", "5000");
+    SET_OPTION(opts, "request_timeout_ms", "10000");
+    SET_OPTION(opts, "stall_timeout_ms", "10000");
+    return opts;
+}
+
+/* A URL naming `name` (a bucket or container) after `scheme`. */
+static const char *url_of(const char *scheme, const char *name) {
+    static char url[256];
+    snprintf(url, sizeof url, "%s://%s", scheme, name);
+    return url;
 }
 
 static blobio_store *open_hostile_s3(const char *bucket) {
-    blobio_s3_config cfg = hostile_s3(bucket);
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &store));
-    return store;
+    return open_url(url_of("s3", bucket), hostile_s3_options());
 }
 
-/* An Azure store on `container` of the hostile server, by connection string. */
+/* An Azure store on a container of the hostile server, by connection string. */
 static char connection_string[512];
 
-static blobio_azure_config hostile_azure_config(const char *container) {
+static struct blobio_options *hostile_azure_options(void) {
     snprintf(connection_string, sizeof connection_string,
              "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
              "BlobEndpoint=%s;",
              AZURITE_DEV_KEY, hostile_azure);
-    blobio_azure_config cfg = {0};
-    cfg.connection_string = connection_string;
-    cfg.container_name = container;
-    cfg.connect_timeout_ms = 5000;
-    cfg.request_timeout_ms = 10000;
-    cfg.stall_timeout_ms = 10000;
-    return cfg;
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "connection_string", connection_string);
+    SET_OPTION(opts, "connect_timeout_ms", "5000");
+    SET_OPTION(opts, "request_timeout_ms", "10000");
+    SET_OPTION(opts, "stall_timeout_ms", "10000");
+    return opts;
 }
 
 static blobio_store *open_hostile_azure(const char *container) {
-    blobio_azure_config cfg = hostile_azure_config(container);
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_azure_new(&cfg, &store));
-    return store;
+    return open_url(url_of("az", container), hostile_azure_options());
 }
 
 /* Lines of the server's log that contain both `a` and `b`. */
@@ -346,12 +347,22 @@ static void test_azure_400_keeps_code_and_message(void) {
 
 /* ------------------------------------------- 5. extreme settings */
 
-static void s3_refused(blobio_s3_config cfg, const char *setting) {
+/* `setting` = `value` on top of `opts` (freed) must be refused with
+ * INVALID_ARGUMENT naming the setting: when it is set (a value outside the
+ * key's range) or, at the latest, by blobio_open on `url`. */
+static void refused(const char *url, struct blobio_options *opts, const char *setting,
+                    const char *value) {
+    blobio_status st = blobio_options_set(opts, setting, value);
+    const char *where = "blobio_options_set";
     blobio_store *store = NULL;
-    blobio_status st = blobio_s3_new(&cfg, &store);
+    if (st == BLOBIO_STATUS_OK) {
+        st = blobio_open(url, opts, &store);
+        where = "blobio_open";
+    }
+    blobio_options_free(opts);
     if (st != BLOBIO_STATUS_INVALID_ARGUMENT) {
-        fprintf(stderr, "  [%s] blobio_s3_new with an extreme %s gave %s, expected INVALID_ARGUMENT\n",
-                current_test, setting, blobio_status_str(st));
+        fprintf(stderr, "  [%s] %s with an extreme %s (%s) gave %s, expected INVALID_ARGUMENT\n",
+                current_test, where, setting, value, blobio_status_str(st));
         atomic_fetch_add(&failed_checks, 1);
         blobio_store_free(store);
         return;
@@ -362,65 +373,36 @@ static void s3_refused(blobio_s3_config cfg, const char *setting) {
                 blobio_last_error_message());
         atomic_fetch_add(&failed_checks, 1);
     }
+}
+
+static void s3_refused(const char *setting, const char *value) {
+    refused(url_of("s3", "bounds"), hostile_s3_options(), setting, value);
 }
 
 static void test_s3_extreme_settings_are_refused(void) {
-    blobio_s3_config cfg = hostile_s3("bounds");
-    cfg.part_size = UINT64_C(1) << 50;
-    s3_refused(cfg, "part_size");
-    cfg = hostile_s3("bounds");
-    cfg.upload_concurrency = UINT32_MAX;
-    s3_refused(cfg, "upload_concurrency");
-    cfg = hostile_s3("bounds");
-    cfg.upload_concurrency = MAX_CONCURRENCY + 1;
-    s3_refused(cfg, "upload_concurrency");
-    cfg = hostile_s3("bounds");
-    cfg.download_concurrency = UINT32_MAX;
-    s3_refused(cfg, "download_concurrency");
-    cfg = hostile_s3("bounds");
-    cfg.download_part_size = UINT64_C(1) << 50;
-    s3_refused(cfg, "download_part_size");
+    s3_refused("part_size", "1125899906842624"); /* 2^50 */
+    s3_refused("upload_concurrency", "4294967295");
+    s3_refused("upload_concurrency", "257"); /* MAX_CONCURRENCY + 1 */
+    s3_refused("download_concurrency", "4294967295");
+    s3_refused("download_part_size", "1125899906842624");
     /* At the caps: accepted. */
-    cfg = hostile_s3("bounds");
-    cfg.part_size = UINT64_C(5) << 30;
-    cfg.upload_concurrency = MAX_CONCURRENCY;
-    cfg.download_concurrency = MAX_CONCURRENCY;
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &store));
+    struct blobio_options *opts = hostile_s3_options();
+    SET_OPTION(opts, "part_size", "5GiB");
+    SET_OPTION_U64(opts, "upload_concurrency", MAX_CONCURRENCY);
+    SET_OPTION_U64(opts, "download_concurrency", MAX_CONCURRENCY);
+    blobio_store *store = open_url(url_of("s3", "bounds"), opts);
     blobio_store_free(store);
 }
 
-static void azure_refused(blobio_azure_config cfg, const char *setting) {
-    blobio_store *store = NULL;
-    blobio_status st = blobio_azure_new(&cfg, &store);
-    if (st != BLOBIO_STATUS_INVALID_ARGUMENT) {
-        fprintf(stderr, "  [%s] blobio_azure_new with an extreme %s gave %s, expected INVALID_ARGUMENT\n",
-                current_test, setting, blobio_status_str(st));
-        atomic_fetch_add(&failed_checks, 1);
-        blobio_store_free(store);
-        return;
-    }
-    CHECK(store == NULL);
-    if (!last_error_names(setting)) {
-        fprintf(stderr, "  [%s] the message does not name %s: %s\n", current_test, setting,
-                blobio_last_error_message());
-        atomic_fetch_add(&failed_checks, 1);
-    }
+static void azure_refused(const char *setting, const char *value) {
+    refused(url_of("az", "bounds"), hostile_azure_options(), setting, value);
 }
 
 static void test_azure_extreme_settings_are_refused(void) {
-    blobio_azure_config cfg = hostile_azure_config("bounds");
-    cfg.block_size = UINT64_C(1) << 50;
-    azure_refused(cfg, "block_size");
-    cfg = hostile_azure_config("bounds");
-    cfg.upload_concurrency = UINT32_MAX;
-    azure_refused(cfg, "upload_concurrency");
-    cfg = hostile_azure_config("bounds");
-    cfg.download_concurrency = UINT32_MAX;
-    azure_refused(cfg, "download_concurrency");
-    cfg = hostile_azure_config("bounds");
-    cfg.download_part_size = UINT64_C(1) << 50;
-    azure_refused(cfg, "download_part_size");
+    azure_refused("block_size", "1125899906842624");
+    azure_refused("upload_concurrency", "4294967295");
+    azure_refused("download_concurrency", "4294967295");
+    azure_refused("download_part_size", "1125899906842624");
 }
 
 /* ------------------- 4. a read callback that gives more than its size */
@@ -474,16 +456,13 @@ static void check_longer_source(blobio_store *store, const char *label) {
 
 static blobio_store *real_s3(const char *endpoint, const char *ak, const char *sk,
                              const char *bucket) {
-    blobio_s3_config cfg = {0};
-    cfg.bucket = bucket;
-    cfg.endpoint = endpoint;
-    cfg.region = "us-east-1";
-    cfg.access_key = ak;
-    cfg.secret_key = sk;
-    cfg.path_style = true;
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &store));
-    return store;
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "endpoint", endpoint);
+    SET_OPTION(opts, "region", "us-east-1");
+    SET_OPTION(opts, "access_key_id", ak);
+    SET_OPTION(opts, "secret_access_key", sk);
+    SET_OPTION(opts, "url_style", "path");
+    return open_url(url_of("s3", bucket), opts);
 }
 
 static void test_s3s_fs_refuses_a_longer_source(void) {
@@ -499,13 +478,11 @@ static void test_moto_refuses_a_longer_source(void) {
 }
 
 static void test_azurite_refuses_a_longer_source(void) {
-    blobio_azure_config cfg = {0};
-    cfg.account_name = azurite_account;
-    cfg.account_key = azurite_key;
-    cfg.endpoint = azurite_endpoint;
-    cfg.container_name = azurite_container;
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_azure_new(&cfg, &store));
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "account_name", azurite_account);
+    SET_OPTION(opts, "account_key", azurite_key);
+    SET_OPTION(opts, "endpoint", azurite_endpoint);
+    blobio_store *store = open_url(url_of("az", azurite_container), opts);
     if (store) check_longer_source(store, "azurite");
     blobio_store_free(store);
 }

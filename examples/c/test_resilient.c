@@ -1,8 +1,8 @@
 /*
- * C tests of blobio's resilient stores (retries behind a circuit breaker):
- * an S3 store on s3s-fs, reached through the fault-injecting proxy of the
- * Rust tests (examples/fault_proxy.rs), which this test programs over its
- * control socket. Built and run under ASan+UBSan by `make -C examples/c
+ * C tests of blobio's resilient stores (retries behind a circuit breaker,
+ * blobio_open with resilient=true): an S3 store on s3s-fs, reached through
+ * the fault-injecting proxy of the Rust tests (examples/fault_proxy.rs),
+ * which this test programs over its control socket. Built and run under ASan+UBSan by `make -C examples/c
  * test-servers`, which starts the proxy. Needs BLOBIO_TEST_S3S_ACCESS_KEY,
  * _SECRET_KEY, BLOBIO_TEST_S3_BUCKET (an existing bucket),
  * BLOBIO_TEST_PROXY_PORT and BLOBIO_TEST_PROXY_CONTROL_PORT.
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store_checks.h"
+#include "test_open.h"
 
 static const char *access_key, *secret_key, *bucket;
 static char proxy_endpoint[64];
@@ -69,39 +70,39 @@ static void proxy_counts(long *requests, long *connections) {
     if (control("count", reply, sizeof reply)) sscanf(reply, "%ld %ld", requests, connections);
 }
 
-/* An S3 store through the proxy, wrapped with `rcfg`; `stall_timeout_ms`
- * 0 is the default. */
-static blobio_store *open_resilient_with_stall(const char *prefix,
-                                               const blobio_resilient_config *rcfg,
-                                               uint32_t stall_timeout_ms) {
-    blobio_s3_config cfg = {0};
-    cfg.bucket = bucket;
-    cfg.endpoint = proxy_endpoint;
-    cfg.region = "us-east-1";
-    cfg.access_key = access_key;
-    cfg.secret_key = secret_key;
-    cfg.path_style = true;
-    cfg.prefix = prefix;
-    cfg.request_timeout_ms = 5000;
-    cfg.stall_timeout_ms = stall_timeout_ms;
-    blobio_store *inner = NULL, *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &inner));
-    CHECK_OK(blobio_resilient_new(inner, rcfg, &store));
-    CHECK(store != NULL);
+/* The options of a resilient S3 store through the proxy: s3s-fs's keys,
+ * path-style URLs, a 5 s request timeout, resilient=true. Tests add the
+ * breaker's and the retries' settings. */
+static struct blobio_options *resilient_options(void) {
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "endpoint", proxy_endpoint);
+    SET_OPTION(opts, "region", "us-east-1");
+    SET_OPTION(opts, "access_key_id", access_key);
+    SET_OPTION(opts, "secret_access_key", secret_key);
+    SET_OPTION(opts, "url_style", "path");
+    SET_OPTION(opts, "request_timeout_ms", "5000");
+    SET_OPTION(opts, "resilient", "true");
+    return opts;
+}
+
+/* resilient_options() with quick retries and a breaker that stays closed. */
+static struct blobio_options *quick_options(void) {
+    struct blobio_options *opts = resilient_options();
+    SET_OPTION(opts, "circuit_max_failures", "100");
+    SET_OPTION(opts, "retry_delay_ms", "1");
+    SET_OPTION(opts, "retry_max_delay_ms", "5");
+    return opts;
+}
+
+/* The S3 store under `prefix` through the proxy, opened with `opts`
+ * (freed). */
+static blobio_store *open_resilient(const char *prefix, struct blobio_options *opts) {
+    char url[512];
+    snprintf(url, sizeof url, "s3://%s/%s", bucket, prefix);
+    blobio_store *store = open_url(url, opts);
+    int32_t state = -1;
+    if (store) CHECK_OK(blobio_circuit_state(store, &state));
     return store;
-}
-
-/* An S3 store through the proxy, wrapped with `rcfg`. */
-static blobio_store *open_resilient(const char *prefix, const blobio_resilient_config *rcfg) {
-    return open_resilient_with_stall(prefix, rcfg, 0);
-}
-
-static blobio_resilient_config quick_config(void) {
-    blobio_resilient_config cfg = {0};
-    cfg.max_failures = 100;
-    cfg.retry_delay_ms = 1;
-    cfg.retry_max_delay_ms = 5;
-    return cfg;
 }
 
 /* An upload source that can start over: the counting pattern from byte 0
@@ -134,27 +135,29 @@ static bool holds_pattern(blobio_store *store, const char *path, size_t total) {
 
 /* ------------------------------------------------------------------ tests */
 
-static void test_resilient_new_takes_ownership_and_checks_arguments(void) {
+static void test_resilient_option_wraps_a_store_and_checks_its_settings(void) {
     char dir[] = "/tmp/blobio-c-resilient-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     blobio_store *out = NULL;
-    CHECK_STATUS(blobio_resilient_new(NULL, NULL, &out), BLOBIO_STATUS_NULL_ARGUMENT);
-    CHECK(last_error_has("inner"));
 
-    /* `inner` is consumed even when the call fails: ASan's leak check
-     * would flag it otherwise, and freeing it here would be a double free. */
-    blobio_store *inner = NULL;
-    CHECK_OK(blobio_local_new(dir, &inner));
-    CHECK_STATUS(blobio_resilient_new(inner, NULL, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
-    CHECK_OK(blobio_local_new(dir, &inner));
-    blobio_resilient_config bad = {0};
-    bad.retry_delay_ms = 10000;
-    bad.retry_max_delay_ms = 10;
-    CHECK_STATUS(blobio_resilient_new(inner, &bad, &out), BLOBIO_STATUS_INVALID_ARGUMENT);
+    /* A first delay above the cap is refused; so are the breaker's
+     * settings on a store that is not resilient. */
+    struct blobio_options *bad = new_options();
+    SET_OPTION(bad, "resilient", "true");
+    SET_OPTION(bad, "retry_delay_ms", "10000");
+    SET_OPTION(bad, "retry_max_delay_ms", "10");
+    CHECK_STATUS(blobio_open(dir, bad, &out), BLOBIO_STATUS_INVALID_ARGUMENT);
     CHECK(out == NULL);
+    SET_OPTION(bad, "resilient", "false");
+    SET_OPTION(bad, "retry_delay_ms", "1");
+    SET_OPTION(bad, "circuit_max_failures", "3");
+    CHECK_STATUS(blobio_open(dir, bad, &out), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK(last_error_has("circuit_max_failures") && last_error_has("resilient"));
+    CHECK(out == NULL);
+    blobio_options_free(bad);
 
     /* A plain store has no circuit. */
-    CHECK_OK(blobio_local_new(dir, &inner));
+    blobio_store *inner = open_url(dir, NULL);
     int32_t state = -1;
     CHECK_STATUS(blobio_circuit_state(inner, &state), BLOBIO_STATUS_UNSUPPORTED);
     CHECK(state == -1);
@@ -164,9 +167,11 @@ static void test_resilient_new_takes_ownership_and_checks_arguments(void) {
     CHECK(json == NULL);
     CHECK_STATUS(blobio_circuit_state(NULL, &state), BLOBIO_STATUS_NULL_ARGUMENT);
 
-    /* NULL config: the defaults; kind and data pass through. */
-    CHECK_OK(blobio_resilient_new(inner, NULL, &out));
-    CHECK(strcmp(blobio_store_kind(out), "local") == 0);
+    /* resilient=true alone: the defaults; kind and data pass through. */
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "resilient", "true");
+    out = open_url(dir, opts);
+    CHECK(out && strcmp(blobio_store_kind(out), "local") == 0);
     CHECK_OK(blobio_circuit_state(out, &state));
     CHECK(state == BLOBIO_CIRCUIT_CLOSED);
     CHECK_STATUS(blobio_circuit_state(out, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
@@ -174,11 +179,12 @@ static void test_resilient_new_takes_ownership_and_checks_arguments(void) {
     CHECK_OK(blobio_store_config_json(out, &json));
     CHECK(json && strstr(json, "\"resilient\":{") && strstr(json, "\"max_retries\":3"));
     blobio_string_free(json);
+    CHECK(option_is(out, "resilient", "true"));
+    CHECK(option_is(out, "circuit_max_failures", "5"));
     CHECK_OK(blobio_delete(out, "k"));
     blobio_store_free(out);
 
     /* A plain store makes one attempt and never rewinds. */
-    CHECK_OK(blobio_local_new(dir, &inner));
     struct rewindable_src src = rewindable(1000, 0);
     CHECK_OK(blobio_write_from_rewindable(inner, "r", counter_read, rewindable_rewind, &src, 1000));
     CHECK(src.rewinds == 0);
@@ -189,8 +195,7 @@ static void test_resilient_new_takes_ownership_and_checks_arguments(void) {
 }
 
 static void test_transient_503s_are_retried_invisibly(void) {
-    blobio_resilient_config rcfg = quick_config();
-    blobio_store *store = open_resilient("c-retry", &rcfg);
+    blobio_store *store = open_resilient("c-retry", quick_options());
     const char *text = "written through two 503s";
     program("fail 2 503");
     CHECK_OK(blobio_write(store, "a.txt", (const uint8_t *)text, strlen(text)));
@@ -209,8 +214,7 @@ static void test_transient_503s_are_retried_invisibly(void) {
 }
 
 static void test_read_to_resumes_after_a_cut_body_without_repeating_a_byte(void) {
-    blobio_resilient_config rcfg = quick_config();
-    blobio_store *store = open_resilient("c-resume", &rcfg);
+    blobio_store *store = open_resilient("c-resume", quick_options());
     size_t total = (1u << 20) + 333u;
     struct counter_src src = {total, 0};
     CHECK_OK(blobio_write_from(store, "big.bin", counter_read, &src, (int64_t)total));
@@ -227,11 +231,11 @@ static void test_read_to_resumes_after_a_cut_body_without_repeating_a_byte(void)
     blobio_store_free(store);
 }
 
-static void test_no_retries_turns_retries_off_and_zero_keeps_the_default(void) {
-    blobio_resilient_config rcfg = quick_config();
-    rcfg.no_retries = true;
-    rcfg.max_retries = 5; /* ignored: no_retries wins */
-    blobio_store *store = open_resilient("c-no-retries", &rcfg);
+static void test_max_retries_0_turns_retries_off_and_unset_keeps_the_default(void) {
+    struct blobio_options *opts = quick_options();
+    SET_OPTION(opts, "max_retries", "5");
+    SET_OPTION(opts, "MAX_RETRIES", "0"); /* the last value wins */
+    blobio_store *store = open_resilient("c-no-retries", opts);
     char *json = NULL;
     CHECK_OK(blobio_store_config_json(store, &json));
     CHECK(json && strstr(json, "\"max_retries\":0"));
@@ -253,9 +257,8 @@ static void test_no_retries_turns_retries_off_and_zero_keeps_the_default(void) {
     CHECK_OK(blobio_delete(store, "k"));
     blobio_store_free(store);
 
-    /* max_retries = 0 without the flag is the default (3): retried. */
-    rcfg = quick_config();
-    store = open_resilient("c-no-retries", &rcfg);
+    /* No max_retries: the default (3), retried. */
+    store = open_resilient("c-no-retries", quick_options());
     CHECK_OK(blobio_store_config_json(store, &json));
     CHECK(json && strstr(json, "\"max_retries\":3"));
     blobio_string_free(json);
@@ -272,8 +275,7 @@ static void test_no_retries_turns_retries_off_and_zero_keeps_the_default(void) {
 }
 
 static void test_a_rewindable_upload_survives_a_503_byte_exact(void) {
-    blobio_resilient_config rcfg = quick_config();
-    blobio_store *store = open_resilient("c-rewind", &rcfg);
+    blobio_store *store = open_resilient("c-rewind", quick_options());
     size_t total = (1u << 20) + 77u;
     struct rewindable_src src = rewindable(total, 0);
     long before, after, conns;
@@ -303,8 +305,7 @@ static void test_a_rewindable_upload_survives_a_503_byte_exact(void) {
 }
 
 static void test_an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_object(void) {
-    blobio_resilient_config rcfg = quick_config();
-    blobio_store *store = open_resilient("c-no-rewind", &rcfg);
+    blobio_store *store = open_resilient("c-no-rewind", quick_options());
     CHECK_OK(blobio_write(store, "up.bin", (const uint8_t *)"old", 3));
     size_t total = 300000u;
 
@@ -344,11 +345,12 @@ static double seconds_since(const struct timespec *t0) {
 }
 
 static void test_stall_timeout_ms_ends_a_silent_body(void) {
-    blobio_resilient_config rcfg = quick_config();
-    rcfg.no_retries = true;
+    struct blobio_options *opts = quick_options();
+    SET_OPTION(opts, "max_retries", "0");
     /* The default stall timeout is 30 s: ending within 10 s shows that
      * the 300 ms given here was used. */
-    blobio_store *store = open_resilient_with_stall("c-stall", &rcfg, 300);
+    SET_OPTION(opts, "stall_timeout_ms", "300");
+    blobio_store *store = open_resilient("c-stall", opts);
     size_t total = 200000u;
     struct counter_src src = {total, 0};
     CHECK_OK(blobio_write_from(store, "stalled.bin", counter_read, &src, (int64_t)total));
@@ -365,14 +367,14 @@ static void test_stall_timeout_ms_ends_a_silent_body(void) {
 }
 
 static void test_five_503s_open_the_circuit_and_probes_close_it(void) {
-    blobio_resilient_config rcfg = {0};
-    rcfg.max_failures = 5;
-    rcfg.open_timeout_ms = 300;
-    rcfg.half_open_max_requests = 3;
-    rcfg.max_retries = 4;
-    rcfg.retry_delay_ms = 1;
-    rcfg.retry_max_delay_ms = 5;
-    blobio_store *store = open_resilient("c-breaker", &rcfg);
+    struct blobio_options *opts = resilient_options();
+    SET_OPTION(opts, "circuit_max_failures", "5");
+    SET_OPTION(opts, "circuit_open_timeout_ms", "300");
+    SET_OPTION(opts, "circuit_half_open_requests", "3");
+    SET_OPTION(opts, "max_retries", "4");
+    SET_OPTION(opts, "retry_delay_ms", "1");
+    SET_OPTION(opts, "retry_max_delay_ms", "5");
+    blobio_store *store = open_resilient("c-breaker", opts);
     CHECK_OK(blobio_write(store, "k", (const uint8_t *)"v", 1));
 
     program("fail 5 503");
@@ -426,9 +428,9 @@ static void test_five_503s_open_the_circuit_and_probes_close_it(void) {
 }
 
 static void test_not_found_answers_leave_the_circuit_closed(void) {
-    blobio_resilient_config rcfg = {0};
-    rcfg.max_failures = 5;
-    blobio_store *store = open_resilient("c-misses", &rcfg);
+    struct blobio_options *opts = resilient_options();
+    SET_OPTION(opts, "circuit_max_failures", "5");
+    blobio_store *store = open_resilient("c-misses", opts);
     long before, after, conns;
     proxy_counts(&before, &conns);
     blobio_buffer buf = {0};
@@ -451,13 +453,13 @@ int main(void) {
              need_env("BLOBIO_TEST_PROXY_PORT"));
     control_port = atoi(need_env("BLOBIO_TEST_PROXY_CONTROL_PORT"));
     static const struct test_case tests[] = {
-        {"resilient_new_takes_ownership_and_checks_arguments",
-         test_resilient_new_takes_ownership_and_checks_arguments},
+        {"resilient_option_wraps_a_store_and_checks_its_settings",
+         test_resilient_option_wraps_a_store_and_checks_its_settings},
         {"transient_503s_are_retried_invisibly", test_transient_503s_are_retried_invisibly},
         {"read_to_resumes_after_a_cut_body_without_repeating_a_byte",
          test_read_to_resumes_after_a_cut_body_without_repeating_a_byte},
-        {"no_retries_turns_retries_off_and_zero_keeps_the_default",
-         test_no_retries_turns_retries_off_and_zero_keeps_the_default},
+        {"max_retries_0_turns_retries_off_and_unset_keeps_the_default",
+         test_max_retries_0_turns_retries_off_and_unset_keeps_the_default},
         {"a_rewindable_upload_survives_a_503_byte_exact",
          test_a_rewindable_upload_survives_a_503_byte_exact},
         {"an_upload_that_cannot_be_replayed_fails_and_leaves_the_old_object",

@@ -1,6 +1,8 @@
 /*
  * C tests of blobio's S3 store against s3s-fs, which checks every SigV4
- * signature. Built and run under ASan+UBSan by `make -C examples/c
+ * signature: stores opened with blobio_open("s3://BUCKET/PREFIX", options),
+ * under blobio's option names and object_store's and DuckDB's aliases,
+ * their settings read back with blobio_store_option. Built and run under ASan+UBSan by `make -C examples/c
  * test-servers`, which scripts/test runs with the servers up. Needs
  * BLOBIO_TEST_S3S_ENDPOINT, _ACCESS_KEY, _SECRET_KEY and BLOBIO_TEST_S3_BUCKET
  * (an existing bucket); a missing variable fails the run.
@@ -12,48 +14,63 @@
 #include <unistd.h>
 
 #include "store_checks.h"
+#include "test_open.h"
 
 static const char *endpoint, *access_key, *secret_key, *bucket;
 
-static blobio_s3_config base_config(const char *prefix) {
-    blobio_s3_config cfg = {0};
-    cfg.bucket = bucket;
-    cfg.endpoint = endpoint;
-    cfg.region = "us-east-1";
-    cfg.access_key = access_key;
-    cfg.secret_key = secret_key;
-    cfg.path_style = true;
-    cfg.prefix = prefix;
-    return cfg;
+/* The options of every store of these tests: s3s-fs's endpoint and keys,
+ * path-style URLs (the default for an IP endpoint, said anyway). */
+static struct blobio_options *base_options(void) {
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "endpoint", endpoint);
+    SET_OPTION(opts, "region", "us-east-1");
+    SET_OPTION(opts, "access_key_id", access_key);
+    SET_OPTION(opts, "secret_access_key", secret_key);
+    SET_OPTION(opts, "url_style", "path");
+    return opts;
+}
+
+/* s3://BUCKET/PREFIX (s3://BUCKET when `prefix` is NULL). */
+static const char *s3_url(const char *prefix) {
+    static char url[512];
+    if (prefix) snprintf(url, sizeof url, "s3://%s/%s", bucket, prefix);
+    else snprintf(url, sizeof url, "s3://%s", bucket);
+    return url;
+}
+
+/* A store under `prefix`, opened with `opts` (freed). */
+static blobio_store *open_s3_with(const char *prefix, struct blobio_options *opts) {
+    return open_url(s3_url(prefix), opts);
 }
 
 static blobio_store *open_s3(const char *prefix) {
-    blobio_s3_config cfg = base_config(prefix);
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &store));
-    CHECK(store != NULL);
-    return store;
+    return open_s3_with(prefix, base_options());
 }
 
 /* ------------------------------------------------------------------ tests */
 
-static void test_s3_new_checks_its_arguments(void) {
+static void test_open_checks_its_arguments(void) {
     blobio_store *store = NULL;
-    CHECK_STATUS(blobio_s3_new(NULL, &store), BLOBIO_STATUS_NULL_ARGUMENT);
-    blobio_s3_config cfg = base_config(NULL);
-    CHECK_STATUS(blobio_s3_new(&cfg, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
-    cfg.bucket = NULL;
-    CHECK_STATUS(blobio_s3_new(&cfg, &store), BLOBIO_STATUS_NULL_ARGUMENT);
-    CHECK(last_error_has("cfg->bucket"));
-    cfg.bucket = "";
-    CHECK_STATUS(blobio_s3_new(&cfg, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
-    cfg = base_config(NULL);
-    cfg.part_size = 1024; /* below S3's 5 MiB minimum */
-    CHECK_STATUS(blobio_s3_new(&cfg, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
-    cfg = base_config(NULL);
-    cfg.secret_key = NULL;
-    cfg.access_key = "only-a-key";
-    CHECK_STATUS(blobio_s3_new(&cfg, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
+    struct blobio_options *opts = base_options();
+    CHECK_STATUS(blobio_open(NULL, opts, &store), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK(last_error_has("url"));
+    CHECK_STATUS(blobio_open(s3_url(NULL), opts, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK(last_error_has("out"));
+    /* No bucket. */
+    CHECK_STATUS(blobio_open("s3://", opts, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK(last_error_has("bucket"));
+    CHECK_STATUS(blobio_open("s3:///prefix", opts, &store), BLOBIO_STATUS_INVALID_ARGUMENT);
+    blobio_options_free(opts);
+    /* Below S3's 5 MiB minimum part: the option reads, the store refuses it. */
+    opts = base_options();
+    SET_OPTION(opts, "part_size", "1024");
+    open_fails(s3_url(NULL), opts, BLOBIO_STATUS_INVALID_ARGUMENT, "part");
+    /* An access key without its secret. */
+    opts = new_options();
+    SET_OPTION(opts, "endpoint", endpoint);
+    SET_OPTION(opts, "region", "us-east-1");
+    SET_OPTION(opts, "access_key_id", "only-a-key");
+    open_fails(s3_url(NULL), opts, BLOBIO_STATUS_INVALID_ARGUMENT, NULL);
     CHECK(store == NULL);
 }
 
@@ -65,14 +82,14 @@ static void test_round_trip_list_and_delete(void) {
 }
 
 static void test_streamed_multipart_write_and_read(void) {
-    blobio_s3_config cfg = base_config("c-stream");
-    cfg.part_size = 5u << 20;
+    struct blobio_options *opts = base_options();
+    SET_OPTION(opts, "part_size", "5MiB");
     /* Reads of 1 MiB and more go as parallel 1 MiB ranges, 3 in flight. */
-    cfg.download_threshold = 1u << 20;
-    cfg.download_part_size = 1u << 20;
-    cfg.download_concurrency = 3;
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &store));
+    SET_OPTION(opts, "download_threshold", "1 MiB");
+    SET_OPTION_U64(opts, "download_part_size", 1u << 20);
+    SET_OPTION(opts, "download_concurrency", "3");
+    blobio_store *store = open_s3_with("c-stream", opts);
+    if (!store) return;
     char *json = NULL;
     CHECK_OK(blobio_store_config_json(store, &json));
     CHECK(json && strstr(json, "\"download_part_size\":1048576") != NULL);
@@ -84,10 +101,10 @@ static void test_streamed_multipart_write_and_read(void) {
 }
 
 static void test_wrong_secret_is_permission_denied(void) {
-    blobio_s3_config cfg = base_config("c-denied");
-    cfg.secret_key = "not-the-secret";
-    blobio_store *store = NULL;
-    CHECK_OK(blobio_s3_new(&cfg, &store));
+    struct blobio_options *opts = base_options();
+    SET_OPTION(opts, "secret_access_key", "not-the-secret"); /* the last value wins */
+    blobio_store *store = open_s3_with("c-denied", opts);
+    if (!store) return;
     CHECK_STATUS(blobio_write(store, "x", (const uint8_t *)"x", 1), BLOBIO_STATUS_PERMISSION_DENIED);
     CHECK(blobio_last_error_http_status() == 403);
     const char *code = blobio_last_error_code();
@@ -149,13 +166,140 @@ static void test_path_helpers(void) {
     /* A local store has no S3 paths. */
     char dir[] = "/tmp/blobio-c-s3-local-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    blobio_store *local = NULL;
-    CHECK_OK(blobio_local_new(dir, &local));
+    blobio_store *local = open_url(dir, NULL);
     s = NULL;
     CHECK_STATUS(blobio_s3_path(local, "x", &s), BLOBIO_STATUS_UNSUPPORTED);
     CHECK(s == NULL);
     blobio_store_free(local);
     rmdir(dir);
+}
+
+/* Writes and reads one small object: the store signs what s3s-fs accepts. */
+static void check_signed_round_trip(blobio_store *store, const char *path) {
+    CHECK_OK(blobio_write(store, path, (const uint8_t *)"aliased", 7));
+    blobio_buffer buf = {0};
+    CHECK_OK(blobio_read(store, path, &buf));
+    CHECK(buf.len == 7 && memcmp(buf.data, "aliased", 7) == 0);
+    blobio_buffer_free(&buf);
+    CHECK_OK(blobio_delete(store, path));
+}
+
+/* object_store's and DuckDB's names, and the URL forms: the same store,
+ * each proven by a request that s3s-fs must accept (it checks SigV4). */
+static void test_aliases_and_url_forms_reach_s3s_fs(void) {
+    /* DuckDB secret names: key_id, secret, region; endpoint as a bare
+     * host:port with use_ssl=false (inverted: plain http). */
+    const char *hostport = strstr(endpoint, "://") ? strstr(endpoint, "://") + 3 : endpoint;
+    struct blobio_options *opts = new_options();
+    SET_OPTION(opts, "KEY_ID", access_key);
+    SET_OPTION(opts, "Secret", secret_key);
+    SET_OPTION(opts, "region", "us-east-1");
+    SET_OPTION(opts, "endpoint", hostport);
+    SET_OPTION(opts, "use_ssl", "false");
+    SET_OPTION(opts, "url_style", "path");
+    blobio_store *store = open_s3_with("c-duckdb", opts);
+    if (store) {
+        CHECK(option_is(store, "allow_http", "true"));
+        check_signed_round_trip(store, "duckdb.txt");
+    }
+    blobio_store_free(store);
+
+    /* object_store names: aws_access_key_id, aws_secret_access_key,
+     * aws_region, aws_endpoint, aws_virtual_hosted_style_request=false. */
+    opts = new_options();
+    SET_OPTION(opts, "aws_access_key_id", access_key);
+    SET_OPTION(opts, "aws_secret_access_key", secret_key);
+    SET_OPTION(opts, "aws_region", "us-east-1");
+    SET_OPTION(opts, "aws_endpoint", endpoint);
+    SET_OPTION(opts, "aws_virtual_hosted_style_request", "false");
+    store = open_s3_with("c-object-store", opts);
+    if (store) {
+        CHECK(option_is(store, "url_style", "path"));
+        CHECK(option_is(store, "region", "us-east-1"));
+        check_signed_round_trip(store, "object_store.txt");
+    }
+    blobio_store_free(store);
+
+    /* No url_style: an IP endpoint means path style. s3a:// is s3://, and
+     * the prefix may come as an option instead of in the URL. */
+    opts = new_options();
+    SET_OPTION(opts, "endpoint", endpoint);
+    SET_OPTION(opts, "region", "us-east-1");
+    SET_OPTION(opts, "access_key_id", access_key);
+    SET_OPTION(opts, "secret_access_key", secret_key);
+    SET_OPTION(opts, "prefix", "c-s3a");
+    char url[512];
+    snprintf(url, sizeof url, "s3a://%s", bucket);
+    store = open_url(url, opts);
+    if (store) {
+        CHECK(strcmp(blobio_store_kind(store), "s3") == 0);
+        CHECK(option_is(store, "url_style", "path"));
+        CHECK(option_is(store, "prefix", "c-s3a/"));
+        check_signed_round_trip(store, "s3a.txt");
+    }
+    blobio_store_free(store);
+
+    /* The URL's prefix and the option disagree: refused, naming both. */
+    opts = base_options();
+    SET_OPTION(opts, "prefix", "other");
+    open_fails(s3_url("c-one"), opts, BLOBIO_STATUS_INVALID_ARGUMENT, "prefix");
+    /* An Azure key on s3://. */
+    opts = base_options();
+    SET_OPTION(opts, "account_name", "devstoreaccount1");
+    open_fails(s3_url(NULL), opts, BLOBIO_STATUS_INVALID_ARGUMENT, "account_name");
+}
+
+/* blobio_store_option reads back every non-secret setting; secrets are
+ * PERMISSION_DENIED, and neither config_json nor a message shows one. */
+static void test_store_option_reads_settings_back_but_never_a_secret(void) {
+    struct blobio_options *opts = base_options();
+    SET_OPTION(opts, "part_size", "6MiB");
+    SET_OPTION(opts, "download_concurrency", "2");
+    blobio_store *store = open_s3_with("c-option/deeper", opts);
+    if (!store) return;
+    CHECK(option_is(store, "bucket", bucket));
+    CHECK(option_is(store, "aws_bucket", bucket));
+    CHECK(option_is(store, "prefix", "c-option/deeper/"));
+    CHECK(option_is(store, "region", "us-east-1"));
+    CHECK(option_is(store, "AWS_REGION", "us-east-1"));
+    CHECK(option_is(store, "endpoint", endpoint));
+    CHECK(option_is(store, "url_style", "path"));
+    CHECK(option_is(store, "part_size", "6291456"));
+    CHECK(option_is(store, "download_concurrency", "2"));
+    CHECK(option_is(store, "resilient", "false"));
+    const char *secrets[] = {"secret_access_key", "aws_secret_access_key", "secret",
+                             "access_key_id",     "key_id",                "session_token",
+                             "token"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        CHECK(option_refused(store, secrets[i], BLOBIO_STATUS_PERMISSION_DENIED));
+        CHECK(!last_error_has(secret_key));
+    }
+    /* Unknown keys, and settings an S3 store does not have. */
+    CHECK(option_refused(store, "no_such_option", BLOBIO_STATUS_INVALID_ARGUMENT));
+    CHECK(last_error_has("no_such_option"));
+    CHECK(option_refused(store, "container", BLOBIO_STATUS_INVALID_ARGUMENT));
+    CHECK(option_refused(store, "base_path", BLOBIO_STATUS_INVALID_ARGUMENT));
+    char *s = NULL;
+    CHECK_STATUS(blobio_store_option(NULL, "bucket", &s), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(blobio_store_option(store, NULL, &s), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(blobio_store_option(store, "bucket", NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK(s == NULL);
+    blobio_store_free(store);
+
+    /* A session token, however it was set, is in no JSON and no message. */
+    opts = base_options();
+    SET_OPTION(opts, "aws_session_token", "c-session-token-value");
+    store = open_s3_with("c-option", opts);
+    if (!store) return;
+    char *json = NULL;
+    CHECK_OK(blobio_store_config_json(store, &json));
+    CHECK(json && strstr(json, secret_key) == NULL);
+    CHECK(json && strstr(json, "c-session-token-value") == NULL);
+    CHECK(json && strstr(json, "\"bucket\"") != NULL);
+    blobio_string_free(json);
+    CHECK(option_refused(store, "session_token", BLOBIO_STATUS_PERMISSION_DENIED));
+    CHECK(!last_error_has("c-session-token-value"));
+    blobio_store_free(store);
 }
 
 int main(void) {
@@ -164,12 +308,15 @@ int main(void) {
     secret_key = need_env("BLOBIO_TEST_S3S_SECRET_KEY");
     bucket = need_env("BLOBIO_TEST_S3_BUCKET");
     static const struct test_case tests[] = {
-        {"s3_new_checks_its_arguments", test_s3_new_checks_its_arguments},
+        {"open_checks_its_arguments", test_open_checks_its_arguments},
         {"round_trip_list_and_delete", test_round_trip_list_and_delete},
         {"streamed_multipart_write_and_read", test_streamed_multipart_write_and_read},
         {"wrong_secret_is_permission_denied", test_wrong_secret_is_permission_denied},
         {"config_json_has_no_secret", test_config_json_has_no_secret},
         {"path_helpers", test_path_helpers},
+        {"aliases_and_url_forms_reach_s3s_fs", test_aliases_and_url_forms_reach_s3s_fs},
+        {"store_option_reads_settings_back_but_never_a_secret",
+         test_store_option_reads_settings_back_but_never_a_secret},
     };
     int passed = 0, failed = 0;
     run_tests(tests, sizeof tests / sizeof tests[0], &passed, &failed);
