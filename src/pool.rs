@@ -11,6 +11,8 @@
 //! first job starts the child's own workers, and the parent's, inherited as
 //! dead state, are never used, joined nor dropped (see [`crate::fork`]).
 
+use std::any::Any;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -36,23 +38,44 @@ struct Running {
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// What a job hands back, its type erased: one channel type serves every
+/// kind of job (a channel per result type would be compiled once each).
+type Done = Result<Box<dyn Any + Send>>;
+
 /// The pending result of a submitted job.
 pub(crate) struct Ticket<T> {
-    rx: Receiver<Result<T>>,
+    rx: Receiver<Done>,
+    result: PhantomData<fn() -> T>,
 }
 
-impl<T> Ticket<T> {
+impl<T: 'static> Ticket<T> {
     /// Blocks until the job has run and returns its result.
     pub(crate) fn wait(self) -> Result<T> {
-        self.rx.recv().unwrap_or_else(|_| {
-            Err(Error::Other {
-                path: String::new(),
-                message: "worker pool shut down before the job ran".into(),
-                remote: None,
-                source: None,
-            })
-        })
+        let done = self.rx.recv().unwrap_or_else(|_| Err(pool_error("worker pool shut down before the job ran")));
+        done?
+            .downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| pool_error("a worker job returned another type"))
     }
+}
+
+fn pool_error(message: &str) -> Error {
+    Error::Other {
+        path: String::new(),
+        message: message.to_owned(),
+        remote: None,
+        source: None,
+    }
+}
+
+/// A panic's payload as an error.
+fn panicked(panic: Box<dyn Any + Send>) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    pool_error(&format!("a worker job panicked: {what}"))
 }
 
 impl std::fmt::Debug for Pool {
@@ -116,23 +139,23 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce() -> Result<T> + Send + 'static,
     {
-        let (done_tx, done_rx) = bounded(1);
+        let (done_tx, done_rx) = bounded::<Done>(1);
         let wrapped: Job = Box::new(move || {
-            let result = catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(Error::Other {
-                    path: String::new(),
-                    message: format!("a worker job panicked: {what}"),
-                    remote: None,
-                    source: None,
-                })
-            });
+            let result = match catch_unwind(AssertUnwindSafe(job)) {
+                Ok(r) => r.map(|v| Box::new(v) as Box<dyn Any + Send>),
+                Err(panic) => Err(panicked(panic)),
+            };
             let _ = done_tx.send(result);
         });
+        self.dispatch(wrapped);
+        Ticket {
+            rx: done_rx,
+            result: PhantomData,
+        }
+    }
+
+    /// Hands a job to a worker (or runs it here when none can take it).
+    fn dispatch(&self, wrapped: Job) {
         let running = self.start();
         let tx = running.tx.lock().ok().and_then(|g| g.clone());
         match tx {
@@ -146,7 +169,6 @@ impl Pool {
             // inline so callers still make progress.
             _ => wrapped(),
         }
-        Ticket { rx: done_rx }
     }
 
     /// Stops accepting jobs, lets queued ones finish, and joins every worker

@@ -256,6 +256,9 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             cfg.sas_token = o.text("sas_token");
             cfg.connection_string = o.text("connection_string");
             cfg.endpoint = o.text("endpoint");
+            cfg.use_managed_identity = o.flag("use_managed_identity") == Some(true);
+            cfg.managed_identity_client_id = o.text("managed_identity_client_id");
+            cfg.managed_identity_endpoint = o.text("managed_identity_endpoint");
             http(o, &mut cfg.http);
             set(o, "multipart_threshold", &mut cfg.single_put_threshold);
             set(o, "part_size", &mut cfg.block_size);

@@ -82,7 +82,7 @@ pub(crate) static KEYS: &[Key] = &[
     key!("secret_access_key", ["aws_secret_access_key", "secret"], S3, Value::Secret),
     key!("session_token", ["aws_session_token", "token", "aws_token"], S3, Value::Secret),
     key!("url_style", ["aws_virtual_hosted_style_request"], S3, Value::UrlStyle),
-    key!("allow_http", ["aws_allow_http", "azure_allow_http", "use_ssl"], Remote, Value::Bool, ["use_ssl"]),
+    key!("allow_http", ["aws_allow_http", "use_ssl"], S3, Value::Bool, ["use_ssl"]),
     key!("skip_signature", ["aws_skip_signature", "azure_skip_signature"], S3, Value::Bool),
     key!("bucket", ["aws_bucket", "aws_bucket_name", "bucket_name"], S3, Value::Text),
     // Azure
@@ -92,6 +92,9 @@ pub(crate) static KEYS: &[Key] = &[
     key!("connection_string", ["azure_storage_connection_string"], Azure, Value::Secret),
     key!("container", ["azure_container_name", "container_name"], Azure, Value::Text),
     key!("list_page_size", [], Azure, Value::Count(1, 5000)),
+    key!("use_managed_identity", ["azure_use_managed_identity", "azure_msi"], Azure, Value::Bool),
+    key!("managed_identity_client_id", ["azure_msi_client_id"], Azure, Value::Text),
+    key!("managed_identity_endpoint", ["azure_msi_endpoint", "msi_endpoint"], Azure, Value::Text),
     // Both remote stores
     key!("prefix", [], Remote, Value::Text),
     key!("ca_bundle_path", ["ca_bundle", "ssl_ca_bundle"], Remote, Value::Text),
