@@ -1125,3 +1125,90 @@ fn storage_path_helpers_point_into_the_base_directory() {
         ErrorKind::InvalidPath,
     );
 }
+
+// ---------------------------------------------------------------------------
+// Stale temp files and emptied directories
+// ---------------------------------------------------------------------------
+
+/// A file at `path` last modified `age` ago.
+fn aged_file(path: &Path, age: Duration) -> fs::File {
+    let f = fs::File::create(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - age).unwrap();
+    f
+}
+
+/// Temp files of killed writes are removed when the store opens (the base
+/// directory) or first writes into their directory; young ones, ones a
+/// live writer holds (its flock), look-alikes and staged partials stay.
+#[test]
+fn stale_temp_files_are_swept_at_open_and_on_the_next_write_there() {
+    let dir = TempDir::new("stale");
+    let base = dir.join("base");
+    fs::create_dir_all(base.join("d")).unwrap();
+    let old = Duration::from_secs(2 * 3600);
+    let young = Duration::from_secs(60);
+    drop(aged_file(&base.join(".blobio-00000000000000aa.tmp"), old));
+    drop(aged_file(&base.join(".blobio-00000000000000bb.tmp"), young));
+    let held = aged_file(&base.join(".blobio-00000000000000cc.tmp"), old);
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    drop(aged_file(&base.join(".blobio-not-ours.tmp"), old));
+    drop(aged_file(&base.join("obj.part"), old));
+    drop(aged_file(&base.join("d/.blobio-00000000000000dd.tmp"), old));
+
+    let b = LocalBackend::new(&base).unwrap();
+    assert!(!base.join(".blobio-00000000000000aa.tmp").exists(), "a stale temp stayed");
+    for kept in [
+        ".blobio-00000000000000bb.tmp",
+        ".blobio-00000000000000cc.tmp",
+        ".blobio-not-ours.tmp",
+        "obj.part",
+        "d/.blobio-00000000000000dd.tmp",
+    ] {
+        assert!(base.join(kept).exists(), "{kept} was removed");
+    }
+    b.write("d/y", b"y").unwrap();
+    assert!(
+        !base.join("d/.blobio-00000000000000dd.tmp").exists(),
+        "the next write into d did not sweep it"
+    );
+    drop(held);
+    assert_eq!(b.stat_file("obj").unwrap(), Some(0), "the partial is still resumable");
+}
+
+/// A delete that empties a directory removes it while other threads write
+/// into it: their writes never fail for it (they make the directory again)
+/// and every object they wrote is there.
+#[test]
+fn pruning_emptied_directories_races_safely_with_writes_into_them() {
+    const ROUNDS: usize = 1500;
+    let dir = TempDir::new("prune-race");
+    let b = LocalBackend::with_durable(dir.join("base"), false).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let b = &b;
+            s.spawn(move || {
+                for i in 0..ROUNDS {
+                    let key = format!("race/deep/t{t}-{i}");
+                    let body = format!("{t}/{i}");
+                    if i % 2 == 0 {
+                        b.write(&key, body.as_bytes())
+                    } else {
+                        b.write_reader(&key, &mut body.as_bytes(), None)
+                    }
+                    .unwrap_or_else(|e| panic!("write {key}: {e}"));
+                    assert_eq!(b.read(&key).unwrap(), body.as_bytes(), "{key}");
+                    if i % 10 != 0 {
+                        b.delete(&key).unwrap();
+                        assert!(!b.exists(&key).unwrap());
+                    }
+                }
+            });
+        }
+    });
+    let kept = b.list("").unwrap();
+    assert_eq!(kept.len(), 3 * ROUNDS / 10, "objects were lost or left");
+    for key in &kept {
+        b.delete(key).unwrap();
+    }
+    assert!(!dir.join("base/race").exists(), "emptied directories stayed");
+}

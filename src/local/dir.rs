@@ -118,21 +118,7 @@ impl Root {
             Some(Err(e)) => return classify(path, e, None).map(|()| Opened::Missing),
             None => {}
         }
-        let mut cur = base;
-        for comp in dir_key.split('/') {
-            match rfs::openat(cur.as_fd(), comp, DIR_FLAGS, Mode::empty()) {
-                Ok(fd) => cur = DirFd::Owned(fd),
-                Err(e) if e == Errno::NOTDIR => {
-                    not_a_symlink(path, cur.as_fd(), comp)?;
-                    return Ok(Opened::NotADirectory);
-                }
-                Err(e) => {
-                    classify(path, e, Some((cur.as_fd(), comp)))?;
-                    return Ok(Opened::Missing);
-                }
-            }
-        }
-        Ok(Opened::Dir(cur))
+        walk_open(path, base, dir_key)
     }
 
     /// Opens the directory `dir_key`, creating what is missing of it (mode
@@ -260,6 +246,27 @@ fn open_base(path: &Path, shown: &str) -> Result<OwnedFd> {
         ))),
         Err(e) => Err(Error::from_io(shown, "open base directory", e.into())),
     }
+}
+
+/// Opens `dir_key` beneath `base` one component at a time, each relative
+/// to the handle of the one before, never following a symlink: where
+/// `openat2` is missing, and to tell what an `ENOTDIR` of it meant.
+fn walk_open(path: &str, base: DirFd, dir_key: &str) -> Result<Opened> {
+    let mut cur = base;
+    for comp in dir_key.split('/') {
+        match rfs::openat(cur.as_fd(), comp, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => cur = DirFd::Owned(fd),
+            Err(e) if e == Errno::NOTDIR => {
+                not_a_symlink(path, cur.as_fd(), comp)?;
+                return Ok(Opened::NotADirectory);
+            }
+            Err(e) => {
+                classify(path, e, Some((cur.as_fd(), comp)))?;
+                return Ok(Opened::Missing);
+            }
+        }
+    }
+    Ok(Opened::Dir(cur))
 }
 
 /// Whether the directory behind `fd` was removed (no name links to it).
@@ -410,5 +417,52 @@ pub(super) fn prune_empty(root: &Root, path: &str, dir_key: &str) {
             return;
         }
         key = parent;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// The component walk (the fallback where openat2 is missing) and
+    /// openat2 agree on every kind of directory key.
+    #[test]
+    fn the_component_walk_and_openat2_agree() {
+        let tmp = std::env::temp_dir().join(format!("blobio-dir-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("base/a/b")).unwrap();
+        std::fs::create_dir_all(tmp.join("outside/b")).unwrap();
+        std::fs::write(tmp.join("base/f"), b"file").unwrap();
+        symlink(tmp.join("outside"), tmp.join("base/link")).unwrap();
+        symlink("a", tmp.join("base/a/inner-link")).unwrap();
+        let root = Root::open(tmp.join("base"), "base", false).unwrap();
+        let describe = |r: Result<Opened>| match r {
+            Ok(Opened::Dir(_)) => "dir",
+            Ok(Opened::Missing) => "missing",
+            Ok(Opened::NotADirectory) => "not a directory",
+            Err(e) if e.kind() == crate::ErrorKind::InvalidPath => "refused",
+            Err(_) => "error",
+        };
+        for (key, want) in [
+            ("a", "dir"),
+            ("a/b", "dir"),
+            ("a/missing", "missing"),
+            ("missing/b", "missing"),
+            ("f", "not a directory"),
+            ("f/b", "not a directory"),
+            ("link", "refused"),
+            ("link/b", "refused"),
+            ("a/inner-link", "refused"),
+            ("a/inner-link/b", "refused"),
+        ] {
+            assert_eq!(
+                describe(walk_open(key, root.base(), key)),
+                want,
+                "walk: {key}"
+            );
+            assert_eq!(describe(root.open_dir(key, key)), want, "open_dir: {key}");
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 }
