@@ -638,7 +638,7 @@ fn list_is_byte_sorted_across_directories_and_long_shared_names() {
 }
 
 // ---------------------------------------------------------------------------
-// Permissions and the directory cache
+// Permissions, and directories removed behind the store
 // ---------------------------------------------------------------------------
 
 fn mode(p: &Path) -> u32 {
@@ -671,7 +671,7 @@ fn created_base_subdirectories_and_objects_are_private() {
 }
 
 #[test]
-fn write_recreates_parent_directories_deleted_behind_the_cache() {
+fn write_recreates_parent_directories_deleted_behind_its_back() {
     let dir = TempDir::new("recreate");
     let b = store_in(&dir);
     b.write("d/x", b"x").unwrap();

@@ -102,6 +102,24 @@ impl Root {
         DirFd::Base(fd)
     }
 
+    /// Opens the file `key` (a validated key) for reading in one `openat2`
+    /// call, without a handle on its directory: what a read needs, at the
+    /// cost of a plain `open`. `None` where the kernel has no `openat2` (the
+    /// caller opens the directory, then the file in it); `Ok(None)` when
+    /// nothing is there, or a component on the way is a file.
+    pub(super) fn open_file(&self, path: &str, key: &str) -> Option<Result<Option<OwnedFd>>> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        Some(match open_beneath(&self.base(), key, flags)? {
+            Ok(fd) => Ok(Some(fd)),
+            // With RESOLVE_NO_SYMLINKS any symlink is ELOOP, so ENOTDIR is
+            // a file used as a directory: no object.
+            Err(e) if e == Errno::NOENT || e == Errno::NOTDIR => Ok(None),
+            Err(e) => {
+                Err(refusal(path, e).unwrap_or_else(|| Error::from_io(path, "open", e.into())))
+            }
+        })
+    }
+
     /// Opens the directory `dir_key` (`a/b`, or `""` for the base) without
     /// creating anything. A symlink on the way is [`Error::InvalidPath`].
     pub(super) fn open_dir(&self, path: &str, dir_key: &str) -> Result<Opened> {
@@ -109,7 +127,7 @@ impl Root {
         if dir_key.is_empty() {
             return Ok(Opened::Dir(base));
         }
-        match open_beneath(&base, dir_key) {
+        match open_beneath(&base, dir_key, DIR_FLAGS) {
             Some(Ok(fd)) => return Ok(Opened::Dir(DirFd::Owned(fd))),
             // ENOTDIR: a component is a file, or the last one a symlink
             // (O_DIRECTORY is checked before O_NOFOLLOW): the walk below
@@ -278,10 +296,11 @@ fn is_removed_fd(fd: BorrowedFd<'_>) -> bool {
     rfs::fstat(fd).is_ok_and(|st| st.st_nlink == 0)
 }
 
-/// Opens `dir_key` beneath `base` in one `openat2` call, where the kernel
-/// has it; `None` where it does not (the caller walks instead).
+/// Opens `rel` beneath `base` in one `openat2` call that refuses every
+/// symlink on the way, the last component included, where the kernel has
+/// it; `None` where it does not (the caller walks instead).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn open_beneath(base: &DirFd, dir_key: &str) -> Option<rustix::io::Result<OwnedFd>> {
+fn open_beneath(base: &DirFd, rel: &str, flags: OFlags) -> Option<rustix::io::Result<OwnedFd>> {
     use std::sync::atomic::{AtomicU8, Ordering};
     /// 0: not tried yet, 1: works, 2: missing (ENOSYS, or refused by a
     /// seccomp filter that predates it).
@@ -293,7 +312,7 @@ fn open_beneath(base: &DirFd, dir_key: &str) -> Option<rustix::io::Result<OwnedF
     let resolve = rfs::ResolveFlags::BENEATH | rfs::ResolveFlags::NO_SYMLINKS;
     // EAGAIN: a rename elsewhere raced the lookup; the kernel asks to retry.
     for _ in 0..8 {
-        match rfs::openat2(base.as_fd(), dir_key, DIR_FLAGS, Mode::empty(), resolve) {
+        match rfs::openat2(base.as_fd(), rel, flags, Mode::empty(), resolve) {
             Err(e) if e == Errno::AGAIN || e == Errno::INTR => continue,
             Err(e)
                 if state == 0 && (e == Errno::NOSYS || e == Errno::PERM || e == Errno::INVAL) =>
@@ -313,7 +332,7 @@ fn open_beneath(base: &DirFd, dir_key: &str) -> Option<rustix::io::Result<OwnedF
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn open_beneath(_base: &DirFd, _dir_key: &str) -> Option<rustix::io::Result<OwnedFd>> {
+fn open_beneath(_base: &DirFd, _rel: &str, _flags: OFlags) -> Option<rustix::io::Result<OwnedFd>> {
     None
 }
 

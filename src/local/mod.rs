@@ -75,9 +75,10 @@ pub struct LocalBackend {
     base: PathBuf,
     /// The open base directory every key is resolved from.
     root: Root,
-    /// Directories (device, inode) swept for stale temp files, and when.
-    /// Not a containment check: only spares a directory a second sweep.
-    swept: Mutex<HashMap<(u64, u64), Instant>>,
+    /// Directories (by key) swept for stale temp files, and when. Not a
+    /// containment check (nothing is opened through it): it only spares a
+    /// directory a second sweep within [`STALE_TEMP_AGE`].
+    swept: Mutex<HashMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -130,7 +131,7 @@ impl LocalBackend {
             root,
             swept: Mutex::new(HashMap::new()),
         };
-        store.sweep(&store.root.base());
+        store.sweep("", &store.root.base());
         Ok(store)
     }
 
@@ -153,19 +154,16 @@ impl LocalBackend {
         Ok(self.base.join(path.trim_start_matches('/')))
     }
 
-    /// Sweeps `dir` of stale temp files, unless this store did so within
-    /// the last [`STALE_TEMP_AGE`] (younger temp files are never stale).
-    fn sweep(&self, dir: &DirFd) {
-        let Ok(st) = rfs::fstat(dir.as_fd()) else {
-            return;
-        };
-        let id = (st.st_dev as u64, st.st_ino as u64);
+    /// Sweeps the directory `dir_key` (open as `dir`) of stale temp files,
+    /// unless this store did so within the last [`STALE_TEMP_AGE`] (younger
+    /// temp files are never stale).
+    fn sweep(&self, dir_key: &str, dir: &DirFd) {
         {
             let Ok(mut swept) = self.swept.lock() else {
                 return;
             };
             if swept
-                .get(&id)
+                .get(dir_key)
                 .is_some_and(|at| at.elapsed() < STALE_TEMP_AGE)
             {
                 return;
@@ -173,7 +171,7 @@ impl LocalBackend {
             if swept.len() >= MAX_SWEPT_DIRS {
                 swept.clear();
             }
-            swept.insert(id, Instant::now());
+            swept.insert(dir_key.to_owned(), Instant::now());
         }
         names::sweep_stale_temps(dir.as_fd(), STALE_TEMP_AGE);
     }
@@ -270,7 +268,7 @@ impl LocalBackend {
         for _ in 0..MAX_WRITE_RETRIES {
             let dir = self.root.ensure_dir(path, dir_key)?;
             self.refuse_symlink(path, &dir, name)?;
-            self.sweep(&dir);
+            self.sweep(dir_key, &dir);
             if let Some((file, file_name)) =
                 self.create_in(path, &dir, flags, file_name, replace)?
             {
@@ -376,6 +374,25 @@ impl LocalBackend {
     /// NotFound too. With `allow_part`, falls back to the staged partial.
     fn open_object(&self, path: &str, allow_part: bool) -> Result<(File, fs::Metadata)> {
         let (dir_key, name) = split_key(path)?;
+        let key = path.trim_start_matches('/');
+        if let Some(found) = self.root.open_file(path, key) {
+            let file = found?.map(|fd| regular(path, File::from(fd))).transpose()?;
+            if let Some(found) = file.flatten() {
+                return Ok(found);
+            }
+            if allow_part {
+                let staging = match dir_key {
+                    "" => staging_name(name),
+                    dir => format!("{dir}/{}", staging_name(name)),
+                };
+                if let Some(fd) = self.root.open_file(path, &staging).transpose()?.flatten() {
+                    if let Some(found) = regular(path, File::from(fd))? {
+                        return Ok(found);
+                    }
+                }
+            }
+            return Err(Error::not_found(path));
+        }
         let Some(dir) = self.open_key_dir(path, dir_key)? else {
             return Err(Error::not_found(path));
         };
@@ -422,6 +439,11 @@ fn open_regular(path: &str, dir: &DirFd, name: &str) -> Result<Option<(File, fs:
             return Err(refusal(path, e).unwrap_or_else(|| Error::from_io(path, "open", e.into())))
         }
     };
+    regular(path, file)
+}
+
+/// `file` with its metadata when it is a regular file.
+fn regular(path: &str, file: File) -> Result<Option<(File, fs::Metadata)>> {
     let meta = file
         .metadata()
         .map_err(|e| Error::from_io(path, "stat", e))?;
@@ -888,22 +910,18 @@ impl DirectoryLister for LocalBackend {
         let Some(dir) = self.open_key_dir(prefix, key)? else {
             return Ok(Vec::new());
         };
-        let mut stream = walk::entries(prefix, dir)?;
+        let fd = walk::own_handle(prefix, dir)?;
         let mut out = Vec::new();
-        while let Some(entry) = stream.read() {
-            let entry = entry.map_err(|e| Error::from_io(prefix, "read directory", e.into()))?;
-            let Ok(name) = entry.file_name().to_str() else {
-                continue;
-            };
+        walk::read_entries(prefix, fd.as_fd(), &mut Vec::new(), &mut |name, listed| {
             // Hidden names are skipped here (and only here), as documented.
-            if name.starts_with('.') || is_reserved(name) {
-                continue;
-            }
-            let fd = walk::stream_fd(prefix, &stream)?;
-            if walk::entry_type(fd, &entry, name) == FileType::Directory {
+            if !name.starts_with('.')
+                && !is_reserved(name)
+                && walk::entry_type(fd.as_fd(), name, listed) == FileType::Directory
+            {
                 out.push(name.to_owned());
             }
-        }
+            Ok(())
+        })?;
         out.sort_unstable();
         Ok(out)
     }
@@ -975,7 +993,7 @@ impl AppendingBackend for LocalBackend {
                 },
             });
         }
-        self.sweep(&dir);
+        self.sweep(dir_key, &dir);
         let written = copy_into(path, reader, &mut file, Some(append_size))?;
         if written != append_size {
             // The partial stays, longer by `written`, for another attempt.

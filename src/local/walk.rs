@@ -5,7 +5,7 @@
 //! it is listed is skipped, never followed out of the base. Symlinks are not
 //! listed at all: the store never reads through one.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{self as rfs, FileType, Mode};
 use rustix::io::Errno;
@@ -20,21 +20,78 @@ use crate::paths::validate_prefix;
 /// starts in the key.
 pub(super) type Visit<'a> = dyn FnMut(String, BorrowedFd<'_>, usize) -> Result<()> + 'a;
 
-/// A readable stream of `dir`'s entries. A directory opened beneath the
-/// base is read through its own handle; the base's handle is shared, so it
-/// is reopened (`openat(".")`) for a stream of its own.
-pub(super) fn entries(path: &str, dir: DirFd) -> Result<rfs::Dir> {
-    let fd = match dir {
-        DirFd::Owned(fd) => fd,
+/// A handle of its own on `dir` for reading its entries (reading moves a
+/// handle's offset): a directory opened beneath the base already is one;
+/// the base's handle is shared, so it is reopened (`openat(".")`).
+pub(super) fn own_handle(path: &str, dir: DirFd) -> Result<OwnedFd> {
+    match dir {
+        DirFd::Owned(fd) => Ok(fd),
         DirFd::Base(base) => rfs::openat(base.as_fd(), ".", DIR_FLAGS, Mode::empty())
-            .map_err(|e| Error::from_io(path, "read directory", e.into()))?,
-    };
-    rfs::Dir::new(fd).map_err(|e| Error::from_io(path, "read directory", e.into()))
+            .map_err(|e| Error::from_io(path, "read directory", e.into())),
+    }
+}
+
+/// The `getdents` buffer of a listing: large enough that a directory of a
+/// thousand objects is read in a few calls.
+const ENTRIES_BUF: usize = 32 * 1024;
+
+/// Calls `f(name, type)` for each entry of the directory open as `fd` (a
+/// handle of its own, read from its current offset), skipping `.`, `..`
+/// and names that are not UTF-8. `buf` is the reused read buffer.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn read_entries(
+    path: &str,
+    fd: BorrowedFd<'_>,
+    buf: &mut Vec<u8>,
+    f: &mut dyn FnMut(&str, FileType) -> Result<()>,
+) -> Result<()> {
+    if buf.capacity() < ENTRIES_BUF {
+        buf.reserve(ENTRIES_BUF);
+    }
+    let mut entries = rfs::RawDir::new(fd, buf.spare_capacity_mut());
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(|e| Error::from_io(path, "read directory", e.into()))?;
+        let Some(name) = utf8_name(entry.file_name()) else {
+            continue;
+        };
+        f(name, entry.file_type())?;
+    }
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(super) fn read_entries(
+    path: &str,
+    fd: BorrowedFd<'_>,
+    _buf: &mut Vec<u8>,
+    f: &mut dyn FnMut(&str, FileType) -> Result<()>,
+) -> Result<()> {
+    let mut entries =
+        rfs::Dir::read_from(fd).map_err(|e| Error::from_io(path, "read directory", e.into()))?;
+    while let Some(entry) = entries.read() {
+        let entry = entry.map_err(|e| Error::from_io(path, "read directory", e.into()))?;
+        let Some(name) = utf8_name(entry.file_name()) else {
+            continue;
+        };
+        f(name, entry.file_type())?;
+    }
+    Ok(())
+}
+
+fn utf8_name(name: &std::ffi::CStr) -> Option<&str> {
+    match name.to_str() {
+        Ok("." | "..") => None,
+        Ok(name) => Some(name),
+        Err(_) => {
+            log::warn!("skipping a non-UTF-8 file name {name:?}");
+            None
+        }
+    }
 }
 
 /// The type of an entry, asking the file system when `readdir` did not say.
-pub(super) fn entry_type(dir: BorrowedFd<'_>, entry: &rfs::DirEntry, name: &str) -> FileType {
-    match entry.file_type() {
+pub(super) fn entry_type(dir: BorrowedFd<'_>, name: &str, listed: FileType) -> FileType {
+    match listed {
         FileType::Unknown => rfs::statat(dir, name, rfs::AtFlags::SYMLINK_NOFOLLOW)
             .map_or(FileType::Unknown, |st| dir::file_type(&st)),
         known => known,
@@ -58,18 +115,20 @@ pub(super) fn walk(root: &Root, prefix: &str, visit: &mut Visit<'_>) -> Result<(
         key.push_str(dir_key);
         key.push('/');
     }
-    let stream = entries(prefix, start)?;
+    let start = own_handle(prefix, start)?;
+    let mut entries_buf = Vec::new();
     walk_dir(
         prefix,
-        stream,
+        start,
         &mut key,
         name_prefix,
         visit,
         &mut Vec::new(),
+        &mut entries_buf,
     )
 }
 
-/// Visits the listable files under the directory read by `stream`, whose
+/// Visits the listable files under the directory open as `dir`, whose
 /// keys start with `key`, in byte order of their keys.
 ///
 /// Sorting all keys at the end costs a fifth of a large listing (memcmp
@@ -84,32 +143,26 @@ pub(super) fn walk(root: &Root, prefix: &str, visit: &mut Visit<'_>) -> Result<(
 /// compare; ties fall back to the bytes.
 fn walk_dir(
     prefix: &str,
-    mut stream: rfs::Dir,
+    dir: OwnedFd,
     key: &mut String,
     name_prefix: &str,
     visit: &mut Visit<'_>,
     spare: &mut Vec<WalkBuf>,
+    entries_buf: &mut Vec<u8>,
 ) -> Result<()> {
     let mut buf = spare.pop().unwrap_or_default();
     let mut common = usize::MAX;
-    while let Some(entry) = stream.read() {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => return Err(Error::from_io(prefix, "read directory", e.into())),
-        };
-        let Ok(name) = entry.file_name().to_str() else {
-            log::warn!("skipping a non-UTF-8 file name under {key:?}");
-            continue;
-        };
-        if name == "." || name == ".." || !name.starts_with(name_prefix) || is_reserved(name) {
-            continue;
+    let fd = dir.as_fd();
+    let gathered = read_entries(prefix, fd, entries_buf, &mut |name, listed| {
+        if !name.starts_with(name_prefix) || is_reserved(name) {
+            return Ok(());
         }
-        let kind = match entry_type(stream_fd(prefix, &stream)?, &entry, name) {
+        let kind = match entry_type(fd, name, listed) {
             FileType::Directory => WalkKind::Dir,
             FileType::RegularFile => WalkKind::File,
             // Symlinks are never followed, so never listed; nor are
             // sockets, FIFOs and devices objects.
-            _ => continue,
+            _ => return Ok(()),
         };
         let start = buf.names.len();
         buf.names.push_str(name);
@@ -119,7 +172,7 @@ fn walk_dir(
         let (Ok(at), Ok(len)) = (u32::try_from(start), u16::try_from(buf.names.len() - start))
         else {
             return Err(Error::invalid_argument(format!(
-                "{prefix}: directory {key:?} is too large to list"
+                "{prefix}: a directory under it is too large to list"
             )));
         };
         if let Some(first) = buf.items.first() {
@@ -138,6 +191,13 @@ fn walk_dir(
             len,
             kind,
         });
+        Ok(())
+    });
+    if let Err(e) = gathered {
+        buf.names.clear();
+        buf.items.clear();
+        spare.push(buf);
+        return Err(e);
     }
     let common = if common == usize::MAX { 0 } else { common };
     let names = buf.names.as_bytes();
@@ -154,7 +214,7 @@ fn walk_dir(
             .then_with(|| a.name(names)[common..].cmp(&b.name(names)[common..]))
     });
 
-    let dirfd = stream_fd(prefix, &stream)?;
+    let dirfd = dir.as_fd();
     let mut result = Ok(());
     for item in &buf.items {
         let name = &buf.names[item.at as usize..item.at as usize + item.len as usize];
@@ -163,10 +223,7 @@ fn walk_dir(
         result = match item.kind {
             WalkKind::Dir => {
                 match rfs::openat(dirfd, &name[..name.len() - 1], DIR_FLAGS, Mode::empty()) {
-                    Ok(fd) => match rfs::Dir::new(fd) {
-                        Ok(sub) => walk_dir(prefix, sub, key, "", visit, spare),
-                        Err(e) => Err(Error::from_io(prefix, "read directory", e.into())),
-                    },
+                    Ok(sub) => walk_dir(prefix, sub, key, "", visit, spare, entries_buf),
                     // Gone, or swapped for a symlink or a file since it was
                     // read: not a directory of this store any more.
                     Err(e) if e == Errno::NOENT || e == Errno::LOOP || e == Errno::NOTDIR => Ok(()),
@@ -184,13 +241,6 @@ fn walk_dir(
     buf.items.clear();
     spare.push(buf);
     result
-}
-
-/// The handle a directory stream reads, for the `*at` calls relative to it.
-pub(super) fn stream_fd<'a>(prefix: &str, stream: &'a rfs::Dir) -> Result<BorrowedFd<'a>> {
-    stream
-        .fd()
-        .map_err(|e| Error::from_io(prefix, "read directory", e.into()))
 }
 
 /// What [`walk_dir`] found in a directory.
