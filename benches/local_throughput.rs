@@ -4,6 +4,11 @@
 //! - write: `LocalBackend::write` vs temp file + `write_all` + `rename`;
 //! - write_reader: `LocalBackend::write_reader` (a `&mut dyn Read`) vs temp
 //!   file + `io::copy` from the same kind of reader + `rename`;
+//!
+//! each twice: a store opened with `durable = false` beside std without any
+//! sync, and a durable store (the default) beside std with the same syncs
+//! (`sync_data` of the file before the rename, `sync_all` of the directory
+//! after), so the cost of durability and of the code around it show apart;
 //! - read: `LocalBackend::read` vs `fs::read`;
 //! - list: `LocalBackend::list("")` over 100 dirs x 1000 files vs a plain
 //!   recursive `read_dir` collecting relative path strings;
@@ -13,8 +18,8 @@
 //! drift (page cache, writeback, other load) hits both alike. The ratio is
 //! blobio throughput / std throughput: 1.00 is parity, the target is >= 0.90.
 //!
-//! Files live in the system temp directory; nothing is fsync'ed by either
-//! side. Write rounds create fresh objects (the previous round's are deleted
+//! Files live in the system temp directory. Durable rows use fewer objects
+//! and rounds: each object costs the device's sync latency. Write rounds create fresh objects (the previous round's are deleted
 //! untimed). On a disk file system, creating a file can cost far more than
 //! the code around it (0.15-1 ms per create on the ext4 these figures were
 //! taken on), which buries small-write differences in device noise; run with
@@ -37,6 +42,8 @@ const MIB: usize = 1024 * 1024;
 
 struct Row {
     operation: &'static str,
+    /// "durable", "not durable", or "" where durability does not apply.
+    mode: &'static str,
     size: String,
     per_round: usize,
     unit: &'static str,
@@ -92,22 +99,34 @@ fn human(bytes: usize) -> String {
     }
 }
 
+/// Makes a std write durable the way a durable store does: the file's
+/// bytes before the rename, the directory's entry after it.
+fn std_publish(dir: &Path, tmp: &Path, f: File, name: &str, sync: bool) -> io::Result<()> {
+    if sync {
+        f.sync_data()?;
+    }
+    drop(f);
+    fs::rename(tmp, dir.join(name))?;
+    if sync {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Temp file + write_all + rename: what an atomic write costs with std.
-fn std_write(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
+fn std_write(dir: &Path, name: &str, data: &[u8], sync: bool) -> io::Result<()> {
     let tmp = dir.join(format!(".tmp-{name}"));
     let mut f = File::create(&tmp)?;
     f.write_all(data)?;
-    drop(f);
-    fs::rename(&tmp, dir.join(name))
+    std_publish(dir, &tmp, f, name, sync)
 }
 
 /// Temp file + io::copy from a reader + rename.
-fn std_write_reader(dir: &Path, name: &str, reader: &mut dyn Read) -> io::Result<()> {
+fn std_write_reader(dir: &Path, name: &str, reader: &mut dyn Read, sync: bool) -> io::Result<()> {
     let tmp = dir.join(format!(".tmp-{name}"));
     let mut f = File::create(&tmp)?;
     io::copy(reader, &mut f)?;
-    drop(f);
-    fs::rename(&tmp, dir.join(name))
+    std_publish(dir, &tmp, f, name, sync)
 }
 
 fn bench_object_size(
@@ -118,11 +137,13 @@ fn bench_object_size(
     rounds: usize,
     rows: &mut Vec<Row>,
 ) {
+    let durable = b.is_durable();
+    let mode = if durable { "durable" } else { "not durable" };
     let data: Vec<u8> = (0..size)
         .map(|i| (i.wrapping_mul(31) ^ (i >> 7)) as u8)
         .collect();
     let tag = human(size).replace(' ', "");
-    let std_dir = root.join(format!("std/{tag}"));
+    let std_dir = root.join(format!("std-{mode}/{tag}").replace(' ', "-"));
     fs::create_dir_all(&std_dir).unwrap();
     let keys: Vec<String> = (0..count)
         .map(|i| format!("blobio/{tag}/obj{i:05}"))
@@ -152,11 +173,12 @@ fn bench_object_size(
         || {
             names
                 .iter()
-                .for_each(|n| std_write(&std_dir, n, &data).unwrap())
+                .for_each(|n| std_write(&std_dir, n, &data, durable).unwrap())
         },
     );
     rows.push(Row {
         operation: "write",
+        mode,
         size: human(size),
         per_round: count,
         unit: "MB/s",
@@ -178,12 +200,13 @@ fn bench_object_size(
         || {
             names.iter().for_each(|n| {
                 let mut r: &[u8] = &data;
-                std_write_reader(&std_dir, n, &mut r as &mut dyn Read).unwrap()
+                std_write_reader(&std_dir, n, &mut r as &mut dyn Read, durable).unwrap()
             })
         },
     );
     rows.push(Row {
         operation: "write_reader",
+        mode,
         size: human(size),
         per_round: count,
         unit: "MB/s",
@@ -191,6 +214,11 @@ fn bench_object_size(
         std: mbps(ts),
     });
 
+    // Reads do not depend on how the objects were written: once.
+    if durable {
+        assert_eq!(b.read(&keys[0]).unwrap(), data);
+        return;
+    }
     let (tb, ts) = race(
         rounds,
         nothing,
@@ -208,6 +236,7 @@ fn bench_object_size(
     );
     rows.push(Row {
         operation: "read",
+        mode: "",
         size: human(size),
         per_round: count,
         unit: "MB/s",
@@ -271,6 +300,7 @@ fn bench_list(rows: &mut Vec<Row>, rounds: usize) {
     let files = (DIRS * FILES) as f64;
     rows.push(Row {
         operation: "list",
+        mode: "",
         size: format!("{DIRS} dirs x {FILES}"),
         per_round: 1,
         unit: "files/s",
@@ -287,10 +317,17 @@ fn main() {
     let mut rows = Vec::new();
     {
         let tmp = TempDir::new("bench-objects");
-        let b = LocalBackend::new(tmp.join("store")).unwrap();
+        let fast = LocalBackend::with_durable(tmp.join("store"), false).unwrap();
+        let durable = LocalBackend::new(tmp.join("durable-store")).unwrap();
         for (size, count, rounds) in [(4 * KIB, 1000, 15), (MIB, 100, 15), (64 * MIB, 2, 11)] {
             if wanted(&human(size)) || wanted("write") || wanted("read") {
-                bench_object_size(tmp.path(), &b, size, count, rounds, &mut rows);
+                bench_object_size(tmp.path(), &fast, size, count, rounds, &mut rows);
+            }
+        }
+        // Each durable object waits for the device: fewer of them.
+        for (size, count, rounds) in [(4 * KIB, 100, 7), (MIB, 20, 7), (64 * MIB, 2, 5)] {
+            if wanted("durable") || wanted(&human(size)) || wanted("write") {
+                bench_object_size(tmp.path(), &durable, size, count, rounds, &mut rows);
             }
         }
     }
@@ -300,9 +337,9 @@ fn main() {
 
     println!();
     println!(
-        "| operation | size | per round | blobio | std::fs | ratio (blobio/std) | within 10% |"
+        "| operation | durability | size | per round | blobio | std::fs (synced when durable) | ratio (blobio/std) | within 10% |"
     );
-    println!("|---|---|---:|---:|---:|---:|:---:|");
+    println!("|---|---|---|---:|---:|---:|---:|:---:|");
     for r in &rows {
         let ratio = r.blobio / r.std;
         let (b, s) = if r.unit == "MB/s" {
@@ -323,8 +360,8 @@ fn main() {
         };
         let ok = if ratio >= 0.90 { "yes" } else { "**no**" };
         println!(
-            "| {} | {} | {per_round} | {b} | {s} | {ratio:.2} | {ok} |",
-            r.operation, r.size
+            "| {} | {} | {} | {per_round} | {b} | {s} | {ratio:.2} | {ok} |",
+            r.operation, r.mode, r.size
         );
     }
     println!();

@@ -530,17 +530,33 @@ fn symlinked_file_leading_outside_is_refused_and_nothing_outside_changes() {
     );
 }
 
+/// The store never follows a symlink, not even one that stays inside the
+/// base: a link is refused like one leading out (the target of a link can
+/// change between the check and the use, so "inside" cannot be trusted),
+/// and listings skip links.
 #[test]
-fn symlinks_that_stay_inside_the_base_are_followed() {
+fn symlinks_inside_the_base_are_refused_too_and_never_listed() {
     let dir = TempDir::new("symlink-inside");
     let b = store_in(&dir);
     b.write("real/data.bin", b"real data").unwrap();
     symlink(dir.join("base/real/data.bin"), dir.join("base/alias.bin")).unwrap();
     symlink(dir.join("base/real"), dir.join("base/alias-dir")).unwrap();
-    assert_object(&b, "alias.bin", b"real data");
-    assert_object(&b, "alias-dir/data.bin", b"real data");
-    // Linked files are listed; linked directories are not walked (no cycles).
-    assert_eq!(b.list("").unwrap(), ["alias.bin", "real/data.bin"]);
+    symlink("real", dir.join("base/relative-dir")).unwrap();
+    for key in ["alias.bin", "alias-dir/data.bin", "relative-dir/data.bin"] {
+        assert_kind(&format!("read({key})"), b.read(key), ErrorKind::InvalidPath);
+        assert_kind(
+            &format!("exists({key})"),
+            b.exists(key),
+            ErrorKind::InvalidPath,
+        );
+    }
+    assert_eq!(b.list("").unwrap(), ["real/data.bin"]);
+    assert_kind(
+        "list(alias-dir/)",
+        b.list("alias-dir/"),
+        ErrorKind::InvalidPath,
+    );
+    assert_object(&b, "real/data.bin", b"real data");
 }
 
 // ---------------------------------------------------------------------------
@@ -622,7 +638,7 @@ fn list_is_byte_sorted_across_directories_and_long_shared_names() {
 }
 
 // ---------------------------------------------------------------------------
-// Permissions and the directory cache
+// Permissions, and directories removed behind the store
 // ---------------------------------------------------------------------------
 
 fn mode(p: &Path) -> u32 {
@@ -655,7 +671,7 @@ fn created_base_subdirectories_and_objects_are_private() {
 }
 
 #[test]
-fn write_recreates_parent_directories_deleted_behind_the_cache() {
+fn write_recreates_parent_directories_deleted_behind_its_back() {
     let dir = TempDir::new("recreate");
     let b = store_in(&dir);
     b.write("d/x", b"x").unwrap();
@@ -733,34 +749,42 @@ fn failed_write_reader_keeps_the_old_object_and_the_part() {
     assert!(!dir.join("base/obj.part").exists());
 }
 
+/// Hidden names are keys like any other (S3 and Azure list `cfg/.env`);
+/// only the store's own staging and temp files are left out of listings,
+/// and only `list_directories` skips hidden names.
 #[test]
-fn part_temp_and_hidden_files_are_never_listed() {
+fn hidden_names_are_listed_but_part_and_temp_files_are_not() {
     let dir = TempDir::new("hidden");
     let b = store_in(&dir);
     b.write("d/visible", b"v").unwrap();
+    b.write("cfg/.env", b"SECRET=1").unwrap();
     let base = dir.join("base");
     fs::write(base.join(".hidden"), b"h").unwrap();
-    fs::write(base.join("d/.hidden"), b"h").unwrap();
     fs::create_dir_all(base.join(".hdir/sub")).unwrap();
     fs::write(base.join(".hdir/sub/x"), b"x").unwrap();
     fs::write(base.join("d/.blobio-0123456789abcdef.tmp"), b"t").unwrap();
     let _ = b.write_reader("d/partial", &mut FailingReader::new(b"some"), None);
     assert!(base.join("d/partial.part").exists());
 
-    assert_eq!(b.list("").unwrap(), ["d/visible"]);
+    let all = [".hdir/sub/x", ".hidden", "cfg/.env", "d/visible"];
+    assert_eq!(b.list("").unwrap(), all);
+    assert_eq!(b.list("cfg/").unwrap(), ["cfg/.env"]);
     assert_eq!(b.list("d/").unwrap(), ["d/visible"]);
     assert_eq!(b.list("d/p").unwrap(), Vec::<String>::new());
+    assert_eq!(b.list("cfg/.e").unwrap(), ["cfg/.env"]);
     let infos = b.as_object_lister().unwrap().list_objects("").unwrap();
     assert_eq!(
         infos.iter().map(|i| i.path.as_str()).collect::<Vec<_>>(),
-        ["d/visible"]
+        all
     );
+    assert_eq!(infos[2].size, 8);
+    assert_object(&b, "cfg/.env", b"SECRET=1");
     assert_eq!(
         b.as_directory_lister()
             .unwrap()
             .list_directories("")
             .unwrap(),
-        ["d"]
+        ["cfg", "d"]
     );
 }
 
@@ -834,18 +858,97 @@ fn append_reader_with_a_short_source_keeps_the_longer_part_unpublished() {
     assert_object(&b, "obj", b"hello world");
 }
 
+/// The staging suffix is reserved in every component, so a key's directory
+/// can never be another key's staging file: `ip.part/y` is refused, and
+/// `ip` streams, reads and deletes as usual (so does a missing `iq`).
 #[test]
-fn keys_ending_in_part_are_reserved() {
+fn staging_names_are_reserved_in_every_component() {
     let dir = TempDir::new("reserved");
     let b = store_in(&dir);
-    assert_kind(
-        "write x.part",
-        b.write("x.part", b"x"),
-        ErrorKind::InvalidPath,
-    );
-    assert_kind("read x.part", b.read("d/x.part"), ErrorKind::InvalidPath);
+    for key in [
+        "x.part",
+        "d/x.part",
+        "ip.part/y",
+        "a/ip.part/b/y",
+        ".blobio-0123456789abcdef.tmp",
+        "d/.blobio-x.tmp/y",
+    ] {
+        assert_kind(
+            &format!("write {key}"),
+            b.write(key, b"x"),
+            ErrorKind::InvalidPath,
+        );
+        assert_kind(&format!("read {key}"), b.read(key), ErrorKind::InvalidPath);
+        assert_kind(
+            &format!("delete {key}"),
+            b.delete(key),
+            ErrorKind::InvalidPath,
+        );
+    }
+    assert_kind("list ip.part/", b.list("ip.part/"), ErrorKind::InvalidPath);
+    // A reserved name as the partial last piece of a prefix is fine.
     b.write("x.parts", b"fine").unwrap();
+    assert_eq!(b.list("x.part").unwrap(), ["x.parts"]);
     assert_object(&b, "x.parts", b"fine");
+    // The key beside what would have been its staging directory.
+    b.write_reader("ip", &mut &b"streamed"[..], Some(8))
+        .unwrap();
+    assert_object(&b, "ip", b"streamed");
+    b.delete("ip").unwrap();
+    b.delete("iq").unwrap();
+    assert!(!b.exists("ip").unwrap());
+    assert!(b.get_full_path("ip.part/y").is_err());
+}
+
+/// A name of 256 or more bytes cannot be a file name: the key is refused
+/// as InvalidPath with a message, never an I/O error. 255 bytes is fine,
+/// streamed too (its staging name is shortened to fit).
+#[test]
+fn components_longer_than_255_bytes_are_invalid_paths() {
+    let dir = TempDir::new("long-names");
+    let b = store_in(&dir);
+    let longest = "n".repeat(255);
+    let too_long = "n".repeat(256);
+    b.write(&longest, b"255").unwrap();
+    assert_object(&b, &longest, b"255");
+    let key = format!("d/{longest}");
+    let data = pseudo_random_bytes(100_000, 3);
+    let _ = b.write_reader(&key, &mut FailingReader::new(&data[..50_000]), None);
+    assert_eq!(
+        b.stat_file(&key).unwrap(),
+        Some(50_000),
+        "the long name's partial"
+    );
+    let rest = &data[50_000..];
+    b.as_appending()
+        .unwrap()
+        .append_reader(&key, &mut &rest[..], rest.len() as u64)
+        .unwrap();
+    assert_object(&b, &key, &data);
+    assert_eq!(b.list("d/").unwrap(), vec![key.clone()]);
+    for key in [
+        too_long.clone(),
+        format!("{too_long}/x"),
+        format!("d/{too_long}"),
+    ] {
+        let err = b.write(&key, b"x").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidPath, "{err:?}");
+        assert!(
+            err.to_string().contains("255 bytes"),
+            "unclear message: {err}"
+        );
+        assert_kind("read of a long name", b.read(&key), ErrorKind::InvalidPath);
+        assert_kind(
+            "stat of a long name",
+            b.stat_file(&key),
+            ErrorKind::InvalidPath,
+        );
+        assert_kind(
+            "write_reader of a long name",
+            b.write_reader(&key, &mut &b"x"[..], Some(1)),
+            ErrorKind::InvalidPath,
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -880,13 +983,58 @@ fn remove_directory_removes_only_empty_directories() {
     assert_object(&b, "empty/inner/obj", b"back");
 }
 
+/// On S3 and Azure a key that is only a prefix of others holds no object:
+/// deleting it is OK and changes nothing. Same here.
 #[test]
-fn delete_of_a_directory_key_is_invalid_path_and_keeps_its_objects() {
+fn delete_of_a_directory_key_is_ok_and_keeps_its_objects() {
     let dir = TempDir::new("delete-dir");
     let b = store_in(&dir);
     b.write("d/obj", b"x").unwrap();
-    assert_kind("delete a directory", b.delete("d"), ErrorKind::InvalidPath);
+    b.delete("d").unwrap();
+    b.as_batch_deleter().unwrap().delete_batch(&["d"]).unwrap();
     assert_object(&b, "d/obj", b"x");
+    assert_eq!(b.list("").unwrap(), ["d/obj"]);
+}
+
+/// Deleting the last key of a directory removes the directories it leaves
+/// empty, up to the base: nothing is left to list as a directory, and the
+/// name can hold an object again.
+#[test]
+fn delete_removes_the_directories_it_empties_up_to_the_base() {
+    let dir = TempDir::new("delete-prunes");
+    let b = store_in(&dir);
+    let lister = b.as_directory_lister().unwrap();
+    b.write("e/x", b"x").unwrap();
+    b.write("p/q/r/s", b"s").unwrap();
+    b.write("p/keep", b"k").unwrap();
+    b.delete("e/x").unwrap();
+    assert!(
+        !dir.join("base/e").exists(),
+        "the emptied directory e stayed"
+    );
+    b.write("e", b"now an object").unwrap();
+    assert_object(&b, "e", b"now an object");
+    b.delete("p/q/r/s").unwrap();
+    assert!(!dir.join("base/p/q").exists(), "p/q/r and p/q stayed");
+    assert!(dir.join("base/p").is_dir(), "p still holds p/keep");
+    assert_eq!(lister.list_directories("").unwrap(), ["p"]);
+    assert_eq!(lister.list_directories("p").unwrap(), Vec::<String>::new());
+    b.delete("p/keep").unwrap();
+    assert!(
+        dir.join("base").is_dir(),
+        "the base itself is never removed"
+    );
+    assert_eq!(lister.list_directories("").unwrap(), Vec::<String>::new());
+    assert_eq!(b.list("").unwrap(), ["e"]);
+    // A partial's deletion prunes too.
+    let _ = b.write_reader("s/t/u", &mut FailingReader::new(b"part"), None);
+    b.delete("s/t/u").unwrap();
+    assert!(!dir.join("base/s").exists(), "deleting a partial left s/t");
+    // An empty directory in the way of a write (left by something else)
+    // holds no key and is replaced.
+    fs::create_dir_all(dir.join("base/stray")).unwrap();
+    b.write("stray", b"object").unwrap();
+    assert_object(&b, "stray", b"object");
 }
 
 // ---------------------------------------------------------------------------
@@ -901,7 +1049,13 @@ fn config_json_is_exactly_the_absolute_base_path() {
     assert!(base.is_absolute());
     assert_eq!(
         b.config_json(),
-        format!("{{\"base_path\":\"{}\"}}", base.display())
+        format!("{{\"base_path\":\"{}\",\"durable\":true}}", base.display())
+    );
+    let scratch = LocalBackend::with_durable(&base, false).unwrap();
+    assert!(!scratch.is_durable() && b.is_durable());
+    assert_eq!(
+        scratch.config_json(),
+        format!("{{\"base_path\":\"{}\",\"durable\":false}}", base.display())
     );
     assert_eq!(b.kind(), "local");
 
@@ -913,7 +1067,10 @@ fn config_json_is_exactly_the_absolute_base_path() {
         .to_string()
         .replace('\\', "\\\\")
         .replace('"', "\\\"");
-    assert_eq!(b.config_json(), format!("{{\"base_path\":\"{escaped}\"}}"));
+    assert_eq!(
+        b.config_json(),
+        format!("{{\"base_path\":\"{escaped}\",\"durable\":true}}")
+    );
 }
 
 #[test]
@@ -967,4 +1124,91 @@ fn storage_path_helpers_point_into_the_base_directory() {
         b.get_full_path("../x"),
         ErrorKind::InvalidPath,
     );
+}
+
+// ---------------------------------------------------------------------------
+// Stale temp files and emptied directories
+// ---------------------------------------------------------------------------
+
+/// A file at `path` last modified `age` ago.
+fn aged_file(path: &Path, age: Duration) -> fs::File {
+    let f = fs::File::create(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - age).unwrap();
+    f
+}
+
+/// Temp files of killed writes are removed when the store opens (the base
+/// directory) or first writes into their directory; young ones, ones a
+/// live writer holds (its flock), look-alikes and staged partials stay.
+#[test]
+fn stale_temp_files_are_swept_at_open_and_on_the_next_write_there() {
+    let dir = TempDir::new("stale");
+    let base = dir.join("base");
+    fs::create_dir_all(base.join("d")).unwrap();
+    let old = Duration::from_secs(2 * 3600);
+    let young = Duration::from_secs(60);
+    drop(aged_file(&base.join(".blobio-00000000000000aa.tmp"), old));
+    drop(aged_file(&base.join(".blobio-00000000000000bb.tmp"), young));
+    let held = aged_file(&base.join(".blobio-00000000000000cc.tmp"), old);
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    drop(aged_file(&base.join(".blobio-not-ours.tmp"), old));
+    drop(aged_file(&base.join("obj.part"), old));
+    drop(aged_file(&base.join("d/.blobio-00000000000000dd.tmp"), old));
+
+    let b = LocalBackend::new(&base).unwrap();
+    assert!(!base.join(".blobio-00000000000000aa.tmp").exists(), "a stale temp stayed");
+    for kept in [
+        ".blobio-00000000000000bb.tmp",
+        ".blobio-00000000000000cc.tmp",
+        ".blobio-not-ours.tmp",
+        "obj.part",
+        "d/.blobio-00000000000000dd.tmp",
+    ] {
+        assert!(base.join(kept).exists(), "{kept} was removed");
+    }
+    b.write("d/y", b"y").unwrap();
+    assert!(
+        !base.join("d/.blobio-00000000000000dd.tmp").exists(),
+        "the next write into d did not sweep it"
+    );
+    drop(held);
+    assert_eq!(b.stat_file("obj").unwrap(), Some(0), "the partial is still resumable");
+}
+
+/// A delete that empties a directory removes it while other threads write
+/// into it: their writes never fail for it (they make the directory again)
+/// and every object they wrote is there.
+#[test]
+fn pruning_emptied_directories_races_safely_with_writes_into_them() {
+    const ROUNDS: usize = 1500;
+    let dir = TempDir::new("prune-race");
+    let b = LocalBackend::with_durable(dir.join("base"), false).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let b = &b;
+            s.spawn(move || {
+                for i in 0..ROUNDS {
+                    let key = format!("race/deep/t{t}-{i}");
+                    let body = format!("{t}/{i}");
+                    if i % 2 == 0 {
+                        b.write(&key, body.as_bytes())
+                    } else {
+                        b.write_reader(&key, &mut body.as_bytes(), None)
+                    }
+                    .unwrap_or_else(|e| panic!("write {key}: {e}"));
+                    assert_eq!(b.read(&key).unwrap(), body.as_bytes(), "{key}");
+                    if i % 10 != 0 {
+                        b.delete(&key).unwrap();
+                        assert!(!b.exists(&key).unwrap());
+                    }
+                }
+            });
+        }
+    });
+    let kept = b.list("").unwrap();
+    assert_eq!(kept.len(), 3 * ROUNDS / 10, "objects were lost or left");
+    for key in &kept {
+        b.delete(key).unwrap();
+    }
+    assert!(!dir.join("base/race").exists(), "emptied directories stayed");
 }

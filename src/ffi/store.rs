@@ -76,8 +76,13 @@ impl blobio_store {
 }
 
 /// Opens a store in the local directory `base_path`, creating the directory
-/// (mode 0700) when it is missing. Keys are files under it; no key can
-/// reach outside it. On success `*out` receives a store to release with
+/// (mode 0700) when it is missing. Keys are files under it, resolved beneath
+/// a handle on it without following any symlink, so no key can reach
+/// outside it. A `.part` suffix in any component and `.blobio-*.tmp` names
+/// are reserved for its staging files (`BLOBIO_STATUS_INVALID_PATH`). A
+/// write is fsynced (file and directory) before it returns OK; open with
+/// `blobio_open(path, opts)` and `durable=false` for a scratch store that
+/// skips it. On success `*out` receives a store to release with
 /// `blobio_store_free()`.
 #[no_mangle]
 pub unsafe extern "C" fn blobio_local_new(

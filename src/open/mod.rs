@@ -213,7 +213,7 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             o.check_applies(Applies::Local)?;
             let path = one_of("the base path", Some(path.to_string_lossy().into_owned()), o.text("base_path"))?
                 .unwrap_or_default();
-            Box::new(LocalBackend::new(path)?)
+            Box::new(LocalBackend::with_durable(path, o.flag("durable") != Some(false))?)
         }
         Target::S3 { bucket, prefix, region } => {
             o.check_applies(Applies::S3)?;

@@ -118,6 +118,7 @@ pub(crate) static KEYS: &[Key] = &[
     key!("circuit_half_open_requests", [], Any, Value::Count(1, 1_000_000)),
     // The local store
     key!("base_path", ["root", "path"], Local, Value::Text),
+    key!("durable", [], Local, Value::Bool),
 ];
 
 /// The key `name` (or an alias of it), case-insensitive.
