@@ -271,7 +271,18 @@ fn outside_with_sentinels(dir: &TempDir) -> std::path::PathBuf {
 
 /// The writer's side: writes (both ways), reads and deletes keys under
 /// `d/`; every answer is either success inside the base or InvalidPath.
+/// Stops the flipper when dropped, so a failing writer fails the test
+/// instead of leaving the flipper (and the scope waiting for it) running.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 fn write_keys(b: &LocalBackend, stop_flipping: &AtomicBool, flips: &AtomicUsize) -> usize {
+    let _stop = StopOnDrop(stop_flipping);
     let started = Instant::now();
     let mut ok = 0;
     // Passes over the keys until the flipper has flipped often enough to

@@ -207,6 +207,13 @@ impl Root {
                     Err(e) if e == Errno::NOENT => return Ok(None),
                     Err(e) if e == Errno::NOTDIR => {
                         not_a_symlink(path, cur.as_fd(), comp)?;
+                        // Gone, or a directory again: it changed between the
+                        // two looks (a swap under way); walk again.
+                        match stat_at(path, cur.as_fd(), comp)? {
+                            None => return Ok(None),
+                            Some(st) if file_type(&st) == FileType::Directory => return Ok(None),
+                            Some(_) => {}
+                        }
                         return Err(Error::Io {
                             path: path.to_owned(),
                             operation: "create directory",
