@@ -61,6 +61,7 @@ typedef struct blobio_object_list blobio_object_list;
 typedef struct blobio_buffer blobio_buffer;
 typedef struct blobio_object_info blobio_object_info;
 typedef struct blobio_options blobio_options;
+typedef struct blobio_range blobio_range;
 
 /**
  * Major version of the blobio headers a program was compiled against.
@@ -304,6 +305,35 @@ struct blobio_buffer {
 typedef int32_t (*blobio_write_cb)(void *user,
                                    const uint8_t *data,
                                    size_t len);
+
+/**
+ * One range of `blobio_read_ranges()`: `length` bytes wanted at `offset`
+ * of the object, to be written at `data`; the call sets `read`.
+ *
+ * This struct is frozen: its members, their order and its size never
+ * change (what a later version adds comes as a new function), so arrays
+ * of it compiled against any 0.x header stay valid.
+ */
+struct blobio_range {
+    /**
+     * Offset in the object of the first byte wanted.
+     */
+    uint64_t offset;
+    /**
+     * Bytes wanted; 0 reads nothing (the offset is still checked).
+     */
+    size_t length;
+    /**
+     * Where the bytes go: `length` writable bytes, not overlapping any
+     * other range's. May be NULL when `length` is 0.
+     */
+    uint8_t *data;
+    /**
+     * Set by the call: bytes written at `data`, fewer than `length` only
+     * at the end of the object; 0 for every range when the call fails.
+     */
+    size_t read;
+};
 
 /**
  * One object of a `blobio_object_list`, filled in by
@@ -631,6 +661,28 @@ blobio_status blobio_delete_batch(const struct blobio_store *store,
  */
 blobio_status blobio_remove_directory(const struct blobio_store *store,
                                       const char *path);
+
+/**
+ * Reads `n` ranges of the object at `path` at once: `ranges[i].length`
+ * bytes at `ranges[i].offset` into `ranges[i].data`, setting
+ * `ranges[i].read`. Ranges may come in any order and overlap in the
+ * object; their destinations must not overlap each other
+ * (`BLOBIO_STATUS_INVALID_ARGUMENT`). Offsets follow `blobio_read_range()`:
+ * one at or past the end of a non-empty object fails the call.
+ *
+ * Remote stores merge ranges closer than the `coalesce_gap` option
+ * (default 1 MiB) into one request, as long as it stays within
+ * `download_part_size`; split longer ones; send the requests in parallel
+ * (`download_concurrency` at once); and read one version of the object: one
+ * replaced meanwhile fails with `BLOBIO_STATUS_CHANGED_DURING_READ`. The
+ * bytes go straight into the destinations. `ranges` may be NULL when `n`
+ * is 0. On failure every `read` is 0 and the destinations' contents are
+ * unspecified.
+ */
+blobio_status blobio_read_ranges(const struct blobio_store *store,
+                                 const char *path,
+                                 struct blobio_range *ranges,
+                                 size_t n);
 
 /**
  * Releases the bytes of `buf` and resets it to `{NULL, 0}`, so freeing it

@@ -22,6 +22,39 @@ pub struct ObjectInfo {
     pub last_modified: SystemTime,
 }
 
+/// One range of [`Backend::read_ranges`]: `buf.len()` bytes wanted at
+/// `offset`; the call sets `read` to how many arrived.
+pub struct ReadRange<'a> {
+    /// Offset in the object of the range's first byte.
+    pub offset: u64,
+    /// Where the bytes go; its length is how many are wanted.
+    pub buf: &'a mut [u8],
+    /// Bytes read into `buf`, set by the call.
+    pub read: usize,
+}
+
+impl<'a> ReadRange<'a> {
+    /// `buf.len()` bytes at `offset`, none read yet.
+    pub fn new(offset: u64, buf: &'a mut [u8]) -> Self {
+        ReadRange {
+            offset,
+            buf,
+            read: 0,
+        }
+    }
+}
+
+/// The offset and the lengths, not the bytes.
+impl fmt::Debug for ReadRange<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadRange")
+            .field("offset", &self.offset)
+            .field("len", &self.buf.len())
+            .field("read", &self.read)
+            .finish()
+    }
+}
+
 /// The blocking storage contract shared by every backend.
 ///
 /// Paths are `/`-separated keys relative to the store's root. A leading `/` is
@@ -111,6 +144,36 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// how many were read (fewer only at the end of the object). Offsets follow
     /// the rules of [`Backend::read_to_at`].
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize>;
+
+    /// Reads many ranges of one object in one call: each `ranges[i].buf`
+    /// is filled from `ranges[i].offset` and `ranges[i].read` says how many
+    /// bytes arrived (fewer than `buf.len()` only at the end of the object).
+    /// Each range follows [`Backend::read_range`]: an offset at or past the
+    /// end of a non-empty object is `InvalidArgument`, and then no range
+    /// counts as read. Ranges may be in any order and may overlap.
+    ///
+    /// The remote stores merge ranges closer than `coalesce_gap` into one
+    /// request (as long as it stays within `download_part_size`), split
+    /// larger ones, run the requests in parallel, and read one version of
+    /// the object: a replaced object fails with `ChangedDuringRead`. Bytes
+    /// go straight into the callers' buffers. The local store reads every
+    /// range from one open file. The default calls `read_range` per range.
+    fn read_ranges(&self, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
+        let mut outcome = Ok(());
+        for r in ranges.iter_mut() {
+            match self.read_range(path, r.offset, r.buf) {
+                Ok(n) => r.read = n,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        if outcome.is_err() {
+            ranges.iter_mut().for_each(|r| r.read = 0);
+        }
+        outcome
+    }
 
     /// The object's size, or `None` when it does not exist.
     fn stat_file(&self, path: &str) -> Result<Option<u64>>;

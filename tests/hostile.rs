@@ -785,6 +785,21 @@ fn reads_from_a_server_that_ignores_ranges(flavor: Flavor) {
     assert!(tail[..10] == data[data.len() - 10..]);
     let err = store.read_range("obj", WHOLE_LEN, &mut tail).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{flavor:?}: past the end: {err}");
+
+    // read_ranges: every range (unordered, overlapping, one short at the
+    // end) from the one whole-object answer.
+    let spans = [(2_000_000u64, 5000usize), (10, 100), (50, 100), (WHOLE_LEN - 3, 50), (1_500_000, 700_000)];
+    let mut bufs: Vec<Vec<u8>> = spans.iter().map(|&(_, l)| vec![0; l]).collect();
+    let mut ranges: Vec<blobio::ReadRange<'_>> =
+        spans.iter().zip(bufs.iter_mut()).map(|(&(o, _), b)| blobio::ReadRange::new(o, b)).collect();
+    store.read_ranges("obj", &mut ranges).unwrap();
+    let reads: Vec<usize> = ranges.iter().map(|r| r.read).collect();
+    drop(ranges);
+    for ((&(o, l), buf), n) in spans.iter().zip(&bufs).zip(reads) {
+        let want = l.min((WHOLE_LEN - o) as usize);
+        assert_eq!(n, want, "{flavor:?}: read_ranges at {o}");
+        assert!(buf[..want] == data[o as usize..o as usize + want], "{flavor:?}: read_ranges at {o}");
+    }
 }
 
 #[test]

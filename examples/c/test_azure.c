@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "range_checks.h"
 #include "store_checks.h"
 #include "test_open.h"
 
@@ -105,6 +106,7 @@ static void test_streamed_block_upload_and_read(void) {
     blobio_string_free(json);
     /* Unknown size: staged in 1 MiB blocks, committed with Put Block List. */
     check_streamed(store, "c/streamed.bin", (5u << 20) + 77u);
+    check_read_ranges(store, "c/ranges.bin");
     blobio_store_free(store);
 }
 

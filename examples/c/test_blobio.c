@@ -24,6 +24,7 @@
 #include "blobio.h"
 
 #include "test_harness.h"
+#include "range_checks.h"
 
 static char root_dir[256];
 
@@ -754,6 +755,12 @@ static void test_read_to_at_offsets(void) {
     blobio_store_free(store);
 }
 
+static void test_read_ranges(void) {
+    blobio_store *store = open_store("read_ranges");
+    check_read_ranges(store, "ranges/obj.bin");
+    blobio_store_free(store);
+}
+
 static void test_read_range_at_and_past_the_end(void) {
     blobio_store *store = open_store("read_range");
     enum { LEN = 10000 };
@@ -1130,6 +1137,7 @@ int main(void) {
         {"read_to_streams_and_aborts", test_read_to_streams_and_aborts},
         {"read_to_at_offsets", test_read_to_at_offsets},
         {"read_range_at_and_past_the_end", test_read_range_at_and_past_the_end},
+        {"read_ranges", test_read_ranges},
         {"stat_exists_delete", test_stat_exists_delete},
         {"delete_batch", test_delete_batch},
         {"lists", test_lists},

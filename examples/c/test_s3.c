@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "range_checks.h"
 #include "store_checks.h"
 #include "test_open.h"
 
@@ -88,15 +89,18 @@ static void test_streamed_multipart_write_and_read(void) {
     SET_OPTION(opts, "download_threshold", "1 MiB");
     SET_OPTION_U64(opts, "download_part_size", 1u << 20);
     SET_OPTION(opts, "download_concurrency", "3");
+    SET_OPTION(opts, "coalesce_gap", "64KiB");
     blobio_store *store = open_s3_with("c-stream", opts);
     if (!store) return;
     char *json = NULL;
     CHECK_OK(blobio_store_config_json(store, &json));
     CHECK(json && strstr(json, "\"download_part_size\":1048576") != NULL);
     CHECK(json && strstr(json, "\"download_concurrency\":3") != NULL);
+    CHECK(json && strstr(json, "\"coalesce_gap\":65536") != NULL);
     blobio_string_free(json);
     /* Unknown size: goes multipart in 5 MiB parts. */
     check_streamed(store, "streamed.bin", (11u << 20) + 77u);
+    check_read_ranges(store, "ranges.bin");
     blobio_store_free(store);
 }
 

@@ -11,7 +11,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::http::HttpConfig;
 use crate::remote::{
-    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+    DEFAULT_COALESCE_GAP, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
 use crate::retry::RetryPolicy;
 
@@ -125,6 +125,11 @@ pub struct AzureBlobConfig {
     /// The store's worker pool has as many threads as the larger of this
     /// and `upload_concurrency`, started on first use.
     pub download_concurrency: usize,
+    /// `read_ranges`: ranges closer than this many bytes are read in one
+    /// request (the bytes between are fetched and dropped), as long as it
+    /// stays within `download_part_size`. 0: only touching ranges merge.
+    /// Default 1 MiB.
+    pub coalesce_gap: u64,
     /// Blobs asked for per List Blobs request (`maxresults`), 1 to 5,000.
     /// Default 5,000, Azure's maximum.
     pub list_page_size: u32,
@@ -213,6 +218,7 @@ impl Default for AzureBlobConfig {
             download_threshold: DEFAULT_DOWNLOAD_THRESHOLD,
             download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+            coalesce_gap: DEFAULT_COALESCE_GAP,
             list_page_size: MAX_LIST_PAGE_SIZE,
             prefix: String::new(),
             retry: RetryPolicy::default(),
@@ -244,6 +250,7 @@ impl fmt::Debug for AzureBlobConfig {
             .field("download_threshold", &self.download_threshold)
             .field("download_part_size", &self.download_part_size)
             .field("download_concurrency", &self.download_concurrency)
+            .field("coalesce_gap", &self.coalesce_gap)
             .field("list_page_size", &self.list_page_size)
             .field("prefix", &self.prefix)
             .field("retry", &self.retry)

@@ -132,6 +132,7 @@ impl RemoteStore<Azure> {
                 threshold: cfg.download_threshold,
                 part_size: cfg.download_part_size,
                 concurrency: cfg.download_concurrency,
+                coalesce_gap: cfg.coalesce_gap,
             },
             retry: cfg.retry,
             limits: Limits {

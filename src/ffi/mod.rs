@@ -43,6 +43,8 @@ mod open;
 
 mod objects;
 
+mod ranges;
+
 mod buffer;
 
 mod list;
@@ -75,6 +77,7 @@ pub use objects::{
     blobio_read_range, blobio_read_to, blobio_read_to_at, blobio_remove_directory, blobio_stat,
     blobio_write, blobio_write_from, blobio_write_from_rewindable,
 };
+pub use ranges::{blobio_range, blobio_read_ranges};
 pub use resilient::{
     blobio_circuit_reset, blobio_circuit_state, blobio_circuit_stats_json, BLOBIO_CIRCUIT_CLOSED,
     BLOBIO_CIRCUIT_HALF_OPEN, BLOBIO_CIRCUIT_OPEN,

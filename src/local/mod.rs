@@ -45,7 +45,7 @@ use self::names::{check_dir_key, hold, is_reserved, split_key, staging_name, tem
 pub use self::names::{PART_SUFFIX, STALE_TEMP_AGE};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister,
+    ObjectLister, ReadRange,
 };
 use crate::error::{BatchFailure, Error, Result};
 use crate::paths::validate_prefix;
@@ -743,16 +743,25 @@ impl Backend for LocalBackend {
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let (file, meta) = self.open_object(path, false)?;
         Self::check_offset(path, offset, meta.len())?;
-        let mut filled = 0usize;
-        while filled < buf.len() {
-            match file.read_at(&mut buf[filled..], offset + filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::from_io(path, "read", e)),
-            }
+        read_at(path, &file, offset, buf)
+    }
+
+    /// Every range from one open file: one version, whatever replaces the
+    /// object meanwhile (a write renames a new file into place).
+    fn read_ranges(&self, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
+        ranges.iter_mut().for_each(|r| r.read = 0);
+        let (file, meta) = self.open_object(path, false)?;
+        for r in ranges.iter() {
+            Self::check_offset(path, r.offset, meta.len())?;
         }
-        Ok(filled)
+        let mut read = Vec::with_capacity(ranges.len());
+        for r in ranges.iter_mut() {
+            read.push(read_at(path, &file, r.offset, r.buf)?);
+        }
+        for (r, n) in ranges.iter_mut().zip(read) {
+            r.read = n;
+        }
+        Ok(())
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {
@@ -1007,3 +1016,18 @@ impl AppendingBackend for LocalBackend {
         self.publish_staged(path, dir_key, &dir, &staging, name, file)
     }
 }
+
+/// Up to `buf.len()` bytes of `file` at `offset`: fewer only at its end.
+fn read_at(path: &str, file: &std::fs::File, offset: u64, buf: &mut [u8]) -> Result<usize> {
+    let mut filled = 0usize;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::from_io(path, "read", e)),
+        }
+    }
+    Ok(filled)
+}
+

@@ -244,6 +244,7 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             set(o, "download_threshold", &mut cfg.download_threshold);
             set(o, "download_part_size", &mut cfg.download_part_size);
             set_usize(o, "download_concurrency", &mut cfg.download_concurrency);
+            set(o, "coalesce_gap", &mut cfg.coalesce_gap);
             cfg.retry = retry_policy(o);
             Box::new(S3Backend::new(cfg)?)
         }
@@ -266,6 +267,7 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             set(o, "download_threshold", &mut cfg.download_threshold);
             set(o, "download_part_size", &mut cfg.download_part_size);
             set_usize(o, "download_concurrency", &mut cfg.download_concurrency);
+            set(o, "coalesce_gap", &mut cfg.coalesce_gap);
             if let Some(n) = o.number("list_page_size") {
                 cfg.list_page_size = n as u32;
             }

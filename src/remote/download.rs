@@ -41,18 +41,18 @@ pub(crate) enum Sink<'a> {
 }
 
 /// A GET's answer with what its headers say.
-struct Got {
-    resp: Response,
+pub(super) struct Got {
+    pub(super) resp: Response,
     /// Offset in the object of the body's first byte.
-    start: u64,
+    pub(super) start: u64,
     /// Offset just past the body's last byte, when known.
-    end: Option<u64>,
+    pub(super) end: Option<u64>,
     /// The object's size, when known.
-    total: Option<u64>,
-    etag: Option<String>,
+    pub(super) total: Option<u64>,
+    pub(super) etag: Option<String>,
 }
 
-fn other(path: &str, message: String) -> Error {
+pub(super) fn other(path: &str, message: String) -> Error {
     Error::Other {
         path: path.to_owned(),
         message,
@@ -63,7 +63,7 @@ fn other(path: &str, message: String) -> Error {
 
 /// GET of `range`; `None` when the range is not satisfiable (it starts at
 /// or past the end).
-fn get(
+pub(super) fn get(
     e: &Engine,
     path: &str,
     key: &str,
@@ -139,7 +139,7 @@ pub(crate) fn past_end(path: &str, offset: u64, size: Option<u64>) -> Error {
 }
 
 /// Refuses an answer whose ETag is not the one asked for.
-fn check_version(path: &str, if_match: Option<&str>, etag: Option<&str>) -> Result<()> {
+pub(super) fn check_version(path: &str, if_match: Option<&str>, etag: Option<&str>) -> Result<()> {
     match if_match {
         Some(want) if etag != Some(want) => Err(Error::PreconditionFailed {
             path: path.to_owned(),
@@ -293,7 +293,7 @@ fn zeroed(path: &str, len: u64) -> Result<Vec<u8>> {
 /// error. Reads land on 64-byte boundaries where they can: the copy out of
 /// the HTTP client's buffer runs at half speed or worse into a destination
 /// that is not cache-line aligned on some CPUs (`rep movsb`).
-fn read_into(
+pub(super) fn read_into(
     path: &str,
     body: &mut dyn Read,
     buf: &mut [u8],
@@ -476,7 +476,7 @@ fn in_order(
 }
 
 /// A range refused for its version means the object changed under the read.
-fn changed(path: &str, delivered: u64, e: Error) -> Error {
+pub(super) fn changed(path: &str, delivered: u64, e: Error) -> Error {
     match e {
         Error::PreconditionFailed { remote, .. } => Error::ChangedDuringRead {
             path: path.to_owned(),

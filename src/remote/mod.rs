@@ -15,6 +15,7 @@ pub(crate) mod batch;
 pub(crate) mod client;
 mod download;
 mod list;
+mod ranges;
 pub(crate) mod settings;
 mod upload;
 
@@ -27,12 +28,12 @@ use self::client::Client;
 use self::download::Sink;
 use self::settings::Settings;
 pub use self::settings::{
-    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+    DEFAULT_COALESCE_GAP, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
     MAX_CONCURRENCY,
 };
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister,
+    ObjectLister, ReadRange,
 };
 use crate::error::{BatchFailure, Error, Result};
 use crate::http::{header, RequestBody, Response};
@@ -477,6 +478,11 @@ impl Engine {
         download::read_range(self, path, offset, buf)
     }
 
+    pub(crate) fn read_ranges(self: &Arc<Self>, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
+        let _call = self.call();
+        ranges::read_ranges(self, path, ranges)
+    }
+
     pub(crate) fn stat_file(self: &Arc<Self>, path: &str) -> Result<Option<u64>> {
         let key = self.key(path)?;
         let _call = self.call();
@@ -532,6 +538,7 @@ impl Engine {
         put("download_threshold", s.download.threshold.into());
         put("download_part_size", s.download.part_size.into());
         put("download_concurrency", s.download.concurrency.into());
+        put("coalesce_gap", s.download.coalesce_gap.into());
         put("max_retries", s.retry.max_retries.into());
         put(
             "retry_timeout_ms",
@@ -667,6 +674,10 @@ impl<P: Protocol> Backend for RemoteStore<P> {
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         self.inner.read_range(path, offset, buf)
+    }
+
+    fn read_ranges(&self, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
+        self.inner.read_ranges(path, ranges)
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {

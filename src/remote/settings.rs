@@ -11,6 +11,8 @@ pub const DEFAULT_DOWNLOAD_THRESHOLD: u64 = 32 * 1024 * 1024;
 pub const DEFAULT_DOWNLOAD_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Ranges of one download in flight at once.
 pub const DEFAULT_DOWNLOAD_CONCURRENCY: usize = 4;
+/// Ranges of a vectored read closer than this go in one request. 1 MiB.
+pub const DEFAULT_COALESCE_GAP: u64 = 1024 * 1024;
 /// Most parts, ranges or batch requests of one transfer in flight at once
 /// (and so the largest worker pool a store starts).
 pub const MAX_CONCURRENCY: usize = 256;
@@ -61,6 +63,8 @@ pub(crate) struct Download {
     pub(crate) part_size: u64,
     /// Ranges in flight at once.
     pub(crate) concurrency: usize,
+    /// `read_ranges`: ranges closer than this share a request.
+    pub(crate) coalesce_gap: u64,
 }
 
 /// The checked settings of one remote store.
@@ -165,6 +169,7 @@ mod tests {
                 threshold: 1,
                 part_size: 1,
                 concurrency: 1,
+                coalesce_gap: 0,
             },
             retry: RetryPolicy::default(),
             limits: Limits {

@@ -47,7 +47,7 @@ pub use self::breaker::{CircuitBreaker, CircuitState, CircuitStats};
 use self::retry::{classify, Class};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister,
+    ObjectLister, ReadRange,
 };
 use crate::error::{Error, Result};
 use crate::retry::{self as policy, RetryPolicy};
@@ -582,6 +582,10 @@ impl Backend for ResilientBackend {
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
         self.call(path, |_| self.inner.read_range(path, offset, buf))
+    }
+
+    fn read_ranges(&self, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
+        self.call(path, |_| self.inner.read_ranges(path, &mut *ranges))
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::http::HttpConfig;
 use crate::remote::{
-    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+    DEFAULT_COALESCE_GAP, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
 use crate::retry::RetryPolicy;
 
@@ -81,6 +81,11 @@ pub struct S3Config {
     /// store's worker pool has as many threads as the larger of this and
     /// `upload_concurrency`, started on first use.
     pub download_concurrency: usize,
+    /// `read_ranges`: ranges closer than this many bytes are read in one
+    /// request (the bytes between are fetched and dropped), as long as it
+    /// stays within `download_part_size`. 0: only touching ranges merge.
+    /// Default 1 MiB.
+    pub coalesce_gap: u64,
     /// Retries of failed requests, parts and ranges; the budget of one
     /// call. Default: 3 retries from 100 ms up to 5 s, within 180 s.
     pub retry: RetryPolicy,
@@ -116,6 +121,7 @@ impl Default for S3Config {
             download_threshold: DEFAULT_DOWNLOAD_THRESHOLD,
             download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+            coalesce_gap: DEFAULT_COALESCE_GAP,
             retry: RetryPolicy::default(),
         }
     }
@@ -142,6 +148,7 @@ impl fmt::Debug for S3Config {
             .field("download_threshold", &self.download_threshold)
             .field("download_part_size", &self.download_part_size)
             .field("download_concurrency", &self.download_concurrency)
+            .field("coalesce_gap", &self.coalesce_gap)
             .field("retry", &self.retry)
             .finish()
     }
