@@ -80,6 +80,33 @@ typedef struct blobio_range blobio_range;
 #define BLOBIO_VERSION_PATCH 0
 
 /**
+ * Level of a record: an error. Also a `min_level` of
+ * `blobio_set_log_callback()`: errors only.
+ */
+#define BLOBIO_LOG_ERROR 1
+
+/**
+ * A warning (a retry given up, a circuit opened, ...).
+ */
+#define BLOBIO_LOG_WARN 2
+
+/**
+ * Information an operator wants (retries, where credentials came from).
+ */
+#define BLOBIO_LOG_INFO 3
+
+/**
+ * Detail for debugging. Release builds of blobio keep no records below
+ * `BLOBIO_LOG_INFO`; debug builds keep all.
+ */
+#define BLOBIO_LOG_DEBUG 4
+
+/**
+ * Wire-level detail of the HTTP and TLS libraries.
+ */
+#define BLOBIO_LOG_TRACE 5
+
+/**
  * `blobio_circuit_state()`: calls go through.
  */
 #define BLOBIO_CIRCUIT_CLOSED 0
@@ -240,6 +267,22 @@ struct blobio_options;
 struct blobio_store;
 
 /**
+ * Receives one log record: `level` (`BLOBIO_LOG_ERROR` ... `_TRACE`),
+ * `target` (the module that made it, e.g. `blobio::retry`) and `message`,
+ * both NUL-terminated UTF-8 valid only during the call.
+ *
+ * It runs on whatever thread made the record: the caller's thread, or one
+ * of a store's worker threads (parts and ranges of a transfer), possibly
+ * on several threads at once. It must return normally, quickly, and must
+ * not call `blobio_set_log_callback()`; records that blobio functions make
+ * while it runs on that thread are dropped.
+ */
+typedef void (*blobio_log_cb)(void *user,
+                              int32_t level,
+                              const char *target,
+                              const char *message);
+
+/**
  * Supplies the bytes of a streaming upload (`blobio_write_from`,
  * `blobio_append_from`).
  *
@@ -398,6 +441,23 @@ int32_t blobio_last_error_http_status(void);
  * blobio call on the same thread; must not be freed.
  */
 const char *blobio_last_error_code(void);
+
+/**
+ * Delivers blobio's log records at `min_level` and above
+ * (`BLOBIO_LOG_ERROR` = 1 ... `BLOBIO_LOG_TRACE` = 5) to `cb`, with `user`
+ * as given; `cb` NULL (or `min_level` 0) stops delivery. With no callback
+ * set, nothing is logged anywhere. The callback replaces any earlier one:
+ * when this returns, the earlier callback is not running on any thread and
+ * is never called again.
+ *
+ * No record carries a secret, a token or a signature. `min_level` outside
+ * 0..=5 is `BLOBIO_STATUS_INVALID_ARGUMENT`. A process whose Rust code
+ * already installed a `log` logger of its own gets
+ * `BLOBIO_STATUS_UNSUPPORTED`.
+ */
+blobio_status blobio_set_log_callback(int32_t min_level,
+                                      blobio_log_cb cb,
+                                      void *user);
 
 /**
  * Opens a store in the local directory `base_path`, creating the directory

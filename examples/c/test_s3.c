@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -102,6 +103,56 @@ static void test_streamed_multipart_write_and_read(void) {
     check_streamed(store, "streamed.bin", (11u << 20) + 77u);
     check_read_ranges(store, "ranges.bin");
     blobio_store_free(store);
+}
+
+/* Records the log callback received: level, target and message. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_count, log_info_from_s3, log_bad_level, log_secret_shown;
+static void *log_user_seen;
+
+static void keep_log(void *user, int32_t level, const char *target, const char *message) {
+    pthread_mutex_lock(&log_lock);
+    log_count++;
+    log_user_seen = user;
+    if (level < BLOBIO_LOG_ERROR || level > BLOBIO_LOG_TRACE) log_bad_level++;
+    if (level == BLOBIO_LOG_INFO && strcmp(target, "blobio::s3") == 0 && strstr(message, bucket))
+        log_info_from_s3++;
+    if (strstr(message, secret_key) || strstr(target, secret_key)) log_secret_shown++;
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void test_log_callback_receives_records(void) {
+    static int user_data;
+    CHECK_STATUS(blobio_set_log_callback(9, keep_log, NULL), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_set_log_callback(-1, keep_log, NULL), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(blobio_set_log_callback(BLOBIO_LOG_INFO, keep_log, &user_data));
+
+    /* Opening says where the credentials came from, at info; a large read
+     * runs on worker threads. */
+    struct blobio_options *opts = base_options();
+    SET_OPTION(opts, "download_threshold", "1MiB");
+    SET_OPTION(opts, "download_part_size", "1MiB");
+    blobio_store *store = open_s3_with("c-log", opts);
+    if (store) {
+        check_read_ranges(store, "logged.bin");
+        blobio_store_free(store);
+    }
+    pthread_mutex_lock(&log_lock);
+    int seen = log_count;
+    CHECK(seen > 0);
+    CHECK(log_info_from_s3 > 0);
+    CHECK(log_bad_level == 0);
+    CHECK(log_secret_shown == 0);
+    CHECK(log_user_seen == &user_data);
+    pthread_mutex_unlock(&log_lock);
+
+    /* Removed: nothing more arrives. */
+    CHECK_OK(blobio_set_log_callback(BLOBIO_LOG_TRACE, NULL, NULL));
+    store = open_s3("c-log");
+    blobio_store_free(store);
+    pthread_mutex_lock(&log_lock);
+    CHECK(log_count == seen);
+    pthread_mutex_unlock(&log_lock);
 }
 
 static void test_wrong_secret_is_permission_denied(void) {
@@ -315,6 +366,7 @@ int main(void) {
         {"open_checks_its_arguments", test_open_checks_its_arguments},
         {"round_trip_list_and_delete", test_round_trip_list_and_delete},
         {"streamed_multipart_write_and_read", test_streamed_multipart_write_and_read},
+        {"log_callback_receives_records", test_log_callback_receives_records},
         {"wrong_secret_is_permission_denied", test_wrong_secret_is_permission_denied},
         {"config_json_has_no_secret", test_config_json_has_no_secret},
         {"path_helpers", test_path_helpers},

@@ -35,6 +35,8 @@ mod version;
 
 mod last_error;
 
+mod logging;
+
 mod callbacks;
 
 mod store;
@@ -62,6 +64,10 @@ pub use buffer::{blobio_buffer, blobio_buffer_free};
 pub use callbacks::{blobio_read_cb, blobio_rewind_cb, blobio_write_cb};
 pub use last_error::{
     blobio_last_error_code, blobio_last_error_http_status, blobio_last_error_message,
+};
+pub use logging::{
+    blobio_log_cb, blobio_set_log_callback, BLOBIO_LOG_DEBUG, BLOBIO_LOG_ERROR, BLOBIO_LOG_INFO,
+    BLOBIO_LOG_TRACE, BLOBIO_LOG_WARN,
 };
 pub use list::{
     blobio_list, blobio_list_directories, blobio_list_free, blobio_list_get, blobio_list_len,
