@@ -85,6 +85,11 @@ pub(crate) static KEYS: &[Key] = &[
     key!("allow_http", ["aws_allow_http", "use_ssl"], S3, Value::Bool, ["use_ssl"]),
     key!("skip_signature", ["aws_skip_signature", "azure_skip_signature"], S3, Value::Bool),
     key!("bucket", ["aws_bucket", "aws_bucket_name", "bucket_name"], S3, Value::Text),
+    key!("profile", ["aws_profile"], S3, Value::Text),
+    key!("sts_endpoint", ["aws_sts_endpoint", "endpoint_url_sts", "aws_endpoint_url_sts"], S3, Value::Text),
+    key!("imds_endpoint", ["aws_imds_endpoint", "aws_ec2_metadata_service_endpoint", "metadata_endpoint"], S3, Value::Text),
+    // Read back only: which provider supplied the credentials.
+    key!("credential_source", [], S3, Value::Text),
     // Azure
     key!("account_name", ["azure_storage_account_name", "account"], Azure, Value::Text),
     key!("account_key", ["azure_storage_account_key", "azure_storage_access_key", "access_key"], Azure, Value::Secret),
