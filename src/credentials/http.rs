@@ -47,11 +47,11 @@ pub(crate) const ECS_LIMITS: Limits = Limits {
     deadline: Duration::from_secs(15),
 };
 
-/// IMDS: a 1 s connect timeout and one retry, so that a machine that is
-/// not on EC2 finds out fast.
+/// IMDS: 1 s to connect, 1 s to answer, one retry: a machine that is not
+/// on EC2 finds out within about 2 s, even where the address black-holes.
 pub(crate) const IMDS_LIMITS: Limits = Limits {
     connect: Duration::from_secs(1),
-    request: Duration::from_secs(2),
+    request: Duration::from_secs(1),
     max_retries: 1,
     deadline: Duration::from_secs(10),
 };
@@ -107,8 +107,10 @@ impl Endpoint {
     /// allows) and returns the body of its 2xx answer. A non-2xx answer is
     /// an error of `call.what` with what `detail` reads from the body: 401
     /// and 403 (and 400, how STS refuses a token) are
-    /// [`Error::PermissionDenied`], 404 [`Error::NotFound`], 429 and 5xx
-    /// [`Error::Server`] (retried), anything else [`Error::Other`].
+    /// [`Error::PermissionDenied`], 429 and 5xx [`Error::Server`]
+    /// (retried), anything else (404 included: never
+    /// [`Error::NotFound`], which a caller would take for a missing
+    /// object) [`Error::Other`].
     pub(crate) fn call(
         &self,
         call: &Call<'_>,
@@ -144,7 +146,8 @@ impl Endpoint {
         let remote = Some(Box::new(d));
         Err(match status {
             400 | 401 | 403 => Error::PermissionDenied { path, remote, source: None },
-            404 => Error::NotFound { path, remote },
+            // Never NotFound: a caller would take it for a missing object.
+            404 => Error::Other { path, message: "no such resource at the endpoint".into(), remote, source: None },
             429 | 500..=599 => Error::Server { path, remote }.with_retry_after(retry_after.as_deref()),
             _ => Error::Other {
                 path,

@@ -9,7 +9,7 @@
 //! The endpoint: the `imds_endpoint` option, else
 //! `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else `http://[fd00:ec2::254]` when
 //! `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`, else
-//! `http://169.254.169.254`. Every call has a 1 s connect timeout, a 2 s
+//! `http://169.254.169.254`. Every call has a 1 s connect timeout, a 1 s
 //! answer timeout and one retry (see `IMDS_LIMITS`), so a machine that is
 //! not on EC2 learns it in about 2 s. IMDSv1 (no token) is not used.
 
