@@ -187,6 +187,17 @@ fn chained_source_profiles_assume_roles_at_moto_sts_and_loops_are_named() {
         round_trip(&*store);
         assert_eq!(store_option(&*store, "credential_source").unwrap(), "profile:top");
         shows_no_secret(&*store, &["SKBASE"]);
+        // A profile's web identity token file, and a role whose source is
+        // the environment (the profile option skips the environment's own
+        // step, not credential_source = Environment).
+        for profile in ["webprof", "envsrc"] {
+            let o = opts(&[("endpoint", &moto), ("sts_endpoint", &moto), ("profile", profile)]);
+            let store = open(&format!("s3://{}", var("T_BUCKET")), &o).unwrap();
+            round_trip(&*store);
+            assert_eq!(store_option(&*store, "credential_source").unwrap(), format!("profile:{profile}"));
+        }
+        let store = open(&format!("s3://{}", var("T_BUCKET")), &opts(&[("endpoint", &moto)])).unwrap();
+        assert_eq!(store_option(&*store, "credential_source").unwrap(), "env", "without the option");
         let o = opts(&[("endpoint", &moto), ("sts_endpoint", &moto), ("profile", "loop1")]);
         let e = open("s3://b", &o).err().unwrap();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
@@ -201,7 +212,7 @@ fn chained_source_profiles_assume_roles_at_moto_sts_and_loops_are_named() {
         return;
     }
     let dir = common::TempDir::new("creds-chain");
-    write_file(&dir.join("config"), "\
+    write_file(&dir.join("config"), &"\
 [profile base]
 aws_access_key_id = AKBASE
 aws_secret_access_key = SKBASE
@@ -214,17 +225,26 @@ source_profile = mid
 external_id = ext-1
 role_session_name = blobio-test
 duration_seconds = 900
+[profile webprof]
+role_arn = arn:aws:iam::123456789012:role/web
+web_identity_token_file = TOKEN_FILE
+[profile envsrc]
+role_arn = arn:aws:iam::123456789012:role/fromenv
+credential_source = Environment
 [profile loop1]
 role_arn = arn:aws:iam::123456789012:role/l1
 source_profile = loop2
 [profile loop2]
 role_arn = arn:aws:iam::123456789012:role/l2
 source_profile = loop1
-");
+".replace("TOKEN_FILE", &dir.join("token").display().to_string()));
+    write_file(&dir.join("token"), "eyJ-profile-token");
     run_child(NAME, &[
         ("T_BUCKET", S3Server::Moto.new_bucket("creds-chain")),
         ("T_MOTO", S3Server::Moto.endpoint()),
         ("AWS_CONFIG_FILE", dir.join("config").display().to_string()),
+        ("AWS_ACCESS_KEY_ID", "AKENV".into()),
+        ("AWS_SECRET_ACCESS_KEY", "SKENV".into()),
     ]);
 }
 
@@ -348,7 +368,9 @@ fn expired_container_credentials_are_refreshed_once_for_eight_threads() {
         let store: Arc<dyn Backend> =
             Arc::from(open(&format!("s3://{}", var("T_BUCKET")), &opts(&[("endpoint", &var("T_ENDPOINT"))])).unwrap());
         store.write("k", b"value").unwrap();
-        // The first credentials live 2 s: wait until they have expired.
+        // The token file is rotated (the refresh must read it again), and
+        // the first credentials (2 s) expire.
+        std::fs::write(var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), "rotated-token").unwrap();
         std::thread::sleep(Duration::from_millis(2600));
         let barrier = Arc::new(Barrier::new(8));
         let threads: Vec<_> = (0..8)
@@ -367,13 +389,22 @@ fn expired_container_credentials_are_refreshed_once_for_eight_threads() {
         }
         return;
     }
-    let server = ecs_server("t", |n| if n == 1 { 2 } else { 3600 }, Duration::from_millis(300));
+    let server = Server::start(|req, n| {
+        let want = if n == 1 { "first-token" } else { "rotated-token" };
+        if req.headers.get("authorization").map(String::as_str) != Some(want) {
+            return Reply::status(401, r#"{"code":"AccessDenied","message":"stale token"}"#);
+        }
+        let life = if n == 1 { 2 } else { 3600 };
+        Reply::ok(credentials_json("test-key", "test-secret-key", "t", life)).after(Duration::from_millis(300))
+    });
+    let dir = common::TempDir::new("creds-refresh");
+    write_file(&dir.join("token"), "first-token");
     let (endpoint, bucket) = s3s_imds_bucket("creds-refresh");
     run_child(NAME, &[
         ("T_BUCKET", bucket),
         ("T_ENDPOINT", endpoint),
         ("AWS_CONTAINER_CREDENTIALS_FULL_URI", server.url("/creds")),
-        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "t".into()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", dir.join("token").display().to_string()),
     ]);
     assert_eq!(server.count(), 2, "the first fetch and exactly one refresh");
 }
