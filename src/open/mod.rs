@@ -141,7 +141,10 @@ pub(crate) fn open_config_store(kind: &str, config_json: &str, options: &Options
 
 /// A non-secret setting of `store`, by option name (or alias):
 /// `bucket`, `prefix`, `region`, `endpoint`, `container`, `account_name`,
-/// `base_path`, `part_size`, ... Asking for a secret is
+/// `base_path`, `part_size`, ...; for S3, `credential_source` says which
+/// provider of the AWS chain supplied the credentials (`options`, `env`,
+/// `web_identity`, `profile:NAME`, `ecs`, `imds`, or `anonymous` with
+/// `skip_signature`). Asking for a secret is
 /// [`crate::ErrorKind::PermissionDenied`]; a setting the store does not
 /// have is [`crate::ErrorKind::InvalidArgument`].
 pub fn store_option(store: &dyn Backend, key: &str) -> Result<String> {

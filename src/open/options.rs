@@ -387,5 +387,12 @@ mod tests {
         assert!(o.check_applies(Applies::Local).is_ok());
         let o = Options::new().with("part_size", "8MiB").unwrap();
         assert!(o.check_applies(Applies::Local).is_err());
+        for (k, v) in [("aws_profile", "dev"), ("sts_endpoint", "http://127.0.0.1:1"), ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://[::1]:2")] {
+            let o = Options::new().with(k, v).unwrap();
+            assert!(o.check_applies(Applies::S3).is_ok(), "{k}");
+            assert!(o.check_applies(Applies::Azure).is_err(), "{k}");
+        }
+        assert_eq!(lookup("endpoint_url_sts").unwrap().0.name, "sts_endpoint");
+        assert_eq!(lookup("metadata_endpoint").unwrap().0.name, "imds_endpoint");
     }
 }
