@@ -496,7 +496,7 @@ fn absent_or_hanging_imds_fails_fast_listing_what_was_tried() {
             let store = open("s3://some-bucket", &o).unwrap();
             let e = store.read("x").unwrap_err();
             let took = t0.elapsed();
-            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+            assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
             let msg = e.to_string();
             for part in ["no AWS credentials found", "environment", "web identity", "profile \"default\"",
                 "container", "instance metadata at", "skip_signature"] {
@@ -511,7 +511,7 @@ fn absent_or_hanging_imds_fails_fast_listing_what_was_tried() {
         // With IMDS disabled, open itself says so.
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
         let e = open("s3://b", &opts(&[("endpoint", &var("T_ENDPOINT"))])).err().unwrap();
-        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
         assert!(e.to_string().contains("disabled by AWS_EC2_METADATA_DISABLED"), "{e}");
         // And skip_signature opens an unsigned store without asking anyone.
         let store = open("s3://b", &opts(&[("endpoint", &var("T_ENDPOINT")), ("skip_signature", "true")])).unwrap();

@@ -24,9 +24,9 @@
 //! what a step fetches (STS, the container endpoint, a process, IMDS) is
 //! fetched on first use and refreshed by the store's cache.
 //!
-//! Nothing found: [`crate::ErrorKind::InvalidArgument`] (no credentials
-//! are configured: a setup problem, not a refusal by the server), whose
-//! message lists every step and why it did not apply. When IMDS is
+//! Nothing found: [`crate::ErrorKind::PermissionDenied`] (what a request
+//! without credentials gets from the server, but said before any is sent),
+//! whose message lists every step and why it did not apply. When IMDS is
 //! disabled this is the error of open itself; otherwise IMDS is the last
 //! step, and the error comes from the first request whose credentials it
 //! could not supply (the instance metadata endpoint does not answer on a
@@ -131,7 +131,8 @@ impl Provider for LastResort {
             }
             Err(e) if !self.answered.load(Ordering::Relaxed) => {
                 let mut tried = self.tried.clone();
-                tried.push(format!("instance metadata at {}: {e}", self.imds.base()));
+                let said = e.to_string();
+                tried.push(said.strip_prefix("AWS credentials: ").unwrap_or(&said).to_owned());
                 Err(nothing_found(&tried))
             }
             Err(e) => Err(e),
@@ -139,12 +140,20 @@ impl Provider for LastResort {
     }
 }
 
+/// No step of the chain applied: [`Error::PermissionDenied`] (C:
+/// `BLOBIO_STATUS_PERMISSION_DENIED`), the status a request without
+/// credentials would get, with every step and why it did not apply in the
+/// message (the error's `path`, as its `Display` shows only that).
 fn nothing_found(tried: &[String]) -> Error {
-    Error::invalid_argument(format!(
-        "no AWS credentials found; tried: {}. Configure one of them, or set skip_signature=true \
-         for unsigned requests to a public bucket",
-        tried.join("; ")
-    ))
+    Error::PermissionDenied {
+        path: format!(
+            "no AWS credentials found (tried: {}; configure one of them, or set skip_signature=true \
+             for unsigned requests to a public bucket)",
+            tried.join("; ")
+        ),
+        remote: None,
+        source: None,
+    }
 }
 
 /// Runs the chain.
@@ -348,7 +357,7 @@ mod tests {
         // A profile with a region only: the chain goes on, and here ends.
         s.profile = Some("other");
         let e = resolve(&s, &env).err().unwrap();
-        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert_eq!(e.kind(), crate::ErrorKind::PermissionDenied);
         for part in ["no AWS credentials found", "profile \"other\"", "no credentials in it", "container",
             "AWS_EC2_METADATA_DISABLED", "skip_signature"] {
             assert!(e.to_string().contains(part), "{part}: {e}");
