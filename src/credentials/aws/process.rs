@@ -119,18 +119,8 @@ impl Provider for Process {
             .map_err(|e| Error::Io { path: what.clone(), operation: "start", source: e })?;
         // Both pipes are drained while the command runs, so it never blocks
         // on a full pipe.
-        let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = out.by_ref().take(1024 * 1024).read_to_end(&mut buf);
-            buf
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = err.by_ref().take(64 * 1024).read_to_end(&mut buf);
-            buf
-        });
+        let reader = drain(Box::new(child.stdout.take().expect("piped")), 1024 * 1024);
+        let err_reader = drain(Box::new(child.stderr.take().expect("piped")), 64 * 1024);
         let started = Instant::now();
         let status = loop {
             match child.try_wait() {
@@ -158,6 +148,20 @@ impl Provider for Process {
         }
         parse(&stdout).map_err(|why| fail(format!("printed no usable credentials: {why}")))
     }
+}
+
+/// Reads `pipe` to its end (at most `limit` bytes kept) on a thread of
+/// its own.
+fn drain(pipe: Box<dyn Read + Send>, limit: u64) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut pipe = pipe;
+        let _ = pipe.by_ref().take(limit).read_to_end(&mut buf);
+        // Whatever is past the limit is read and dropped, so the process
+        // never blocks on a full pipe.
+        let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+        buf
+    })
 }
 
 /// The credentials a process printed.

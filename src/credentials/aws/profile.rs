@@ -26,7 +26,6 @@
 //! refused with a message saying what to use instead: they need a browser
 //! or a person.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use super::ecs::Ecs;
@@ -40,16 +39,53 @@ use crate::error::{Error, Result};
 use crate::http::HttpConfig;
 use crate::retry::RetryPolicy;
 
-/// A profile's settings, names lower-cased.
-pub(crate) type Props = BTreeMap<String, String>;
+/// A profile's settings, names lower-cased. A short list searched in
+/// order (no map: a profile has a handful of settings, and the static
+/// library stays smaller without another map type).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Props(Vec<(String, String)>);
+
+impl Props {
+    pub(crate) fn get(&self, name: &str) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    fn set(&mut self, name: String, value: String) {
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
+/// The profiles of one file, by name.
+#[derive(Debug, Default)]
+struct Sections(Vec<(String, Props)>);
+
+impl Sections {
+    fn get(&self, name: &str) -> Option<&Props> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, p)| p)
+    }
+
+    fn entry(&mut self, name: &str) -> &mut Props {
+        let at = match self.0.iter().position(|(k, _)| k == name) {
+            Some(at) => at,
+            None => {
+                self.0.push((name.to_owned(), Props::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
+    }
+}
 
 /// Both files, parsed.
 #[derive(Debug, Default)]
 pub(crate) struct Files {
     pub(crate) config_path: Option<PathBuf>,
     pub(crate) credentials_path: Option<PathBuf>,
-    config: HashMap<String, Props>,
-    credentials: HashMap<String, Props>,
+    config: Sections,
+    credentials: Sections,
 }
 
 fn home(env: &Env<'_>) -> Option<PathBuf> {
@@ -110,7 +146,9 @@ impl Files {
             return None;
         }
         let mut props = a.cloned().unwrap_or_default();
-        props.extend(b.cloned().unwrap_or_default());
+        for (k, v) in b.map(|b| b.0.as_slice()).unwrap_or_default() {
+            props.set(k.clone(), v.clone());
+        }
         Some(props)
     }
 
@@ -122,8 +160,8 @@ impl Files {
 }
 
 /// The sections of one file: profile name to settings.
-fn parse(text: &str, config_file: bool) -> HashMap<String, Props> {
-    let mut out: HashMap<String, Props> = HashMap::new();
+fn parse(text: &str, config_file: bool) -> Sections {
+    let mut out = Sections::default();
     let mut current: Option<String> = None;
     for raw in text.lines() {
         if raw.starts_with([' ', '\t']) {
@@ -152,7 +190,7 @@ fn parse(text: &str, config_file: bool) -> HashMap<String, Props> {
                 Some(name.to_owned())
             };
             if let Some(n) = &current {
-                out.entry(n.clone()).or_default();
+                out.entry(n);
             }
             continue;
         }
@@ -164,7 +202,7 @@ fn parse(text: &str, config_file: bool) -> HashMap<String, Props> {
             continue;
         }
         let value = strip_comment(value.trim());
-        out.entry(section.clone()).or_default().insert(key, value.to_owned());
+        out.entry(section).set(key, value.to_owned());
     }
     out
 }
@@ -408,12 +446,13 @@ aws_secret_access_key = SKDEV-from-credentials
     fn files_parse_into_profiles_with_the_credentials_file_winning() {
         let files = Files::from_text(CONFIG, CREDENTIALS);
         let d = files.profile("default").unwrap();
-        assert_eq!(d["region"], "eu-west-1");
-        assert_eq!(d["aws_access_key_id"], "AKDEFAULT");
-        assert!(!d.contains_key("max_concurrent_requests"));
+        assert_eq!(d.get("region").unwrap(), "eu-west-1");
+        assert_eq!(d.get("aws_access_key_id").unwrap(), "AKDEFAULT");
+        assert!(d.get("max_concurrent_requests").is_none());
         let dev = files.profile("dev").unwrap();
-        assert_eq!(dev["aws_secret_access_key"], "SKDEV-from-credentials");
-        assert_eq!(files.profile("Role").unwrap()["external_id"], "ext");
+        assert_eq!(dev.get("aws_secret_access_key").unwrap(), "SKDEV-from-credentials");
+        assert_eq!(dev.get("aws_access_key_id").unwrap(), "AKDEV");
+        assert_eq!(files.profile("Role").unwrap().get("external_id").unwrap(), "ext");
         assert!(files.profile("role").is_none(), "profile names are case-sensitive");
         assert!(files.profile("nobare").is_none(), "a bare section in the config file is not a profile");
         assert!(files.profile("corp").is_none());

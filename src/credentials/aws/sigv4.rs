@@ -48,17 +48,15 @@ pub(crate) fn sign(req: &Signable<'_>, creds: &AwsCredentials, amz_date: &str) -
         Some(port) => format!("{}:{port}", req.url.host_str().unwrap_or("")),
         None => req.url.host_str().unwrap_or("").to_owned(),
     };
-    let mut headers: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), squash(v)))
-        .collect();
-    headers.push(("host".into(), host));
-    headers.push(("x-amz-date".into(), amz_date.to_owned()));
-    if let Some(t) = &creds.token {
-        headers.push(("x-amz-security-token".into(), t.clone()));
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(req.headers.len() + 3);
+    for (k, v) in req.headers {
+        insert_sorted(&mut headers, k.to_ascii_lowercase(), squash(v));
     }
-    headers.sort();
+    insert_sorted(&mut headers, "host".into(), host);
+    insert_sorted(&mut headers, "x-amz-date".into(), amz_date.to_owned());
+    if let Some(t) = &creds.token {
+        insert_sorted(&mut headers, "x-amz-security-token".into(), t.clone());
+    }
     let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
     let signed = signed.join(";");
     let mut canonical = String::with_capacity(512);
@@ -108,6 +106,13 @@ pub(crate) fn amz_date_now() -> String {
     jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
+/// Inserts `(k, v)` where it keeps `list` sorted (a few entries: no sort
+/// routine is compiled in for this).
+fn insert_sorted(list: &mut Vec<(String, String)>, k: String, v: String) {
+    let at = list.partition_point(|(a, b)| (a.as_str(), b.as_str()) <= (k.as_str(), v.as_str()));
+    list.insert(at, (k, v));
+}
+
 /// Leading and trailing blanks dropped, inner runs of blanks made one.
 fn squash(v: &str) -> String {
     v.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -116,11 +121,10 @@ fn squash(v: &str) -> String {
 /// The query's parameters, each name and value percent-encoded (only
 /// `A-Z a-z 0-9 - _ . ~` kept), sorted by name then value.
 fn canonical_query(url: &url::Url) -> String {
-    let mut pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (encode(&k), encode(&v)))
-        .collect();
-    pairs.sort();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (k, v) in url.query_pairs() {
+        insert_sorted(&mut pairs, encode(&k), encode(&v));
+    }
     pairs
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
