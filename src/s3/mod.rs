@@ -177,7 +177,7 @@ impl RemoteStore<S3> {
                 cfg.bucket
             ))
         })?;
-        log::debug!("S3 bucket {}: credentials from {}", cfg.bucket, resolved.source);
+        log::info!("S3 bucket {}: credentials from {}", cfg.bucket, resolved.source);
         let name = cfg.bucket.clone();
         let client = Client::new(Transport::new(&http)?, cfg.retry, error::answer(&name));
         let check = Transport::new(&http.bounded(BUCKET_CHECK_TIMEOUT))

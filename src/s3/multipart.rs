@@ -131,7 +131,7 @@ impl Parts for S3 {
             Ok(request("DELETE", url, Vec::new()))
         };
         match c.send(path, &build, RequestBody::Empty) {
-            Ok(_) => log::debug!("aborted multipart upload of {path}"),
+            Ok(_) => log::info!("aborted multipart upload of {path}"),
             Err(e) => log::warn!("could not abort multipart upload {upload_id} of {path}: {e}"),
         }
     }
