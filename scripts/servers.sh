@@ -274,6 +274,21 @@ start_s3s() {
     export BLOBIO_TEST_S3S_DATA_DIR="$data"
 }
 
+# A second s3s-fs that accepts only the keys moto's instance metadata hands
+# out (test-key / test-secret-key): a store whose credentials came from IMDS
+# (or any identity endpoint handing out those keys) proves end to end that
+# it signed with them.
+start_s3s_imds() {
+    local port data; port=$(free_port) || return 1
+    [[ -x "$(s3s_bin)" ]] || { _die "s3s-fs not installed (run install_s3s)"; return 1; }
+    [[ -n $BLOBIO_RUN_DIR ]] || servers_init || return 1
+    data="$BLOBIO_RUN_DIR/s3s-imds-data"; mkdir -p "$data"
+    _start s3s-fs-imds "$port" "$(s3s_bin)" --host 127.0.0.1 --port "$port" \
+        --access-key test-key --secret-key test-secret-key "$data" || return 1
+    export BLOBIO_TEST_S3S_IMDS_ENDPOINT="http://127.0.0.1:$port"
+    export BLOBIO_TEST_S3S_IMDS_DATA_DIR="$data"
+}
+
 start_moto() {
     local port venv; port=$(free_port) || return 1; venv=$(venv_dir)
     [[ -x "$venv/bin/moto_server" ]] || { _die "moto not installed (run install_venv)"; return 1; }
@@ -283,14 +298,15 @@ start_moto() {
 }
 
 start_all() {
-    start_azurite && start_azurite_https && start_s3s && start_moto \
+    start_azurite && start_azurite_https && start_s3s && start_s3s_imds && start_moto \
         && export BLOBIO_TEST_SERVERS=1
 }
 
 BLOBIO_ENV_VARS=(
     BLOBIO_TEST_SERVERS
     BLOBIO_TEST_S3S_ENDPOINT BLOBIO_TEST_S3S_ACCESS_KEY BLOBIO_TEST_S3S_SECRET_KEY
-    BLOBIO_TEST_S3S_DATA_DIR BLOBIO_TEST_MOTO_ENDPOINT
+    BLOBIO_TEST_S3S_DATA_DIR BLOBIO_TEST_S3S_IMDS_ENDPOINT BLOBIO_TEST_S3S_IMDS_DATA_DIR
+    BLOBIO_TEST_MOTO_ENDPOINT
     BLOBIO_TEST_AZURITE_ENDPOINT BLOBIO_TEST_AZURITE_ACCOUNT BLOBIO_TEST_AZURITE_KEY
     BLOBIO_TEST_AZURITE_HTTPS_ENDPOINT BLOBIO_TEST_CA_BUNDLE
     BLOBIO_TEST_PYTHON

@@ -9,6 +9,7 @@
 
 pub mod azure;
 pub mod backend;
+mod credentials;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;

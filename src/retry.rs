@@ -250,7 +250,7 @@ pub(crate) fn retrying_while<T>(
                 retry += 1;
                 match budget.take(retry, &e) {
                     Some(delay) => {
-                        log::debug!("retry {retry} of {} in {delay:?} after: {e}", what());
+                        log::info!("retry {retry} of {} in {delay:?} after: {e}", what());
                         std::thread::sleep(delay);
                     }
                     None => return Err(e),

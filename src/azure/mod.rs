@@ -176,7 +176,7 @@ impl RemoteStore<Azure> {
             list_page_size: cfg.list_page_size,
             http: cfg.http.clone(),
         };
-        log::debug!(
+        log::info!(
             "Azure Blob store: container {} at {} ({})",
             proto.container,
             proto.endpoint,

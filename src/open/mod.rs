@@ -98,8 +98,10 @@ pub(crate) fn open_config_store(kind: &str, config_json: &str, options: &Options
                 let path = value.as_bool().unwrap_or(false);
                 opts.set("url_style", if path { "path" } else { "vhost" })?;
             }
-            // A secret is never in the JSON; `auth` only says which kind.
-            "auth" => {}
+            // A secret is never in the JSON; `auth` only says which kind,
+            // and `credential_source` which provider: the new store runs
+            // the credential chain again.
+            "auth" | "credential_source" => {}
             other => {
                 if let Some((key, _)) = lookup(other) {
                     if key.value != Value::Secret && !value.is_null() {
@@ -139,7 +141,10 @@ pub(crate) fn open_config_store(kind: &str, config_json: &str, options: &Options
 
 /// A non-secret setting of `store`, by option name (or alias):
 /// `bucket`, `prefix`, `region`, `endpoint`, `container`, `account_name`,
-/// `base_path`, `part_size`, ... Asking for a secret is
+/// `base_path`, `part_size`, ...; for S3, `credential_source` says which
+/// provider of the AWS chain supplied the credentials (`options`, `env`,
+/// `web_identity`, `profile:NAME`, `ecs`, `imds`, or `anonymous` with
+/// `skip_signature`). Asking for a secret is
 /// [`crate::ErrorKind::PermissionDenied`]; a setting the store does not
 /// have is [`crate::ErrorKind::InvalidArgument`].
 pub fn store_option(store: &dyn Backend, key: &str) -> Result<String> {
@@ -237,6 +242,14 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             cfg.access_key = o.text("access_key_id");
             cfg.secret_key = o.text("secret_access_key");
             cfg.session_token = o.text("session_token");
+            cfg.profile = o.text("profile");
+            cfg.sts_endpoint = o.text("sts_endpoint");
+            cfg.imds_endpoint = o.text("imds_endpoint");
+            if o.get("credential_source").is_some() {
+                return Err(Error::invalid_argument(
+                    "credential_source is read back from a store (store_option), never set",
+                ));
+            }
             http(o, &mut cfg.http);
             set(o, "multipart_threshold", &mut cfg.multipart_threshold);
             set(o, "part_size", &mut cfg.part_size);

@@ -85,6 +85,11 @@ pub(crate) static KEYS: &[Key] = &[
     key!("allow_http", ["aws_allow_http", "use_ssl"], S3, Value::Bool, ["use_ssl"]),
     key!("skip_signature", ["aws_skip_signature", "azure_skip_signature"], S3, Value::Bool),
     key!("bucket", ["aws_bucket", "aws_bucket_name", "bucket_name"], S3, Value::Text),
+    key!("profile", ["aws_profile"], S3, Value::Text),
+    key!("sts_endpoint", ["aws_sts_endpoint", "endpoint_url_sts", "aws_endpoint_url_sts"], S3, Value::Text),
+    key!("imds_endpoint", ["aws_imds_endpoint", "aws_ec2_metadata_service_endpoint", "metadata_endpoint"], S3, Value::Text),
+    // Read back only: which provider supplied the credentials.
+    key!("credential_source", [], S3, Value::Text),
     // Azure
     key!("account_name", ["azure_storage_account_name", "account"], Azure, Value::Text),
     key!("account_key", ["azure_storage_account_key", "azure_storage_access_key", "access_key"], Azure, Value::Secret),
@@ -384,5 +389,12 @@ mod tests {
         assert!(o.check_applies(Applies::Local).is_ok());
         let o = Options::new().with("part_size", "8MiB").unwrap();
         assert!(o.check_applies(Applies::Local).is_err());
+        for (k, v) in [("aws_profile", "dev"), ("sts_endpoint", "http://127.0.0.1:1"), ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://[::1]:2")] {
+            let o = Options::new().with(k, v).unwrap();
+            assert!(o.check_applies(Applies::S3).is_ok(), "{k}");
+            assert!(o.check_applies(Applies::Azure).is_err(), "{k}");
+        }
+        assert_eq!(lookup("endpoint_url_sts").unwrap().0.name, "sts_endpoint");
+        assert_eq!(lookup("metadata_endpoint").unwrap().0.name, "imds_endpoint");
     }
 }

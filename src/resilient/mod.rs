@@ -405,7 +405,7 @@ impl ResilientBackend {
                         return Err(err);
                     };
                     retry += 1;
-                    log::debug!("retry {retry} of {path} in {delay:?} after: {err}");
+                    log::info!("retry {retry} of {path} in {delay:?} after: {err}");
                     sleep(delay);
                     last = Some(err);
                 }

@@ -48,7 +48,7 @@ impl BatchDelete for S3 {
         let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(body.as_bytes()));
         let label = format!("batch of {} keys", chunk.len());
         let build = || {
-            let url = s3.sign_request(Method::Post, None, &[("delete", "")], &[]);
+            let url = s3.sign_request(Method::Post, None, &[("delete", "")], &[])?;
             let headers = vec![
                 ("content-md5", md5.clone()),
                 ("content-type", "application/xml".to_owned()),

@@ -27,9 +27,14 @@ pub(crate) const CA_BUNDLE_ENV: &str = "BLOBIO_CA_BUNDLE";
 
 /// Configuration of an [`super::S3Backend`].
 ///
-/// Missing credentials fall back to `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; a missing region to
-/// `AWS_REGION` then `AWS_DEFAULT_REGION` then `us-east-1`; a missing endpoint
+/// Missing credentials come from the AWS credential chain, in the SDKs'
+/// order: `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+
+/// `AWS_SESSION_TOKEN`), web identity, the shared files' profile, container
+/// credentials, EC2 instance metadata (see `docs/aws-credentials.md`); no
+/// credentials anywhere is an error unless `skip_signature` is set. A
+/// missing region falls back to `AWS_REGION`, `AWS_DEFAULT_REGION`, the
+/// profile's `region`, the instance's (when the chain ends at instance
+/// metadata), then `us-east-1`; a missing endpoint
 /// to `AWS_ENDPOINT_URL_S3` then `AWS_ENDPOINT_URL` then AWS itself; an
 /// empty `http.ca_bundle` to `BLOBIO_CA_BUNDLE`.
 #[derive(Clone)]
@@ -50,6 +55,16 @@ pub struct S3Config {
     /// Send every request unsigned (a public bucket), whatever the
     /// credentials and the environment say. Default false.
     pub skip_signature: bool,
+    /// The shared config/credentials files' profile to take credentials
+    /// (and the region) from. Naming one skips the environment's keys and
+    /// web identity; without it, `AWS_PROFILE`, else `default`.
+    pub profile: Option<String>,
+    /// The STS endpoint (for web identity and assumed roles); default
+    /// `AWS_ENDPOINT_URL_STS`, else the region's STS endpoint.
+    pub sts_endpoint: Option<String>,
+    /// The EC2 instance metadata endpoint; default
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else `http://169.254.169.254`.
+    pub imds_endpoint: Option<String>,
     /// Scheme for a bare `host:port` endpoint. Default true.
     pub use_ssl: bool,
     /// Path-style URLs (`endpoint/bucket/key`) instead of virtual-hosted
@@ -111,6 +126,9 @@ impl Default for S3Config {
             secret_key: None,
             session_token: None,
             skip_signature: false,
+            profile: None,
+            sts_endpoint: None,
+            imds_endpoint: None,
             use_ssl: true,
             path_style: false,
             prefix: String::new(),
@@ -138,6 +156,9 @@ impl fmt::Debug for S3Config {
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
             .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
             .field("skip_signature", &self.skip_signature)
+            .field("profile", &self.profile)
+            .field("sts_endpoint", &self.sts_endpoint)
+            .field("imds_endpoint", &self.imds_endpoint)
             .field("use_ssl", &self.use_ssl)
             .field("path_style", &self.path_style)
             .field("prefix", &self.prefix)

@@ -16,7 +16,7 @@ impl Delete for S3 {
         let build = || {
             Ok(request(
                 "DELETE",
-                s3.sign_request(Method::Delete, Some(key), &[], &[]),
+                s3.sign_request(Method::Delete, Some(key), &[], &[])?,
                 Vec::new(),
             ))
         };

@@ -24,7 +24,7 @@ impl Get for S3 {
                 if let Some(v) = o.if_match {
                     headers.push(("if-match", v.to_owned()));
                 }
-                let url = s3.sign_request(Method::Get, Some(key), &[], &[]);
+                let url = s3.sign_request(Method::Get, Some(key), &[], &[])?;
                 Ok(request("GET", url, headers))
             },
             RequestBody::Empty,
@@ -46,7 +46,7 @@ impl Get for S3 {
                 let headers = if_match
                     .map(|v| vec![("if-match", v.to_owned())])
                     .unwrap_or_default();
-                let url = s3.sign_request(Method::Head, Some(key), &[], &[]);
+                let url = s3.sign_request(Method::Head, Some(key), &[], &[])?;
                 Ok(request("HEAD", url, headers))
             },
             RequestBody::Empty,
@@ -67,7 +67,7 @@ pub(super) fn head_bucket(s3: &S3, c: &Client) -> Result<()> {
         &|| {
             Ok(request(
                 "HEAD",
-                s3.sign_request(Method::Head, None, &[], &[]),
+                s3.sign_request(Method::Head, None, &[], &[])?,
                 Vec::new(),
             ))
         },

@@ -44,7 +44,7 @@ impl List for S3 {
             }
             Ok(request(
                 "GET",
-                s3.sign_request(Method::Get, None, &query, &[]),
+                s3.sign_request(Method::Get, None, &query, &[])?,
                 Vec::new(),
             ))
         };

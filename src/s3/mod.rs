@@ -20,14 +20,17 @@ mod sign;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rusty_s3::{Bucket, Credentials, UrlStyle};
+use rusty_s3::{Bucket, UrlStyle};
 
 pub use self::config::{
     S3Config, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY,
     MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE,
 };
+use crate::credentials::aws as chain;
+use crate::credentials::cache::Cached;
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::layout;
@@ -50,7 +53,10 @@ pub type S3Backend = RemoteStore<S3>;
 /// answers read. Reached through [`S3Backend`].
 pub struct S3 {
     bucket: Bucket,
-    credentials: Option<Credentials>,
+    /// `None`: unsigned requests (`skip_signature`).
+    credentials: Option<Arc<Cached>>,
+    /// Which provider supplies them (`env`, `profile:NAME`, ...).
+    credential_source: String,
     region: String,
     endpoint: String,
     use_ssl: bool,
@@ -68,6 +74,11 @@ impl S3 {
             None => self.bucket.base_url().clone(),
         }
     }
+}
+
+/// A setting that is set and not empty.
+fn text(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|v| !v.is_empty())
 }
 
 impl RemoteStore<S3> {
@@ -118,8 +129,40 @@ impl RemoteStore<S3> {
                 part_size: "part_size",
             },
         };
-        let region = config::or_env(&cfg.region, &["AWS_REGION", "AWS_DEFAULT_REGION"])
-            .unwrap_or_else(|| "us-east-1".to_owned());
+        let configured_http = cfg.http.clone();
+        let mut http = cfg.http.clone();
+        http.ca_bundle = http
+            .ca_bundle
+            .take()
+            .filter(|p| !p.as_os_str().is_empty())
+            .or_else(|| config::or_env(&None, &[config::CA_BUNDLE_ENV]).map(PathBuf::from));
+        for (what, value) in [
+            ("profile", text(&cfg.profile)),
+            ("sts_endpoint", text(&cfg.sts_endpoint)),
+            ("imds_endpoint", text(&cfg.imds_endpoint)),
+        ] {
+            if let Some(v) = value {
+                no_control("S3", what, v)?;
+            }
+        }
+        // The credential chain (see src/credentials/aws/), which may also
+        // say the region.
+        let resolved = chain::resolve(
+            &chain::Settings {
+                access_key: text(&cfg.access_key),
+                secret_key: text(&cfg.secret_key),
+                session_token: text(&cfg.session_token),
+                skip_signature: cfg.skip_signature,
+                profile: text(&cfg.profile),
+                region: text(&cfg.region),
+                sts_endpoint: text(&cfg.sts_endpoint),
+                imds_endpoint: text(&cfg.imds_endpoint),
+                http: &http,
+                retry: &cfg.retry,
+            },
+            &chain::process_env,
+        )?;
+        let region = resolved.region.unwrap_or_else(|| "us-east-1".to_owned());
         let endpoint = config::endpoint_url(&cfg, &region);
         let url = endpoint.parse::<url::Url>().map_err(|e| {
             Error::invalid_argument(format!("S3 endpoint {endpoint:?} is not a URL: {e}"))
@@ -135,32 +178,7 @@ impl RemoteStore<S3> {
                 cfg.bucket
             ))
         })?;
-        let key = config::or_env(&cfg.access_key, &["AWS_ACCESS_KEY_ID"]);
-        let secret = config::or_env(&cfg.secret_key, &["AWS_SECRET_ACCESS_KEY"]);
-        let token = config::or_env(&cfg.session_token, &["AWS_SESSION_TOKEN"]);
-        let credentials = match (key, secret) {
-            _ if cfg.skip_signature => None,
-            (Some(k), Some(s)) => Some(match token {
-                Some(t) => Credentials::new_with_token(k, s, t),
-                None => Credentials::new(k, s),
-            }),
-            (None, None) => {
-                log::warn!("no S3 credentials configured; requests to bucket {} are anonymous", cfg.bucket);
-                None
-            }
-            _ => {
-                return Err(Error::invalid_argument(
-                    "S3 access key and secret key must be given together",
-                ))
-            }
-        };
-        let configured_http = cfg.http.clone();
-        let mut http = cfg.http.clone();
-        http.ca_bundle = http
-            .ca_bundle
-            .take()
-            .filter(|p| !p.as_os_str().is_empty())
-            .or_else(|| config::or_env(&None, &[config::CA_BUNDLE_ENV]).map(PathBuf::from));
+        log::info!("S3 bucket {}: credentials from {}", cfg.bucket, resolved.source);
         let name = cfg.bucket.clone();
         let client = Client::new(Transport::new(&http)?, cfg.retry, error::answer(&name));
         let check = Transport::new(&http.bounded(BUCKET_CHECK_TIMEOUT))
@@ -168,7 +186,8 @@ impl RemoteStore<S3> {
             .map(|t| Client::new(t, crate::RetryPolicy::none(), error::answer(&name)));
         let proto = S3 {
             bucket,
-            credentials,
+            credentials: resolved.credentials,
+            credential_source: resolved.source,
             region,
             endpoint,
             use_ssl: cfg.use_ssl,
@@ -242,6 +261,7 @@ impl Ops for S3 {
         out.insert("use_ssl".into(), self.use_ssl.into());
         out.insert("skip_signature".into(), self.skip_signature.into());
         self.http.config_json(out);
+        out.insert("credential_source".into(), self.credential_source.clone().into());
     }
 
     fn storage_root(&self) -> String {
@@ -251,6 +271,7 @@ impl Ops for S3 {
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {
         f.field("bucket", &self.bucket.name())
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint);
+            .field("endpoint", &self.endpoint)
+            .field("credential_source", &self.credential_source);
     }
 }

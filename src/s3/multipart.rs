@@ -34,7 +34,7 @@ impl Parts for S3 {
                 Some(key),
                 &[("uploads", "")],
                 &[("content-type", ct)],
-            );
+            )?;
             Ok(request("POST", url, vec![("content-type", ct.to_owned())]))
         };
         let resp = c
@@ -66,7 +66,7 @@ impl Parts for S3 {
         let build = || {
             let number = number.to_string();
             let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
-            let url = s3.sign_request(Method::Put, Some(key), &query, &[]);
+            let url = s3.sign_request(Method::Put, Some(key), &query, &[])?;
             Ok(request("PUT", url, Vec::new()))
         };
         let resp = c.send(path, &build, RequestBody::Bytes(data))?;
@@ -93,7 +93,7 @@ impl Parts for S3 {
         let s3 = self;
         let body = complete_body(etags);
         let build = || {
-            let url = s3.sign_request(Method::Post, Some(key), &[("uploadId", upload_id)], &[]);
+            let url = s3.sign_request(Method::Post, Some(key), &[("uploadId", upload_id)], &[])?;
             Ok(request(
                 "POST",
                 url,
@@ -127,11 +127,11 @@ impl Parts for S3 {
     fn abort_upload(&self, c: &Client, path: &str, key: &str, upload_id: &str) {
         let s3 = self;
         let build = || {
-            let url = s3.sign_request(Method::Delete, Some(key), &[("uploadId", upload_id)], &[]);
+            let url = s3.sign_request(Method::Delete, Some(key), &[("uploadId", upload_id)], &[])?;
             Ok(request("DELETE", url, Vec::new()))
         };
         match c.send(path, &build, RequestBody::Empty) {
-            Ok(_) => log::debug!("aborted multipart upload of {path}"),
+            Ok(_) => log::info!("aborted multipart upload of {path}"),
             Err(e) => log::warn!("could not abort multipart upload {upload_id} of {path}: {e}"),
         }
     }

@@ -24,7 +24,7 @@ impl Put for S3 {
         let PutMode::Overwrite = o.mode;
         let build = || {
             let ct = [("content-type", o.content_type)];
-            let url = s3.sign_request(Method::Put, Some(key), &[], &ct);
+            let url = s3.sign_request(Method::Put, Some(key), &[], &ct)?;
             Ok(request("PUT", url, vec![("content-type", o.content_type.to_owned())]))
         };
         c.send(path, &build, body)

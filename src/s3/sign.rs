@@ -1,5 +1,7 @@
 //! Signing: every request is presigned (SigV4, the signature in the query)
-//! by rusty-s3's signer, called from this one place. rusty-s3's per-action
+//! by rusty-s3's signer, called from this one place, with the credentials
+//! the store's cache hands out at that moment (fetched on first use,
+//! refreshed before they expire: see `src/credentials/`). rusty-s3's per-action
 //! types would each bring their own copy of the signer (it is generic over
 //! their query and header maps) and, for the XML actions, their own XML and
 //! serde stack; the static library must stay small.
@@ -9,6 +11,7 @@ use std::time::Duration;
 use rusty_s3::Method;
 
 use super::S3;
+use crate::error::Result;
 use crate::remote::client::Request;
 
 /// How long a signed request stays valid; it is sent at once.
@@ -23,26 +26,30 @@ impl S3 {
         key: Option<&str>,
         query: &[(&str, &str)],
         headers: &[(&str, &str)],
-    ) -> String {
+    ) -> Result<String> {
         let url = self.url(key);
         let mut query = query.to_vec();
         query.sort_unstable();
         let mut headers = headers.to_vec();
         headers.sort_unstable();
-        match &self.credentials {
-            Some(c) => rusty_s3::signing::sign(
-                &jiff::Timestamp::now(),
-                method,
-                url,
-                c.key(),
-                c.secret(),
-                c.token(),
-                self.bucket.region(),
-                SIGNATURE_TTL.as_secs(),
-                query.iter().copied(),
-                headers.iter().copied(),
-            )
-            .to_string(),
+        Ok(match &self.credentials {
+            Some(cache) => {
+                // The current credentials, fetched or refreshed if due.
+                let c = cache.get()?;
+                rusty_s3::signing::sign(
+                    &jiff::Timestamp::now(),
+                    method,
+                    url,
+                    &c.key_id,
+                    &c.secret,
+                    c.token.as_deref(),
+                    self.bucket.region(),
+                    SIGNATURE_TTL.as_secs(),
+                    query.iter().copied(),
+                    headers.iter().copied(),
+                )
+                .to_string()
+            }
             None => {
                 let mut url = url;
                 if !query.is_empty() {
@@ -50,7 +57,7 @@ impl S3 {
                 }
                 url.to_string()
             }
-        }
+        })
     }
 }
 
