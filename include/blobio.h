@@ -450,7 +450,10 @@ const char *blobio_last_error_code(void);
  * when this returns, the earlier callback is not running on any thread and
  * is never called again.
  *
- * No record carries a secret, a token or a signature. `min_level` outside
+ * No record carries a secret, a token or a signature (the query of any
+ * URL in a record, where a SAS or a presigned request keeps its
+ * signature, is shown as `<redacted>`; the HTTP library's hex dumps of
+ * raw requests and answers are never delivered). `min_level` outside
  * 0..=5 is `BLOBIO_STATUS_INVALID_ARGUMENT`. A process whose Rust code
  * already installed a `log` logger of its own gets
  * `BLOBIO_STATUS_UNSUPPORTED`.
