@@ -748,6 +748,26 @@ blobio_status blobio_read_ranges(const struct blobio_store *store,
                                  size_t n);
 
 /**
+ * A URL that lets anyone holding it send one `method` request (`"GET"`,
+ * `"PUT"` or `"HEAD"`) for the object at `path`, during the next
+ * `expires_seconds` (1 to 604800, 7 days), with no credentials of their
+ * own; for example `curl "$url"` or `curl -T file "$url"`.
+ *
+ * S3 presigns it with the store's current credentials (a session token
+ * included: temporary credentials end the URL's life when they expire);
+ * Azure makes a blob service SAS from the account key, and a store opened
+ * without the key (a SAS, a token) gets `BLOBIO_STATUS_UNSUPPORTED`, as
+ * does the local store. An anonymous S3 store gives the plain URL. The URL
+ * is a secret: keep it as you would a key. On success `*out` receives it,
+ * to release with `blobio_string_free()`.
+ */
+blobio_status blobio_presign(const struct blobio_store *store,
+                             const char *method,
+                             const char *path,
+                             uint64_t expires_seconds,
+                             char **out);
+
+/**
  * Releases the bytes of `buf` and resets it to `{NULL, 0}`, so freeing it
  * twice is harmless. NULL, and a buffer that is already empty, are no-ops.
  */

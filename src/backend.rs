@@ -55,6 +55,28 @@ impl fmt::Debug for ReadRange<'_> {
     }
 }
 
+/// What a presigned URL lets its holder do ([`Backend::presign`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresignMethod {
+    /// Read the object.
+    Get,
+    /// Write (create or replace) the object.
+    Put,
+    /// Read the object's size and headers.
+    Head,
+}
+
+impl PresignMethod {
+    /// `GET`, `PUT`, `HEAD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresignMethod::Get => "GET",
+            PresignMethod::Put => "PUT",
+            PresignMethod::Head => "HEAD",
+        }
+    }
+}
+
 /// The blocking storage contract shared by every backend.
 ///
 /// Paths are `/`-separated keys relative to the store's root. A leading `/` is
@@ -173,6 +195,22 @@ pub trait Backend: Send + Sync + fmt::Debug {
             ranges.iter_mut().for_each(|r| r.read = 0);
         }
         outcome
+    }
+
+    /// A URL that lets anyone holding it `method` the object at `path`
+    /// for `expires` (at least 1 s), with no credentials of their own: S3
+    /// presigns it with the store's current credentials (at most 7 days,
+    /// and no longer than temporary credentials live); Azure makes a blob
+    /// service SAS from the account key (a store without the key cannot).
+    /// An anonymous S3 store (`skip_signature`) gives the plain URL. The
+    /// URL is a secret: it grants what it says. The local store has none:
+    /// `Unsupported`.
+    fn presign(&self, method: PresignMethod, path: &str, expires: std::time::Duration) -> Result<String> {
+        let _ = (method, path, expires);
+        Err(crate::Error::Unsupported {
+            operation: "presign",
+            backend: self.kind(),
+        })
     }
 
     /// The object's size, or `None` when it does not exist.

@@ -30,7 +30,7 @@ mod xml;
 pub use azure::{AzureBlobBackend, AzureBlobConfig};
 pub use backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, ReadRange,
+    ObjectLister, PresignMethod, ReadRange,
 };
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 pub use http::{HttpConfig, Timeouts, SYSTEM_CA_BUNDLES};

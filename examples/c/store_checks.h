@@ -154,4 +154,49 @@ static inline void check_streamed(blobio_store *store, const char *path, size_t 
     CHECK_OK(blobio_delete(store, path));
 }
 
+/* blobio_presign: curl GETs what the store wrote through a presigned GET
+ * URL, and PUTs through a presigned PUT URL what the store then reads; the
+ * arguments are checked. */
+static inline void check_presign(blobio_store *store, const char *path) {
+    const char *text = "fetched by curl through a presigned URL";
+    CHECK_OK(blobio_write(store, path, (const uint8_t *)text, strlen(text)));
+    char *url = NULL;
+    CHECK_OK(blobio_presign(store, "GET", path, 600, &url));
+    if (url) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "curl -sf '%s'", url);
+        FILE *p = popen(cmd, "r");
+        CHECK(p != NULL);
+        char got[256] = {0};
+        size_t n = p ? fread(got, 1, sizeof got - 1, p) : 0;
+        CHECK(p && pclose(p) == 0);
+        CHECK(n == strlen(text) && memcmp(got, text, n) == 0);
+        blobio_string_free(url);
+        url = NULL;
+    }
+    CHECK_OK(blobio_presign(store, "put", path, 600, &url));
+    if (url) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd,
+                 "printf 'put by curl' | curl -sf -X PUT -H 'x-ms-blob-type: BlockBlob' "
+                 "--data-binary @- '%s' >/dev/null",
+                 url);
+        CHECK(system(cmd) == 0);
+        blobio_string_free(url);
+        url = NULL;
+        blobio_buffer buf = {0};
+        CHECK_OK(blobio_read(store, path, &buf));
+        CHECK(buf.len == 11 && memcmp(buf.data, "put by curl", 11) == 0);
+        blobio_buffer_free(&buf);
+    }
+    CHECK_STATUS(blobio_presign(store, "POST", path, 600, &url), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_presign(store, "GET", path, 0, &url), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_presign(store, "GET", path, 8 * 24 * 3600, &url),
+                 BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_presign(store, NULL, path, 600, &url), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(blobio_presign(store, "GET", path, 600, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK(url == NULL);
+    CHECK_OK(blobio_delete(store, path));
+}
+
 #endif

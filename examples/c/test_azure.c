@@ -107,6 +107,7 @@ static void test_streamed_block_upload_and_read(void) {
     /* Unknown size: staged in 1 MiB blocks, committed with Put Block List. */
     check_streamed(store, "c/streamed.bin", (5u << 20) + 77u);
     check_read_ranges(store, "c/ranges.bin");
+    check_presign(store, "c/presigned file.txt");
     blobio_store_free(store);
 }
 

@@ -758,6 +758,10 @@ static void test_read_to_at_offsets(void) {
 static void test_read_ranges(void) {
     blobio_store *store = open_store("read_ranges");
     check_read_ranges(store, "ranges/obj.bin");
+    /* The local store has no URLs to hand out. */
+    char *url = NULL;
+    CHECK_STATUS(blobio_presign(store, "GET", "ranges/x", 60, &url), BLOBIO_STATUS_UNSUPPORTED);
+    CHECK(url == NULL);
     blobio_store_free(store);
 }
 

@@ -102,6 +102,7 @@ static void test_streamed_multipart_write_and_read(void) {
     /* Unknown size: goes multipart in 5 MiB parts. */
     check_streamed(store, "streamed.bin", (11u << 20) + 77u);
     check_read_ranges(store, "ranges.bin");
+    check_presign(store, "presigned file.txt");
     blobio_store_free(store);
 }
 

@@ -278,6 +278,14 @@ impl Auth {
         }
     }
 
+    /// The account key, when requests are signed with it.
+    pub(crate) fn shared_key(&self) -> Option<&[u8]> {
+        match &self.method {
+            Method::SharedKey(k) => Some(k),
+            _ => None,
+        }
+    }
+
     /// The SAS token, when that is the method.
     pub(crate) fn sas(&self) -> Option<&str> {
         match &self.method {

@@ -18,6 +18,7 @@ mod delete;
 mod error;
 mod get;
 mod list;
+mod presign;
 mod put;
 mod request;
 

@@ -47,6 +47,8 @@ mod objects;
 
 mod ranges;
 
+mod presign;
+
 mod buffer;
 
 mod list;
@@ -83,6 +85,7 @@ pub use objects::{
     blobio_read_range, blobio_read_to, blobio_read_to_at, blobio_remove_directory, blobio_stat,
     blobio_write, blobio_write_from, blobio_write_from_rewindable,
 };
+pub use presign::blobio_presign;
 pub use ranges::{blobio_range, blobio_read_ranges};
 pub use resilient::{
     blobio_circuit_reset, blobio_circuit_state, blobio_circuit_stats_json, BLOBIO_CIRCUIT_CLOSED,

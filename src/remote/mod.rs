@@ -22,7 +22,7 @@ mod upload;
 use std::fmt;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use self::client::Client;
 use self::download::Sink;
@@ -33,7 +33,7 @@ pub use self::settings::{
 };
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, ReadRange,
+    ObjectLister, PresignMethod, ReadRange,
 };
 use crate::error::{BatchFailure, Error, Result};
 use crate::http::{header, RequestBody, Response};
@@ -120,7 +120,7 @@ pub(crate) trait Protocol: Ops + Sized {
 /// `dyn` pointer, so the engine's code exists once in the binary, not once
 /// per protocol.
 pub(crate) trait Ops:
-    Get + Put + Delete + List + Parts + BatchDelete + Send + Sync + 'static
+    Get + Put + Delete + List + Parts + BatchDelete + Presign + Send + Sync + 'static
 {
     /// Refuses keys (or listing prefixes) this store cannot hold beyond the
     /// rules every store shares.
@@ -140,6 +140,16 @@ pub(crate) trait Ops:
 
     /// The protocol's fields of `Debug` (never a secret).
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>);
+}
+
+/// The longest a presigned URL may last: 7 days (SigV4's limit).
+const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// URLs that grant one request on an object to whoever holds them.
+pub(crate) trait Presign {
+    /// A URL for `method` on the object at `key`, valid for `expires`
+    /// (checked: 1 s to 7 days).
+    fn presign(&self, method: PresignMethod, path: &str, key: &str, expires: Duration) -> Result<String>;
 }
 
 /// Reading one object.
@@ -478,6 +488,17 @@ impl Engine {
         download::read_range(self, path, offset, buf)
     }
 
+    pub(crate) fn presign(self: &Arc<Self>, method: PresignMethod, path: &str, expires: Duration) -> Result<String> {
+        let key = self.key(path)?;
+        if expires < Duration::from_secs(1) || expires > MAX_PRESIGN {
+            return Err(Error::invalid_argument(format!(
+                "{path}: a presigned URL lasts 1 s to 7 days, not {} s",
+                expires.as_secs()
+            )));
+        }
+        self.proto.presign(method, path, &key, expires)
+    }
+
     pub(crate) fn read_ranges(self: &Arc<Self>, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
         let _call = self.call();
         ranges::read_ranges(self, path, ranges)
@@ -678,6 +699,10 @@ impl<P: Protocol> Backend for RemoteStore<P> {
 
     fn read_ranges(&self, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
         self.inner.read_ranges(path, ranges)
+    }
+
+    fn presign(&self, method: PresignMethod, path: &str, expires: Duration) -> Result<String> {
+        self.inner.presign(method, path, expires)
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {

@@ -47,7 +47,7 @@ pub use self::breaker::{CircuitBreaker, CircuitState, CircuitStats};
 use self::retry::{classify, Class};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, ReadRange,
+    ObjectLister, PresignMethod, ReadRange,
 };
 use crate::error::{Error, Result};
 use crate::retry::{self as policy, RetryPolicy};
@@ -586,6 +586,11 @@ impl Backend for ResilientBackend {
 
     fn read_ranges(&self, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
         self.call(path, |_| self.inner.read_ranges(path, &mut *ranges))
+    }
+
+    /// Signing is local: nothing to retry or to count against the circuit.
+    fn presign(&self, method: PresignMethod, path: &str, expires: std::time::Duration) -> Result<String> {
+        self.inner.presign(method, path, expires)
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {

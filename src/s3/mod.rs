@@ -15,6 +15,7 @@ mod error;
 mod get;
 mod list;
 mod multipart;
+mod presign;
 mod put;
 mod sign;
 

@@ -27,6 +27,18 @@ impl S3 {
         query: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> Result<String> {
+        self.sign_for(method, key, query, headers, SIGNATURE_TTL)
+    }
+
+    /// The same, valid for `ttl`.
+    pub(super) fn sign_for(
+        &self,
+        method: Method,
+        key: Option<&str>,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        ttl: Duration,
+    ) -> Result<String> {
         let url = self.url(key);
         let mut query = query.to_vec();
         query.sort_unstable();
@@ -44,7 +56,7 @@ impl S3 {
                     &c.secret,
                     c.token.as_deref(),
                     self.bucket.region(),
-                    SIGNATURE_TTL.as_secs(),
+                    ttl.as_secs(),
                     query.iter().copied(),
                     headers.iter().copied(),
                 )
