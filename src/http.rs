@@ -166,7 +166,9 @@ impl Transport {
                 Arc::clone(&system.certs)
             }
         };
-        let tls = TlsConfig::builder().root_certs(RootCerts::Specific(roots));
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::Specific(roots))
+            .unversioned_rustls_crypto_provider(crate::tls::provider());
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)

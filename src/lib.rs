@@ -25,6 +25,7 @@ pub mod resilient;
 pub mod retry;
 pub mod s3;
 mod time;
+mod tls;
 mod xml;
 
 pub use azure::{AzureBlobBackend, AzureBlobConfig};
