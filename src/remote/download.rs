@@ -348,7 +348,7 @@ fn in_place(
     let (head, tail) = buf.split_at_mut((rest.start - offset) as usize);
     let d = e.settings.download;
     let part = usize::try_from(d.part_size).unwrap_or(usize::MAX);
-    let mut ranges: Vec<(u64, &mut [u8])> = tail
+    let ranges: Vec<(u64, &mut [u8])> = tail
         .chunks_mut(part)
         .scan(rest.start, |at, chunk| {
             let start = *at;
@@ -356,76 +356,87 @@ fn in_place(
             Some((start, chunk))
         })
         .collect();
-    ranges.reverse(); // popped from the back: in order
-    let workers = d.concurrency.min(ranges.len());
-    let ranges = Mutex::new(ranges);
+    let mut body = got.resp.into_body().into_reader();
+    in_parallel(
+        path,
+        d.concurrency,
+        ranges,
+        |r| r.0,
+        |(start, chunk), cancel| fetch_range(e, path, key, *start, etag, cancel, chunk),
+        offset,
+        |cancel| read_into(path, &mut body, head, Some(cancel)),
+    )?;
+    *out = buf;
+    Ok(len)
+}
+
+/// Runs `jobs` (each at an offset of the object, `at`) in order on up to
+/// `workers` scoped threads named `blobio-range-N`, each within the
+/// calling thread's retry budget, while `caller` (at offset `caller_at`)
+/// runs on this thread. All share one cancel flag, raised by the first
+/// failure. The failure at the lowest offset is the call's (a job stopped
+/// because another failed says nothing; a replaced object is
+/// `ChangedDuringRead`); a job left unrun, when a thread could not start,
+/// fails the call too: bytes never fetched are never reported.
+pub(super) fn in_parallel<J: Send>(
+    path: &str,
+    workers: usize,
+    mut jobs: Vec<J>,
+    at: impl Fn(&J) -> u64 + Sync,
+    run: impl Fn(&mut J, &AtomicBool) -> Result<()> + Sync,
+    caller_at: u64,
+    caller: impl FnOnce(&AtomicBool) -> Result<()>,
+) -> Result<()> {
+    jobs.reverse(); // popped from the back: in order
+    let workers = workers.min(jobs.len());
+    let queue = Mutex::new(jobs);
     let cancel = AtomicBool::new(false);
-    // The failure at the lowest offset wins; a range stopped because another
-    // failed says nothing.
     let failure: Mutex<Option<(u64, Error)>> = Mutex::new(None);
-    let fail = |at: u64, err: Error| {
+    let fail = |offset: u64, err: Error| {
         cancel.store(true, Ordering::Relaxed);
         if matches!(err, Error::Cancelled { .. }) {
             return;
         }
         if let Ok(mut f) = failure.lock() {
-            if f.as_ref().map_or(true, |(first, _)| at < *first) {
-                *f = Some((at, err));
+            if f.as_ref().map_or(true, |(lowest, _)| offset < *lowest) {
+                *f = Some((offset, err));
             }
         }
     };
     let budget = retry::current_budget();
     std::thread::scope(|s| {
         for i in 0..workers {
-            let (ranges, cancel, fail, budget) = (&ranges, &cancel, &fail, budget.clone());
+            let (queue, cancel, fail, at, run, budget) = (&queue, &cancel, &fail, &at, &run, budget.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("blobio-range-{i}"))
                 .spawn_scoped(s, move || {
                     retry::within(budget, || loop {
-                        let next = ranges.lock().ok().and_then(|mut r| r.pop());
-                        let Some((start, chunk)) = next else { break };
+                        let next = queue.lock().ok().and_then(|mut q| q.pop());
+                        let Some(mut job) = next else { break };
                         if cancel.load(Ordering::Relaxed) {
                             break;
                         }
-                        if let Err(err) = fetch_range(e, path, key, start, etag, cancel, chunk) {
-                            fail(start, err);
+                        if let Err(err) = run(&mut job, cancel) {
+                            fail(at(&job), err);
                             break;
                         }
                     })
                 });
             if let Err(err) = spawned {
-                fail(
-                    0,
-                    Error::Other {
-                        path: path.to_owned(),
-                        message: format!("cannot start a download thread: {err}"),
-                        remote: None,
-                        source: None,
-                    },
-                );
+                fail(0, other(path, format!("cannot start a download thread: {err}")));
             }
         }
-        let mut body = got.resp.into_body().into_reader();
-        if let Err(err) = read_into(path, &mut body, head, Some(&cancel)) {
-            fail(offset, err);
+        if let Err(err) = caller(&cancel) {
+            fail(caller_at, err);
         }
     });
     if let Some((_, err)) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(changed(path, 0, err));
     }
-    // A failed thread start leaves ranges unread: never report those bytes.
-    if !ranges
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .is_empty()
-    {
-        return Err(other(
-            path,
-            "the download stopped before every range was read".into(),
-        ));
+    if !queue.into_inner().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        return Err(other(path, "the read stopped before every range was fetched".into()));
     }
-    *out = buf;
-    Ok(len)
+    Ok(())
 }
 
 /// A writer: the first answer is streamed to it, then the ranges in order

@@ -26,9 +26,9 @@
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::download::{changed, check_version, get, other, past_end, read_into};
+use super::download::{check_version, get, in_parallel, other, past_end, read_into};
 use super::{ByteRange, Engine};
 use crate::backend::ReadRange;
 use crate::error::{Error, Result};
@@ -261,65 +261,20 @@ fn fetch(
         return Ok(total);
     };
 
-    requests.reverse(); // popped from the back: in order
-    let workers = e.settings.download.concurrency.min(requests.len());
-    let queue = Mutex::new(requests);
-    let cancel = AtomicBool::new(false);
-    // The failure at the lowest offset wins; a request stopped because
-    // another failed says nothing.
-    let failure: Mutex<Option<(u64, Error)>> = Mutex::new(None);
-    let fail = |at: u64, err: Error| {
-        cancel.store(true, Ordering::Relaxed);
-        if matches!(err, Error::Cancelled { .. }) {
-            return;
-        }
-        if let Ok(mut f) = failure.lock() {
-            if f.as_ref().map_or(true, |(lowest, _)| at < *lowest) {
-                *f = Some((at, err));
-            }
-        }
-    };
-    let budget = retry::current_budget();
-    std::thread::scope(|s| {
-        for i in 0..workers {
-            let (queue, cancel, fail, budget, etag) = (&queue, &cancel, &fail, budget.clone(), &etag);
-            let spawned = std::thread::Builder::new()
-                .name(format!("blobio-range-{i}"))
-                .spawn_scoped(s, move || {
-                    retry::within(budget, || loop {
-                        let next = queue.lock().ok().and_then(|mut q| q.pop());
-                        let Some(mut request) = next else { break };
-                        if cancel.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        if let Err(err) = fetch_one(e, path, key, &mut request, etag, cancel) {
-                            fail(request.start, err);
-                            break;
-                        }
-                    })
-                });
-            if let Err(err) = spawned {
-                fail(0, other(path, format!("cannot start a download thread: {err}")));
-            }
-        }
-        let mut body = got.resp.into_body().into_reader();
-        let read = fill(path, &mut body, first.start, &mut first.pieces, Some(&cancel));
-        let read = match read {
+    let mut body = got.resp.into_body().into_reader();
+    in_parallel(
+        path,
+        e.settings.download.concurrency,
+        requests,
+        |r| r.start,
+        |r, cancel| fetch_one(e, path, key, r, &etag, cancel),
+        first.start,
+        |cancel| match fill(path, &mut body, first.start, &mut first.pieces, Some(cancel)) {
             // A body cut short is asked for again, of the same version.
-            Err(err) if err.is_transient() => fetch_one(e, path, key, &mut first, &etag, &cancel),
+            Err(err) if err.is_transient() => fetch_one(e, path, key, &mut first, &etag, cancel),
             other => other,
-        };
-        if let Err(err) = read {
-            fail(first.start, err);
-        }
-    });
-    if let Some((_, err)) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(changed(path, 0, err));
-    }
-    // A failed thread start leaves requests unsent: never report those bytes.
-    if !queue.into_inner().unwrap_or_else(|p| p.into_inner()).is_empty() {
-        return Err(other(path, "the read stopped before every range was fetched".into()));
-    }
+        },
+    )?;
     Ok(total)
 }
 
