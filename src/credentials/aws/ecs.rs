@@ -139,13 +139,21 @@ impl Provider for Ecs {
 /// The credentials of a container (or instance metadata) answer.
 pub(crate) fn parse(body: &[u8]) -> std::result::Result<AwsCredentials, String> {
     let json: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
-    let text = |k: &str| json.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
-    if let Some(code) = text("Code").filter(|c| c != "Success") {
+    if let Some(code) = json.get("Code").and_then(|v| v.as_str()).filter(|c| *c != "Success") {
         return Err(format!("Code {code:?}"));
     }
+    from_fields(&json, "Token")
+}
+
+/// `AccessKeyId`, `SecretAccessKey`, the token under `token_field` and an
+/// RFC 3339 `Expiration` of a JSON credentials document (the container and
+/// instance endpoints' and credential_process's, which names its token
+/// `SessionToken`).
+pub(crate) fn from_fields(json: &serde_json::Value, token_field: &str) -> std::result::Result<AwsCredentials, String> {
+    let text = |k: &str| json.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
     let key = text("AccessKeyId").ok_or("no AccessKeyId")?;
     let secret = text("SecretAccessKey").ok_or("no SecretAccessKey")?;
-    let mut creds = AwsCredentials::new(key, secret, text("Token"));
+    let mut creds = AwsCredentials::new(key, secret, text(token_field));
     if let Some(e) = text("Expiration") {
         creds.expires =
             Some(crate::time::parse_rfc3339(&e).ok_or_else(|| format!("Expiration {e:?} is not an RFC 3339 time"))?);

@@ -173,15 +173,7 @@ pub(crate) fn parse(stdout: &[u8]) -> std::result::Result<AwsCredentials, String
         Some(v) => return Err(format!("Version {v}, not 1")),
         None => return Err("no Version (it must be 1)".into()),
     }
-    let text = |k: &str| json.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
-    let key = text("AccessKeyId").ok_or("no AccessKeyId")?;
-    let secret = text("SecretAccessKey").ok_or("no SecretAccessKey")?;
-    let mut creds = AwsCredentials::new(key, secret, text("SessionToken"));
-    if let Some(e) = text("Expiration") {
-        creds.expires =
-            Some(crate::time::parse_rfc3339(&e).ok_or_else(|| format!("Expiration {e:?} is not an RFC 3339 time"))?);
-    }
-    Ok(creds)
+    super::ecs::from_fields(&json, "SessionToken")
 }
 
 #[cfg(test)]
