@@ -104,8 +104,6 @@ impl KeyProvider for NoClientKeys {
 
 #[cfg(test)]
 mod tests {
-    use rustls::crypto::SecureRandom;
-
     #[test]
     fn the_provider_offers_aes_gcm_only_and_random_bytes_come() {
         let p = super::provider();
