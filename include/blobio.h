@@ -61,6 +61,7 @@ typedef struct blobio_object_list blobio_object_list;
 typedef struct blobio_buffer blobio_buffer;
 typedef struct blobio_object_info blobio_object_info;
 typedef struct blobio_options blobio_options;
+typedef struct blobio_put_options blobio_put_options;
 
 /**
  * Major version of the blobio headers a program was compiled against.
@@ -77,6 +78,25 @@ typedef struct blobio_options blobio_options;
  * Patch version of the blobio headers a program was compiled against.
  */
 #define BLOBIO_VERSION_PATCH 0
+
+/**
+ * Put mode of `blobio_put_options_set_mode()`: replace whatever is at the
+ * key (the default, as `blobio_write()`).
+ */
+#define BLOBIO_PUT_OVERWRITE 0
+
+/**
+ * Put mode: write only if nothing is at the key; otherwise
+ * `BLOBIO_STATUS_ALREADY_EXISTS` and nothing changes.
+ */
+#define BLOBIO_PUT_CREATE 1
+
+/**
+ * Put mode: write only if the object is still the version given (one a
+ * write reported); otherwise, or when it is gone,
+ * `BLOBIO_STATUS_PRECONDITION_FAILED` and nothing changes.
+ */
+#define BLOBIO_PUT_UPDATE 2
 
 /**
  * `blobio_circuit_state()`: calls go through.
@@ -224,6 +244,14 @@ struct blobio_object_list;
  * (they are serialised); `blobio_options_free()` must be the last use.
  */
 struct blobio_options;
+
+/**
+ * What a write does besides storing the bytes: made by
+ * `blobio_put_options_new()` (a plain overwrite until set otherwise),
+ * released with `blobio_put_options_free()`; one handle may serve any
+ * number of writes, from any thread (setters and writes are serialised).
+ */
+struct blobio_put_options;
 
 /**
  * A store: a local directory, an S3 bucket (and prefix) or an Azure
@@ -631,6 +659,59 @@ blobio_status blobio_delete_batch(const struct blobio_store *store,
  */
 blobio_status blobio_remove_directory(const struct blobio_store *store,
                                       const char *path);
+
+/**
+ * Makes put options of a plain overwrite. On success `*out` receives a
+ * handle to release with `blobio_put_options_free()`.
+ */
+blobio_status blobio_put_options_new(struct blobio_put_options **out);
+
+/**
+ * Releases put options. NULL is a no-op.
+ */
+void blobio_put_options_free(struct blobio_put_options *opts);
+
+/**
+ * Sets the put mode: `BLOBIO_PUT_OVERWRITE`, `BLOBIO_PUT_CREATE` (with
+ * `version` NULL) or `BLOBIO_PUT_UPDATE` with `version`, a version that a
+ * write or `blobio_head()` reported. Another mode, a missing version for
+ * an update or a version for another mode is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT` (NULL_ARGUMENT for the missing one) and
+ * changes nothing.
+ */
+blobio_status blobio_put_options_set_mode(struct blobio_put_options *opts,
+                                          int32_t mode,
+                                          const char *version);
+
+/**
+ * `blobio_write()` with put options (`opts` NULL: a plain overwrite).
+ * On success, when `version` is not NULL, `*version` receives the new
+ * object's version (its ETag on S3 and Azure; a token of the file on the
+ * local store), to release with `blobio_string_free()`, or NULL when the
+ * store named none. A create that finds an object is
+ * `BLOBIO_STATUS_ALREADY_EXISTS`; an update of a version that is no longer
+ * there is `BLOBIO_STATUS_PRECONDITION_FAILED`; either leaves the object
+ * as it was.
+ */
+blobio_status blobio_write_ex(const struct blobio_store *store,
+                              const char *path,
+                              const uint8_t *data,
+                              size_t len,
+                              const struct blobio_put_options *opts,
+                              char **version);
+
+/**
+ * `blobio_write_from()` with put options and the new version, as
+ * `blobio_write_ex()`. An upload in parts is conditional at its
+ * completion: a refused one leaves nothing behind. Attempted once.
+ */
+blobio_status blobio_write_from_ex(const struct blobio_store *store,
+                                   const char *path,
+                                   blobio_read_cb cb,
+                                   void *user,
+                                   int64_t size,
+                                   const struct blobio_put_options *opts,
+                                   char **version);
 
 /**
  * Releases the bytes of `buf` and resets it to `{NULL, 0}`, so freeing it

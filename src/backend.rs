@@ -22,6 +22,60 @@ pub struct ObjectInfo {
     pub last_modified: SystemTime,
 }
 
+/// How a write treats an object already at its key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum PutMode {
+    /// Replace whatever is there (the plain `write`).
+    #[default]
+    Overwrite,
+    /// Write only if nothing is at the key; otherwise
+    /// [`crate::ErrorKind::AlreadyExists`] and nothing changes (S3 and
+    /// Azure `If-None-Match: *`; local: a rename that refuses to replace).
+    Create,
+    /// Write only if the object is still this version (a
+    /// [`PutResult::version`], or the version `head` reports); otherwise,
+    /// or when the object is gone, [`crate::ErrorKind::PreconditionFailed`]
+    /// and nothing changes (S3 and Azure `If-Match`; local: see
+    /// [`crate::LocalBackend`]).
+    Update(String),
+}
+
+/// What a write does besides storing the bytes (see [`Backend::put`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// What happens when an object is already at the key.
+    pub mode: PutMode,
+}
+
+impl PutOptions {
+    /// Options of a write in `mode`.
+    pub fn with_mode(mode: PutMode) -> Self {
+        PutOptions { mode }
+    }
+
+    /// Whether these are the options of a plain `write`.
+    pub fn is_plain(&self) -> bool {
+        *self == PutOptions::default()
+    }
+}
+
+/// What a successful write reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PutResult {
+    /// The new object's version: the ETag on S3 and Azure, a token of the
+    /// file on the local store; what [`PutMode::Update`] takes. `None` only
+    /// when the server gave none.
+    pub version: Option<String>,
+}
+
+impl PutResult {
+    /// A result reporting `version`.
+    pub fn new(version: Option<String>) -> Self {
+        PutResult { version }
+    }
+}
+
 /// The blocking storage contract shared by every backend.
 ///
 /// Paths are `/`-separated keys relative to the store's root. A leading `/` is
@@ -38,6 +92,39 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// reader will give when known; a reader that ends early is an error and
     /// publishes nothing.
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()>;
+
+    /// [`Backend::write`] with options: a put mode (create only, or update
+    /// only a given version); returns the new object's version. The
+    /// provided implementation writes plain options with `write` (reporting
+    /// no version) and refuses anything else with
+    /// [`crate::ErrorKind::Unsupported`], never ignoring a condition.
+    ///
+    /// A conditional write that a retry sends again (after its first answer
+    /// was lost) may fail although the first attempt succeeded: a `Create`
+    /// then reports AlreadyExists, an `Update` PreconditionFailed.
+    fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
+        if !options.is_plain() {
+            return Err(unsupported_put(self.kind()));
+        }
+        self.write(path, data).map(|()| PutResult::default())
+    }
+
+    /// [`Backend::write_reader`] with options, as [`Backend::put`]: on an
+    /// upload in parts the condition applies to its completion (nothing is
+    /// visible before it, and a failed condition leaves nothing behind).
+    fn put_reader(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        if !options.is_plain() {
+            return Err(unsupported_put(self.kind()));
+        }
+        self.write_reader(path, reader, size)
+            .map(|()| PutResult::default())
+    }
 
     /// Reads the whole object into memory.
     fn read(&self, path: &str) -> Result<Vec<u8>>;
@@ -171,6 +258,13 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// The resumable-append capability, if supported.
     fn as_appending(&self) -> Option<&dyn AppendingBackend> {
         None
+    }
+}
+
+fn unsupported_put(backend: &'static str) -> crate::Error {
+    crate::Error::Unsupported {
+        operation: "write with put options",
+        backend,
     }
 }
 

@@ -8,6 +8,7 @@
 #ifndef BLOBIO_STORE_CHECKS_H
 #define BLOBIO_STORE_CHECKS_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,121 @@ static inline void check_streamed(blobio_store *store, const char *path, size_t 
     CHECK_STATUS(blobio_append_from(store, path, counter_read, &src, 1),
                  BLOBIO_STATUS_RESUME_NOT_SUPPORTED);
     CHECK_OK(blobio_delete(store, path));
+}
+
+/* One racer of check_conditional_writes: creates `path` with its own text. */
+struct create_racer {
+    blobio_store *store;
+    const char *path;
+    const blobio_put_options *create;
+    pthread_barrier_t *start;
+    char text[32];
+    blobio_status status;
+};
+
+static inline void *create_racer_main(void *arg) {
+    struct create_racer *r = arg;
+    pthread_barrier_wait(r->start);
+    r->status = blobio_write_ex(r->store, r->path, (const uint8_t *)r->text, strlen(r->text),
+                                r->create, NULL);
+    return NULL;
+}
+
+/* Checks that `path` holds exactly the text `want`. */
+static inline void check_text(blobio_store *store, const char *path, const char *want) {
+    blobio_buffer buf = {0};
+    CHECK_OK(blobio_read(store, path, &buf));
+    CHECK(buf.len == strlen(want) && memcmp(buf.data, want, buf.len) == 0);
+    blobio_buffer_free(&buf);
+}
+
+/* Conditional writes through blobio_write_ex and blobio_write_from_ex under
+ * `dir`: a create of an existing key is ALREADY_EXISTS and changes nothing;
+ * with `full`, 8 threads race a create of one key and exactly one wins, a
+ * stale update is PRECONDITION_FAILED and leaves the object, and updates
+ * of the version a write reported work. Deletes what it wrote. */
+static inline void check_conditional_writes(blobio_store *store, const char *dir, bool full) {
+    char once[256], raced[256], pointer[256];
+    snprintf(once, sizeof once, "%s/once", dir);
+    snprintf(raced, sizeof raced, "%s/raced", dir);
+    snprintf(pointer, sizeof pointer, "%s/pointer", dir);
+    blobio_put_options *create = NULL, *update = NULL;
+    CHECK_OK(blobio_put_options_new(&create));
+    CHECK_OK(blobio_put_options_new(&update));
+    if (!create || !update) return;
+    CHECK_OK(blobio_put_options_set_mode(create, BLOBIO_PUT_CREATE, NULL));
+    CHECK_STATUS(blobio_put_options_set_mode(create, BLOBIO_PUT_CREATE, "v"),
+                 BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_put_options_set_mode(create, 7, NULL), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_put_options_set_mode(update, BLOBIO_PUT_UPDATE, NULL),
+                 BLOBIO_STATUS_NULL_ARGUMENT);
+
+    char *v1 = NULL;
+    CHECK_OK(blobio_write_ex(store, once, (const uint8_t *)"first", 5, create, &v1));
+    CHECK(v1 != NULL && *v1 != '\0');
+    char *untouched = (char *)"untouched";
+    char *seen = untouched;
+    CHECK_STATUS(blobio_write_ex(store, once, (const uint8_t *)"second", 6, create, &seen),
+                 BLOBIO_STATUS_ALREADY_EXISTS);
+    CHECK(seen == untouched); /* out-parameters are written only on success */
+    struct counter_src src = {1000, 0};
+    CHECK_STATUS(blobio_write_from_ex(store, once, counter_read, &src, -1, create, NULL),
+                 BLOBIO_STATUS_ALREADY_EXISTS);
+    check_text(store, once, "first");
+
+    if (full) {
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, 8);
+        struct create_racer racers[8];
+        pthread_t threads[8];
+        for (int i = 0; i < 8; i++) {
+            racers[i] = (struct create_racer){store, raced, create, &start, {0}, BLOBIO_STATUS_OTHER};
+            snprintf(racers[i].text, sizeof racers[i].text, "racer %d", i);
+            pthread_create(&threads[i], NULL, create_racer_main, &racers[i]);
+        }
+        int winners = 0, winner = -1;
+        for (int i = 0; i < 8; i++) {
+            pthread_join(threads[i], NULL);
+            if (racers[i].status == BLOBIO_STATUS_OK) {
+                winners++;
+                winner = i;
+            } else {
+                CHECK_STATUS(racers[i].status, BLOBIO_STATUS_ALREADY_EXISTS);
+            }
+        }
+        pthread_barrier_destroy(&start);
+        CHECK(winners == 1);
+        if (winner >= 0) check_text(store, raced, racers[winner].text);
+
+        char *p1 = NULL, *p2 = NULL;
+        CHECK_OK(blobio_write_ex(store, pointer, (const uint8_t *)"one", 3, NULL, &p1));
+        if (p1) {
+            CHECK_OK(blobio_put_options_set_mode(update, BLOBIO_PUT_UPDATE, p1));
+            CHECK_OK(blobio_write_ex(store, pointer, (const uint8_t *)"two", 3, update, &p2));
+            CHECK(p2 != NULL && strcmp(p1, p2) != 0);
+            /* p1 is stale now. */
+            CHECK_STATUS(blobio_write_ex(store, pointer, (const uint8_t *)"three", 5, update, NULL),
+                         BLOBIO_STATUS_PRECONDITION_FAILED);
+            src = (struct counter_src){1000, 0};
+            CHECK_STATUS(blobio_write_from_ex(store, pointer, counter_read, &src, 1000, update, NULL),
+                         BLOBIO_STATUS_PRECONDITION_FAILED);
+            check_text(store, pointer, "two");
+            if (p2) {
+                CHECK_OK(blobio_put_options_set_mode(update, BLOBIO_PUT_UPDATE, p2));
+                src = (struct counter_src){1000, 0};
+                CHECK_OK(blobio_write_from_ex(store, pointer, counter_read, &src, 1000, update, NULL));
+            }
+        }
+        blobio_string_free(p1);
+        blobio_string_free(p2);
+        CHECK_OK(blobio_delete(store, raced));
+        CHECK_OK(blobio_delete(store, pointer));
+    }
+    blobio_string_free(v1);
+    CHECK_OK(blobio_delete(store, once));
+    blobio_put_options_free(create);
+    blobio_put_options_free(update);
+    blobio_put_options_free(NULL);
 }
 
 #endif

@@ -24,6 +24,7 @@
 #include "blobio.h"
 
 #include "test_harness.h"
+#include "store_checks.h"
 
 static char root_dir[256];
 
@@ -1105,6 +1106,12 @@ static void test_eight_threads_share_one_store(void) {
 
 /* ------------------------------------------------------------------ main */
 
+static void test_conditional_writes(void) {
+    blobio_store *store = open_store("conditional");
+    check_conditional_writes(store, "c", true);
+    blobio_store_free(store);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
     (void)flag;
@@ -1136,6 +1143,7 @@ int main(void) {
         {"remove_directory", test_remove_directory},
         {"path_helpers", test_path_helpers},
         {"eight_threads_share_one_store", test_eight_threads_share_one_store},
+        {"conditional_writes", test_conditional_writes},
     };
     const size_t n_tests = sizeof tests / sizeof tests[0];
 

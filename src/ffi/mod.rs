@@ -43,6 +43,8 @@ mod open;
 
 mod objects;
 
+mod put;
+
 mod buffer;
 
 mod list;
@@ -74,6 +76,11 @@ pub use objects::{
     blobio_append_from, blobio_delete, blobio_delete_batch, blobio_exists, blobio_read,
     blobio_read_range, blobio_read_to, blobio_read_to_at, blobio_remove_directory, blobio_stat,
     blobio_write, blobio_write_from, blobio_write_from_rewindable,
+};
+pub use put::{
+    blobio_put_options, blobio_put_options_free, blobio_put_options_new,
+    blobio_put_options_set_mode, blobio_write_ex, blobio_write_from_ex, BLOBIO_PUT_CREATE,
+    BLOBIO_PUT_OVERWRITE, BLOBIO_PUT_UPDATE,
 };
 pub use resilient::{
     blobio_circuit_reset, blobio_circuit_state, blobio_circuit_stats_json, BLOBIO_CIRCUIT_CLOSED,

@@ -31,7 +31,7 @@ mod walk;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -45,9 +45,9 @@ use self::names::{check_dir_key, hold, is_reserved, split_key, staging_name, tem
 pub use self::names::{PART_SUFFIX, STALE_TEMP_AGE};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister,
+    ObjectLister, PutMode, PutOptions, PutResult,
 };
-use crate::error::{BatchFailure, Error, Result};
+use crate::error::{BatchFailure, Error, ErrorKind, Result};
 use crate::paths::validate_prefix;
 
 /// Copy buffer size: large enough that syscalls don't dominate big objects.
@@ -293,28 +293,51 @@ impl LocalBackend {
         Ok(())
     }
 
-    /// Renames the complete file `from` onto `name` in `dir`, then syncs
-    /// the directory. An empty directory in the way holds no key (a
-    /// directory left by another writer's race, or by a user) and is
-    /// replaced; one that holds keys is an I/O error, as a local directory
-    /// cannot be an object and a prefix at once.
-    fn place(&self, path: &str, dir: &DirFd, from: &str, name: &str) -> Result<()> {
+    /// Renames the complete file `from` onto `name` in `dir` as `mode`
+    /// allows, then syncs the directory. An empty directory in the way
+    /// holds no key (a directory left by another writer's race, or by a
+    /// user) and is replaced; one that holds keys is an I/O error, as a
+    /// local directory cannot be an object and a prefix at once.
+    fn place(&self, path: &str, dir: &DirFd, from: &str, name: &str, mode: &PutMode) -> Result<()> {
         let d = dir.as_fd();
-        let mut result = rfs::renameat(d, from, d, name);
-        if matches!(result, Err(e) if e == Errno::ISDIR || e == Errno::NOTEMPTY || e == Errno::EXIST)
-            && rfs::unlinkat(d, name, AtFlags::REMOVEDIR).is_ok()
-        {
-            result = rfs::renameat(d, from, d, name);
+        match mode {
+            PutMode::Overwrite => replace(path, d, from, name)?,
+            PutMode::Create => place_new(path, d, from, name)?,
+            PutMode::Update(want) => {
+                // Held until the rename is done: see `lock_version`.
+                let _held = lock_version(path, dir, name, want)?;
+                replace(path, d, from, name)?;
+            }
         }
-        result.map_err(|e| Error::from_io(path, "rename into place", e.into()))?;
         if self.root.durable() {
             dir::sync_dir(path, dir)?;
         }
         Ok(())
     }
 
-    /// Publishes `file`, a complete staged partial named `staging` in
-    /// `dir`, at `name`.
+    /// Places the complete, synced temp file `tmp` (open as `file`) at
+    /// `name`; returns its version. Renaming changes neither the file's
+    /// size, its modification time nor its inode, so the version taken
+    /// before is the published object's.
+    fn finish(
+        &self,
+        path: &str,
+        dir: &DirFd,
+        file: &File,
+        tmp: &str,
+        name: &str,
+        mode: &PutMode,
+    ) -> Result<String> {
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::from_io(path, "stat written file", e))?;
+        self.place(path, dir, tmp, name, mode)?;
+        Ok(file_version(&meta))
+    }
+
+    /// Publishes `file`, a complete staged partial of `name` in `dir`
+    /// (named by `staging_name`), at `name` as `mode` allows; returns the
+    /// new object's version.
     ///
     /// The partial's name is shared by every stream of the key, so a
     /// concurrent `write_reader` of the same key may have replaced it with
@@ -329,10 +352,11 @@ impl LocalBackend {
         path: &str,
         dir_key: &str,
         dir: &DirFd,
-        staging: &str,
         name: &str,
         mut file: File,
-    ) -> Result<()> {
+        mode: &PutMode,
+    ) -> Result<String> {
+        let staging = &staging_name(name);
         let mine = file
             .metadata()
             .map_err(|e| Error::from_io(path, "stat staged partial", e))?;
@@ -342,10 +366,21 @@ impl LocalBackend {
         match rfs::renameat(d, staging, d, &claimed) {
             Ok(()) => match rfs::statat(d, &claimed, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) if st.st_dev as u64 == mine.dev() && st.st_ino as u64 == mine.ino() => {
-                    return self.place(path, dir, &claimed, name).inspect_err(|_| {
-                        // Keep the bytes resumable under their usual name.
-                        let _ = rfs::renameat(d, &claimed, d, staging);
-                    });
+                    return self
+                        .place(path, dir, &claimed, name, mode)
+                        .map(|()| file_version(&mine))
+                        .inspect_err(|e| {
+                            if matches!(
+                                e.kind(),
+                                ErrorKind::AlreadyExists | ErrorKind::PreconditionFailed
+                            ) {
+                                // Refused by its condition: nothing stays.
+                                let _ = rfs::unlinkat(d, &claimed, AtFlags::empty());
+                            } else {
+                                // Keep the bytes resumable under their usual name.
+                                let _ = rfs::renameat(d, &claimed, d, staging);
+                            }
+                        });
                 }
                 _ => {
                     let _ = rfs::renameat(d, &claimed, d, staging);
@@ -361,7 +396,7 @@ impl LocalBackend {
         let result = io::copy(&mut file, &mut copy)
             .map_err(|e| Error::from_io(path, "copy staged partial", e))
             .and_then(|_| self.sync_file(path, &copy))
-            .and_then(|()| self.place(path, &dir, &tmp, name));
+            .and_then(|()| self.finish(path, &dir, &copy, &tmp, name, mode));
         if result.is_err() {
             let _ = rfs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
         }
@@ -477,6 +512,93 @@ fn file_version(meta: &fs::Metadata) -> String {
     out.push('-');
     hex(&mut out, meta.ino());
     out
+}
+
+/// Renames `from` onto `name` in `d`, replacing what is there.
+fn replace(path: &str, d: BorrowedFd<'_>, from: &str, name: &str) -> Result<()> {
+    let mut result = rfs::renameat(d, from, d, name);
+    if matches!(result, Err(e) if e == Errno::ISDIR || e == Errno::NOTEMPTY || e == Errno::EXIST)
+        && rfs::unlinkat(d, name, AtFlags::REMOVEDIR).is_ok()
+    {
+        result = rfs::renameat(d, from, d, name);
+    }
+    result.map_err(|e| Error::from_io(path, "rename into place", e.into()))
+}
+
+/// Renames `from` onto `name` in `d` only if nothing is there (an empty
+/// directory holds no key and is removed first); AlreadyExists otherwise.
+fn place_new(path: &str, d: BorrowedFd<'_>, from: &str, name: &str) -> Result<()> {
+    for _ in 0..MAX_WRITE_RETRIES {
+        match rename_noreplace(d, from, name) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == Errno::EXIST => {
+                let empty_dir = stat_at(path, d, name)?
+                    .is_some_and(|st| file_type(&st) == FileType::Directory)
+                    && rfs::unlinkat(d, name, AtFlags::REMOVEDIR).is_ok();
+                if !empty_dir {
+                    return Err(Error::AlreadyExists {
+                        path: path.to_owned(),
+                        remote: None,
+                    });
+                }
+            }
+            Err(e) => return Err(Error::from_io(path, "rename into place", e.into())),
+        }
+    }
+    Err(Error::from_io(
+        path,
+        "rename into place",
+        io::Error::other("an empty directory kept coming back in the way"),
+    ))
+}
+
+/// A rename that fails with `EEXIST` instead of replacing: `renameat2`
+/// with `RENAME_NOREPLACE`, else (a file system or kernel without it) a
+/// hard link, as atomic, and the removal of the old name.
+fn rename_noreplace(d: BorrowedFd<'_>, from: &str, name: &str) -> rustix::io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    match rfs::renameat_with(d, from, d, name, rfs::RenameFlags::NOREPLACE) {
+        Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP => {}
+        done => return done,
+    }
+    rfs::linkat(d, from, d, name, AtFlags::empty())?;
+    let _ = rfs::unlinkat(d, from, AtFlags::empty());
+    Ok(())
+}
+
+/// Locks the object `name` in `dir` (an exclusive `flock` of its file)
+/// when it is still version `want`; PreconditionFailed when it is not, or
+/// is gone. The lock is checked against the name after it is taken: a
+/// writer that waited for it while another replaced the file sees the new
+/// file (and its other version). Dropping the file releases it.
+fn lock_version(path: &str, dir: &DirFd, name: &str, want: &str) -> Result<File> {
+    let failed = || Error::PreconditionFailed {
+        path: path.to_owned(),
+        remote: None,
+    };
+    for _ in 0..MAX_WRITE_RETRIES {
+        let Some((file, _)) = open_regular(path, dir, name)? else {
+            return Err(failed());
+        };
+        rfs::flock(&file, FlockOperation::LockExclusive)
+            .map_err(|e| Error::from_io(path, "lock object", e.into()))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::from_io(path, "stat object", e))?;
+        match stat_at(path, dir.as_fd(), name)? {
+            Some(st) if st.st_dev as u64 == meta.dev() && st.st_ino as u64 == meta.ino() => {
+                return if file_version(&meta) == want {
+                    Ok(file)
+                } else {
+                    Err(failed())
+                };
+            }
+            // Replaced while we waited: look at the new file.
+            Some(_) => continue,
+            None => return Err(failed()),
+        }
+    }
+    Err(failed())
 }
 
 /// Objects up to this size are read with one exactly sized `read`.
@@ -608,8 +730,23 @@ fn unlink_file(path: &str, dir: &DirFd, name: &str, operation: &'static str) -> 
     }
 }
 
-impl Backend for LocalBackend {
-    fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+/// The store's conditional writes.
+///
+/// `Create` publishes with a rename that refuses to replace anything
+/// (`renameat2(RENAME_NOREPLACE)`, or a hard link where the file system
+/// has no such rename): atomic, against every other writer of the base.
+///
+/// `Update(version)` compares the version (size, modification time and
+/// inode of the file, as `head` and [`PutResult::version`] report it) under
+/// an exclusive `flock` of the object's file, held from the check until the
+/// new file has been renamed over it; a writer that waited for the lock
+/// finds the file replaced and fails. The check and the rename are atomic
+/// against every other `Update` of the key, by any store and process
+/// that shares the base. A plain `write` or `delete` takes no lock: one that
+/// lands between another writer's check and rename is replaced by it, as if
+/// it had come just before the check.
+impl LocalBackend {
+    fn put_bytes(&self, path: &str, data: &[u8], mode: &PutMode) -> Result<String> {
         let (dir_key, name) = split_key(path)?;
         let (dir, mut file, tmp) =
             self.create_for_write(path, dir_key, name, OFlags::WRONLY, &mut temp_name, false)?;
@@ -617,14 +754,20 @@ impl Backend for LocalBackend {
             .write_all(data)
             .map_err(|e| Error::from_io(path, "write", e))
             .and_then(|()| self.sync_file(path, &file))
-            .and_then(|()| self.place(path, &dir, &tmp, name));
+            .and_then(|()| self.finish(path, &dir, &file, &tmp, name, mode));
         if result.is_err() {
             let _ = rfs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
         }
         result
     }
 
-    fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
+    fn put_stream(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        mode: &PutMode,
+    ) -> Result<String> {
         let (dir_key, name) = split_key(path)?;
         let staging = staging_name(name);
         // Each stream stages in a file of its own (O_EXCL): a stale
@@ -650,7 +793,34 @@ impl Backend for LocalBackend {
                 ));
             }
         }
-        self.publish_staged(path, dir_key, &dir, &staging, name, file)
+        self.publish_staged(path, dir_key, &dir, name, file, mode)
+    }
+}
+
+impl Backend for LocalBackend {
+    fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+        self.put_bytes(path, data, &PutMode::Overwrite).map(drop)
+    }
+
+    fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
+        self.put_stream(path, reader, size, &PutMode::Overwrite)
+            .map(drop)
+    }
+
+    fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
+        let version = self.put_bytes(path, data, &options.mode)?;
+        Ok(PutResult::new(Some(version)))
+    }
+
+    fn put_reader(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        let version = self.put_stream(path, reader, size, &options.mode)?;
+        Ok(PutResult::new(Some(version)))
     }
 
     /// Reads the whole file into memory, in a buffer sized once from the
@@ -1004,6 +1174,7 @@ impl AppendingBackend for LocalBackend {
                 ),
             ));
         }
-        self.publish_staged(path, dir_key, &dir, &staging, name, file)
+        self.publish_staged(path, dir_key, &dir, name, file, &PutMode::Overwrite)
+            .map(drop)
     }
 }

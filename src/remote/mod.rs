@@ -32,7 +32,7 @@ pub use self::settings::{
 };
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister,
+    ObjectLister, PutMode, PutOptions, PutResult,
 };
 use crate::error::{BatchFailure, Error, Result};
 use crate::http::{header, RequestBody, Response};
@@ -67,18 +67,23 @@ pub(crate) struct GetOptions<'a> {
     pub(crate) if_match: Option<&'a str>,
 }
 
-/// How a put treats an object already there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PutMode {
-    /// Replace it.
-    Overwrite,
-}
-
 /// What a put sends besides the bytes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PutOptions<'a> {
-    pub(crate) mode: PutMode,
+pub(crate) struct PutArgs<'a> {
+    pub(crate) mode: &'a PutMode,
     pub(crate) content_type: &'a str,
+}
+
+impl PutArgs<'_> {
+    /// The header that makes a put conditional, the same on S3 and Azure:
+    /// `If-None-Match: *` (only if absent) or `If-Match: <etag>`.
+    pub(crate) fn condition(&self) -> Option<(&'static str, &str)> {
+        match self.mode {
+            PutMode::Overwrite => None,
+            PutMode::Create => Some(("if-none-match", "*")),
+            PutMode::Update(v) => Some(("if-match", v.as_str())),
+        }
+    }
 }
 
 /// One entry of a listing page, with its full key (prefix included).
@@ -158,15 +163,16 @@ pub(crate) trait Get {
 
 /// Writing one object in one request.
 pub(crate) trait Put {
-    /// Makes the object what `body` holds.
+    /// Makes the object what `body` holds, under the mode's condition;
+    /// returns the new ETag.
     fn put(
         &self,
         c: &Client,
         path: &str,
         key: &str,
         body: RequestBody<'_>,
-        o: &PutOptions<'_>,
-    ) -> Result<()>;
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>>;
 }
 
 /// Deleting one object.
@@ -191,8 +197,7 @@ pub(crate) trait List {
 /// Uploads in parts.
 pub(crate) trait Parts {
     /// Begins an upload in parts; returns its id.
-    fn start_upload(&self, c: &Client, path: &str, key: &str, o: &PutOptions<'_>)
-        -> Result<String>;
+    fn start_upload(&self, c: &Client, path: &str, key: &str, o: &PutArgs<'_>) -> Result<String>;
 
     /// Uploads part `n` (from 0) of `upload`; returns what the commit
     /// needs of it.
@@ -206,7 +211,8 @@ pub(crate) trait Parts {
         data: &[u8],
     ) -> Result<String>;
 
-    /// Makes the object the parts, in order, atomically.
+    /// Makes the object the parts, in order, atomically, under the mode's
+    /// condition; returns the new ETag.
     fn complete_upload(
         &self,
         c: &Client,
@@ -214,8 +220,8 @@ pub(crate) trait Parts {
         key: &str,
         upload: &str,
         parts: &[String],
-        o: &PutOptions<'_>,
-    ) -> Result<()>;
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>>;
 
     /// Drops the parts of a failed upload (best effort).
     fn abort_upload(&self, c: &Client, path: &str, key: &str, upload: &str);
@@ -328,11 +334,32 @@ impl Engine {
         content_length(path, &resp)
     }
 
-    fn put_options<'k>(&self, key: &'k str) -> PutOptions<'k> {
-        PutOptions {
-            mode: PutMode::Overwrite,
+    /// What a put of `key` sends with `o`.
+    pub(crate) fn put_args<'k>(&self, key: &'k str, o: &'k PutOptions) -> PutArgs<'k> {
+        PutArgs {
+            mode: &o.mode,
             content_type: content_type(key),
         }
+    }
+}
+
+/// A failed conditional put as the mode names it: S3 answers a create that
+/// finds an object with 412 (Azure with 409), so 412 to a create is
+/// AlreadyExists; an update of an object that is gone did not find its
+/// version, so that NotFound (of the object, not of the bucket or
+/// container, which keeps its own path) is PreconditionFailed. S3's 409
+/// ConditionalRequestConflict (a concurrent conditional write won) stays
+/// PreconditionFailed in every mode: nothing says an object is there.
+pub(crate) fn conditioned(mode: &PutMode, path: &str, err: Error) -> Error {
+    let conflict = err.provider_code() == Some("ConditionalRequestConflict");
+    match (mode, err) {
+        (PutMode::Create, Error::PreconditionFailed { path: p, remote }) if !conflict => {
+            Error::AlreadyExists { path: p, remote }
+        }
+        (PutMode::Update(_), Error::NotFound { path: p, remote }) if p == path => {
+            Error::PreconditionFailed { path: p, remote }
+        }
+        (_, err) => err,
     }
 }
 
@@ -396,21 +423,31 @@ impl Engine {
         retry::enter_call(&self.settings.retry)
     }
 
-    pub(crate) fn write(self: &Arc<Self>, path: &str, data: &[u8]) -> Result<()> {
+    pub(crate) fn put(
+        self: &Arc<Self>,
+        path: &str,
+        data: &[u8],
+        o: &PutOptions,
+    ) -> Result<PutResult> {
         let key = self.key(path)?;
         let _call = self.call();
-        upload::write(self, path, &key, data)
+        upload::write(self, path, &key, data, o)
+            .map(PutResult::new)
+            .map_err(|e| conditioned(&o.mode, path, e))
     }
 
-    pub(crate) fn write_reader(
+    pub(crate) fn put_reader(
         self: &Arc<Self>,
         path: &str,
         reader: &mut dyn Read,
         size: Option<u64>,
-    ) -> Result<()> {
+        o: &PutOptions,
+    ) -> Result<PutResult> {
         let key = self.key(path)?;
         let _call = self.call();
-        upload::write_reader(self, path, &key, reader, size)
+        upload::write_reader(self, path, &key, reader, size, o)
+            .map(PutResult::new)
+            .map_err(|e| conditioned(&o.mode, path, e))
     }
 
     pub(crate) fn read(self: &Arc<Self>, path: &str) -> Result<Vec<u8>> {
@@ -622,11 +659,27 @@ impl Engine {
 #[allow(private_bounds)]
 impl<P: Protocol> Backend for RemoteStore<P> {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.inner.write(path, data)
+        self.inner.put(path, data, &PutOptions::default()).map(drop)
     }
 
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
-        self.inner.write_reader(path, reader, size)
+        self.inner
+            .put_reader(path, reader, size, &PutOptions::default())
+            .map(drop)
+    }
+
+    fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
+        self.inner.put(path, data, options)
+    }
+
+    fn put_reader(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        self.inner.put_reader(path, reader, size, options)
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {

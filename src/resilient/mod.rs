@@ -47,7 +47,7 @@ pub use self::breaker::{CircuitBreaker, CircuitState, CircuitStats};
 use self::retry::{classify, Class};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister,
+    ObjectLister, PutOptions, PutResult,
 };
 use crate::error::{Error, Result};
 use crate::retry::{self as policy, RetryPolicy};
@@ -539,6 +539,23 @@ impl Backend for ResilientBackend {
     /// [`ResilientBackend::write_reader_replayable`]).
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
         self.once(path, || self.inner.write_reader(path, reader, size))
+    }
+
+    /// Retried like `write`; see [`Backend::put`] on a conditional write
+    /// sent again after its answer was lost.
+    fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
+        self.call(path, |_| self.inner.put(path, data, options))
+    }
+
+    /// Attempted once, as `write_reader`.
+    fn put_reader(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        self.once(path, || self.inner.put_reader(path, reader, size, options))
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {

@@ -22,7 +22,8 @@ pub(super) fn meaning(code: &str) -> Option<Meaning> {
         | "InvalidAccessKeyId"
         | "ExpiredToken"
         | "InvalidToken" => Meaning::Denied,
-        "PreconditionFailed" => Meaning::Precondition,
+        // 409 when a concurrent conditional write to the key won the race.
+        "PreconditionFailed" | "ConditionalRequestConflict" => Meaning::Precondition,
         "RequestTimeout" => Meaning::Timeout,
         "SlowDown" | "ServiceUnavailable" | "InternalError" => Meaning::Busy,
         _ => return None,
@@ -116,6 +117,10 @@ mod tests {
         assert_eq!(kind(403, "InvalidAccessKeyId"), ErrorKind::PermissionDenied);
         assert_eq!(
             kind(412, "PreconditionFailed"),
+            ErrorKind::PreconditionFailed
+        );
+        assert_eq!(
+            kind(409, "ConditionalRequestConflict"),
             ErrorKind::PreconditionFailed
         );
         assert_eq!(kind(503, "SlowDown"), ErrorKind::Server);

@@ -7,14 +7,14 @@
 use rusty_s3::Method;
 
 use super::error::{meaning, parse_error_xml};
-use super::put::missing_bucket_on_write;
+use super::put::{missing_bucket_on_write, signed};
 use super::sign::request;
 use super::S3;
 use crate::error::{Error, Result, ServiceDetail};
 use crate::http::{header, read_small_body, RequestBody};
 use crate::remote::answer::{error_for, Said};
 use crate::remote::client::Client;
-use crate::remote::{Parts, PutOptions};
+use crate::remote::{Parts, PutArgs};
 use crate::xml::{escape, walk};
 
 impl Parts for S3 {
@@ -24,7 +24,7 @@ impl Parts for S3 {
         c: &Client,
         path: &str,
         key: &str,
-        o: &PutOptions<'_>,
+        o: &PutArgs<'_>,
     ) -> Result<String> {
         let s3 = self;
         let ct = o.content_type;
@@ -80,7 +80,8 @@ impl Parts for S3 {
             })
     }
 
-    /// CompleteMultipartUpload of the parts' ETags, in order.
+    /// CompleteMultipartUpload of the parts' ETags, in order, under the
+    /// mode's condition (S3 checks it at completion); returns the ETag.
     fn complete_upload(
         &self,
         c: &Client,
@@ -88,17 +89,18 @@ impl Parts for S3 {
         key: &str,
         upload_id: &str,
         etags: &[String],
-        _o: &PutOptions<'_>,
-    ) -> Result<()> {
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>> {
         let s3 = self;
         let body = complete_body(etags);
         let build = || {
-            let url = s3.sign_request(Method::Post, Some(key), &[("uploadId", upload_id)], &[]);
-            Ok(request(
-                "POST",
-                url,
-                vec![("content-type", "application/xml".to_owned())],
-            ))
+            let mut headers = vec![("content-type", "application/xml".to_owned())];
+            if let Some((name, value)) = o.condition() {
+                headers.push((name, value.to_owned()));
+            }
+            let query = [("uploadId", upload_id)];
+            let url = s3.sign_request(Method::Post, Some(key), &query, &signed(&headers));
+            Ok(request("POST", url, headers))
         };
         let resp = c.send(path, &build, RequestBody::Bytes(body.as_bytes()))?;
         // S3 may answer 200 and still fail: the failure is in the body.
@@ -120,7 +122,7 @@ impl Parts for S3 {
                 meaning,
             ));
         }
-        Ok(())
+        Ok(parse_etag(&body))
     }
 
     /// AbortMultipartUpload, best effort.
@@ -148,6 +150,18 @@ fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
     })?;
     id.filter(|i| !i.is_empty())
         .ok_or_else(|| "no UploadId".to_owned())
+}
+
+/// The ETag of a `CompleteMultipartUploadResult`.
+fn parse_etag(xml: &[u8]) -> Option<String> {
+    let mut etag = None;
+    let _ = walk(xml, "CompleteMultipartUploadResult", &mut |path, text| {
+        if let [_, "ETag"] = path {
+            etag = Some(text.trim().to_owned());
+        }
+        Ok(())
+    });
+    etag.filter(|e| !e.is_empty())
 }
 
 /// The CompleteMultipartUpload document: every part, numbered from 1, with
@@ -178,6 +192,18 @@ mod tests {
         let none = b"<InitiateMultipartUploadResult><Key>k</Key></InitiateMultipartUploadResult>";
         assert_eq!(parse_upload_id(none).unwrap_err(), "no UploadId");
         assert!(parse_upload_id(b"<InitiateMultipartUploadResult><UploadId>x").is_err());
+    }
+
+    #[test]
+    fn the_etag_is_read_from_the_complete_result() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>l</Location>
+<Bucket>b</Bucket><Key>k</Key><ETag>&quot;3858f62230ac3c915f300c664312c11f-9&quot;</ETag></CompleteMultipartUploadResult>"#;
+        assert_eq!(
+            parse_etag(xml).as_deref(),
+            Some("\"3858f62230ac3c915f300c664312c11f-9\"")
+        );
+        assert_eq!(parse_etag(b"<CompleteMultipartUploadResult/>"), None);
     }
 
     #[test]

@@ -5,32 +5,50 @@ use rusty_s3::Method;
 use super::sign::request;
 use super::S3;
 use crate::error::{Error, Result};
-use crate::http::RequestBody;
+use crate::http::{header, RequestBody};
 use crate::remote::client::Client;
-use crate::remote::{Put, PutMode, PutOptions};
+use crate::backend::PutMode;
+use crate::remote::{Put, PutArgs};
 
 impl Put for S3 {
-    /// PutObject of exactly the body's bytes, with the content type.
+    /// PutObject of exactly the body's bytes, with the content type and
+    /// the mode's condition; returns the ETag.
     fn put(
         &self,
         c: &Client,
         path: &str,
         key: &str,
         body: RequestBody<'_>,
-        o: &PutOptions<'_>,
-    ) -> Result<()> {
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>> {
         let s3 = self;
-        // Only overwriting puts exist yet; a new mode is a new arm here.
-        let PutMode::Overwrite = o.mode;
         let build = || {
-            let ct = [("content-type", o.content_type)];
-            let url = s3.sign_request(Method::Put, Some(key), &[], &ct);
-            Ok(request("PUT", url, vec![("content-type", o.content_type.to_owned())]))
+            let headers = put_headers(o);
+            let url = s3.sign_request(Method::Put, Some(key), &[], &signed(&headers));
+            Ok(request("PUT", url, headers))
         };
         c.send(path, &build, body)
-            .map(drop)
-            .map_err(|e| missing_bucket_on_write(s3, path, e))
+            .map(|resp| header(&resp, "etag").map(str::to_owned))
+            .map_err(|e| match o.mode {
+                // If-Match of a missing key: the key is what is missing.
+                PutMode::Update(_) if e.provider_code() == Some("NoSuchKey") => e,
+                _ => missing_bucket_on_write(s3, path, e),
+            })
     }
+}
+
+/// The headers of a PutObject: content type and the mode's condition.
+pub(super) fn put_headers(o: &PutArgs<'_>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("content-type", o.content_type.to_owned())];
+    if let Some((name, value)) = o.condition() {
+        headers.push((name, value.to_owned()));
+    }
+    headers
+}
+
+/// Headers as the signer takes them: every header sent is signed.
+pub(super) fn signed<'h>(headers: &'h [(&'static str, String)]) -> Vec<(&'h str, &'h str)> {
+    headers.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// A 404 on a write can only mean the bucket is missing (some servers say

@@ -38,7 +38,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use blobio::{Backend, Error, ErrorKind};
+use blobio::{Backend, Error, ErrorKind, PutMode, PutOptions};
 
 /// What a store is documented to get wrong, so that its run can leave that
 /// out instead of failing on a known server quirk. Defaults: everything on.
@@ -63,6 +63,16 @@ pub struct Options {
     /// be asked about. s3s-fs 0.14 stores keys as files, so a HEAD or GET of
     /// such a key hits a directory and fails with 500 InternalError.
     pub prefix_keys_are_addressable: bool,
+    /// Whether the server honours conditional writes as S3 documents them.
+    /// When false only a create of a key that holds an object (one small
+    /// PutObject) is checked. s3s-fs 0.14 checks `If-None-Match: *` and then
+    /// writes, so racing creates all win; it ignores `If-Match` on PUT; and
+    /// it refuses a large conditional PUT before reading its body, closing
+    /// the connection (the client sees a broken pipe, not the 412).
+    pub conditional_writes: bool,
+    /// Whether `If-Match` on the completion of an upload in parts is
+    /// honoured. moto 5.2.5 ignores it (`If-None-Match: *` it honours).
+    pub conditional_update_of_parts: bool,
 }
 
 impl Default for Options {
@@ -73,6 +83,8 @@ impl Default for Options {
             large_object_size: 5 * 1024 * 1024 + 4099,
             max_clock_skew: Duration::from_secs(5 * 60),
             prefix_keys_are_addressable: true,
+            conditional_writes: true,
+            conditional_update_of_parts: true,
         }
     }
 }
@@ -111,6 +123,10 @@ macro_rules! __for_each_conformance_check {
             remove_directory_of_a_missing_directory_is_ok_and_never_deletes_objects,
             invalid_keys_are_invalid_path_on_every_operation_and_touch_nothing,
             concurrent_writes_and_reads_of_distinct_keys_do_not_interfere,
+            create_of_one_key_by_eight_threads_has_exactly_one_winner,
+            create_refuses_an_existing_object_and_leaves_it,
+            update_with_a_stale_version_fails_and_leaves_the_object,
+            update_of_one_version_by_eight_threads_has_exactly_one_winner,
         }
     };
 }
@@ -1535,5 +1551,186 @@ pub fn concurrent_writes_and_reads_of_distinct_keys_do_not_interfere(
             assert_object(b, &format!("{p}t{t}/k{k}"), &data);
         }
     }
+    cleanup(b, &p);
+}
+
+// ---------------------------------------------------------------------------
+// Conditional writes
+// ---------------------------------------------------------------------------
+
+fn create() -> PutOptions {
+    PutOptions::with_mode(PutMode::Create)
+}
+
+fn update(version: &str) -> PutOptions {
+    PutOptions::with_mode(PutMode::Update(version.to_owned()))
+}
+
+/// The version a successful put reported (every backend reports one).
+#[track_caller]
+fn version_of(what: &str, result: blobio::Result<blobio::PutResult>) -> String {
+    let put = ok(what, result);
+    put.version
+        .unwrap_or_else(|| panic!("{what}: the put reported no version"))
+}
+
+/// Eight threads create one key at once, each with bytes of its own: one
+/// is Ok, seven are AlreadyExists, and the object holds the winner's bytes.
+pub fn create_of_one_key_by_eight_threads_has_exactly_one_winner(b: &dyn Backend, o: &Options) {
+    if !o.conditional_writes {
+        return;
+    }
+    let p = unique_prefix("create_race");
+    let key = format!("{p}manifest");
+    let barrier = std::sync::Barrier::new(8);
+    let results: Vec<(usize, blobio::Result<blobio::PutResult>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8usize)
+            .map(|t| {
+                let (key, barrier) = (&key, &barrier);
+                s.spawn(move || {
+                    let data = format!("writer {t}").into_bytes();
+                    barrier.wait();
+                    (t, b.put(key, &data, &create()))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one create wins: {results:?}");
+    for (t, r) in &results {
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::AlreadyExists, "writer {t}: {e:?}");
+        }
+    }
+    assert_object(b, &key, format!("writer {}", winners[0]).as_bytes());
+    cleanup(b, &p);
+}
+
+/// A create of a key that holds an object is AlreadyExists from `put` and
+/// `put_reader` (small, and large: an upload in parts, conditional at its
+/// completion), and the object stays as it was; a create of a free key
+/// works either way and reports the version an update then takes.
+pub fn create_refuses_an_existing_object_and_leaves_it(b: &dyn Backend, o: &Options) {
+    let p = unique_prefix("create_existing");
+    let key = format!("{p}obj");
+    let large = pseudo_random_bytes(o.large_object_size, 900);
+    let first = version_of("create", b.put(&key, b"first", &create()));
+    assert_kind("create again", b.put(&key, b"second", &create()), ErrorKind::AlreadyExists);
+    if !o.conditional_writes {
+        assert_object(b, &key, b"first");
+        cleanup(b, &p);
+        return;
+    }
+    assert_kind(
+        "put_reader create, small",
+        b.put_reader(&key, &mut &b"third"[..], Some(5), &create()),
+        ErrorKind::AlreadyExists,
+    );
+    assert_kind(
+        "put_reader create, large, unknown size",
+        b.put_reader(&key, &mut ChunkyReader::new(&large), None, &create()),
+        ErrorKind::AlreadyExists,
+    );
+    assert_object(b, &key, b"first");
+    let big_key = format!("{p}big");
+    let big = version_of(
+        "put_reader create of a free key, large",
+        b.put_reader(&big_key, &mut ChunkyReader::new(&large), None, &create()),
+    );
+    assert_object(b, &big_key, &large);
+    assert_kind(
+        "create over the large object",
+        b.put(&big_key, b"x", &create()),
+        ErrorKind::AlreadyExists,
+    );
+    ok("update with the create's version", b.put(&key, b"updated", &update(&first)));
+    ok("update with the large create's version", b.put(&big_key, b"small", &update(&big)));
+    assert_object(b, &key, b"updated");
+    assert_object(b, &big_key, b"small");
+    assert_eq!(ok("list", b.list(&p)), vec![big_key.clone(), key.clone()]);
+    cleanup(b, &p);
+}
+
+/// An update with the version of the object works and reports a new
+/// version; one with an older version, or of a key that is gone, is
+/// PreconditionFailed and leaves the object (or its absence) as it was.
+pub fn update_with_a_stale_version_fails_and_leaves_the_object(b: &dyn Backend, o: &Options) {
+    if !o.conditional_writes {
+        return;
+    }
+    let p = unique_prefix("update_stale");
+    let key = format!("{p}pointer");
+    let large = pseudo_random_bytes(o.large_object_size, 901);
+    let v1 = version_of("plain put", b.put(&key, b"one", &PutOptions::default()));
+    let v2 = version_of("update v1", b.put(&key, b"two", &update(&v1)));
+    assert_ne!(v1, v2, "an update reports a new version");
+    assert_kind("stale update", b.put(&key, b"three", &update(&v1)), ErrorKind::PreconditionFailed);
+    if o.conditional_update_of_parts {
+        assert_kind(
+            "stale put_reader update, large",
+            b.put_reader(&key, &mut ChunkyReader::new(&large), None, &update(&v1)),
+            ErrorKind::PreconditionFailed,
+        );
+    }
+    assert_kind(
+        "stale put_reader update, small",
+        b.put_reader(&key, &mut &b"four"[..], Some(4), &update(&v1)),
+        ErrorKind::PreconditionFailed,
+    );
+    assert_object(b, &key, b"two");
+    let v3 = version_of(
+        "put_reader update v2, large",
+        b.put_reader(&key, &mut ChunkyReader::new(&large), None, &update(&v2)),
+    );
+    assert_object(b, &key, &large);
+    ok("update v3", b.put(&key, b"five", &update(&v3)));
+    assert_object(b, &key, b"five");
+    let gone = format!("{p}gone");
+    assert_kind("update of a missing key", b.put(&gone, b"x", &update(&v1)), ErrorKind::PreconditionFailed);
+    assert!(!ok("exists", b.exists(&gone)), "a failed update made {gone:?}");
+    assert_eq!(ok("list", b.list(&p)), vec![key.clone()]);
+    cleanup(b, &p);
+}
+
+/// Eight threads update one key from the same version at once: one is Ok,
+/// seven are PreconditionFailed, and the object holds the winner's bytes.
+pub fn update_of_one_version_by_eight_threads_has_exactly_one_winner(b: &dyn Backend, o: &Options) {
+    if !o.conditional_writes {
+        return;
+    }
+    let p = unique_prefix("update_race");
+    let key = format!("{p}pointer");
+    let base = version_of("plain put", b.put(&key, b"base", &PutOptions::default()));
+    let barrier = std::sync::Barrier::new(8);
+    let results: Vec<(usize, blobio::Result<blobio::PutResult>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8usize)
+            .map(|t| {
+                let (key, barrier, base) = (&key, &barrier, &base);
+                s.spawn(move || {
+                    let data = format!("updater {t}").into_bytes();
+                    barrier.wait();
+                    (t, b.put(key, &data, &update(base)))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one update wins: {results:?}");
+    for (t, r) in &results {
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::PreconditionFailed, "updater {t}: {e:?}");
+        }
+    }
+    assert_object(b, &key, format!("updater {}", winners[0]).as_bytes());
     cleanup(b, &p);
 }
