@@ -62,6 +62,7 @@ typedef struct blobio_buffer blobio_buffer;
 typedef struct blobio_object_info blobio_object_info;
 typedef struct blobio_options blobio_options;
 typedef struct blobio_put_options blobio_put_options;
+typedef struct blobio_object_meta blobio_object_meta;
 
 /**
  * Major version of the blobio headers a program was compiled against.
@@ -234,6 +235,13 @@ struct blobio_list;
  * `blobio_object_list_free()`. Immutable, like `blobio_list`.
  */
 struct blobio_object_list;
+
+/**
+ * What `blobio_head()` reports of an object. Plain data: read it from any
+ * thread; release it once with `blobio_object_meta_free()`. Strings it
+ * gives live as long as the handle.
+ */
+struct blobio_object_meta;
 
 /**
  * Options for `blobio_open()`: string keys with string values, each
@@ -684,6 +692,26 @@ blobio_status blobio_put_options_set_mode(struct blobio_put_options *opts,
                                           const char *version);
 
 /**
+ * Sets the content type of the written object; NULL goes back to the
+ * store's default for the key (`application/vnd.apache.parquet` for
+ * `.parquet` keys, else `application/octet-stream`). Checked when a write
+ * uses it (printable ASCII).
+ */
+blobio_status blobio_put_options_set_content_type(struct blobio_put_options *opts,
+                                                  const char *content_type);
+
+/**
+ * Sets the user metadata `name` to `value` (replacing an earlier value of
+ * `name`); `value` NULL removes it. Names are lower-case ASCII letters,
+ * digits and `_`, not starting with a digit; values printable ASCII
+ * without leading or trailing spaces: anything else is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT` here and changes nothing.
+ */
+blobio_status blobio_put_options_set_metadata(struct blobio_put_options *opts,
+                                              const char *name,
+                                              const char *value);
+
+/**
  * `blobio_write()` with put options (`opts` NULL: a plain overwrite).
  * On success, when `version` is not NULL, `*version` receives the new
  * object's version (its ETag on S3 and Azure; a token of the file on the
@@ -712,6 +740,68 @@ blobio_status blobio_write_from_ex(const struct blobio_store *store,
                                    int64_t size,
                                    const struct blobio_put_options *opts,
                                    char **version);
+
+/**
+ * Looks up the object at `path`. On success `*out` receives a handle to
+ * release with `blobio_object_meta_free()`; a missing object is
+ * `BLOBIO_STATUS_NOT_FOUND`.
+ */
+blobio_status blobio_head(const struct blobio_store *store,
+                          const char *path,
+                          struct blobio_object_meta **out);
+
+/**
+ * The object's size in bytes (0 for NULL).
+ */
+uint64_t blobio_object_meta_size(const struct blobio_object_meta *meta);
+
+/**
+ * The object's version (the ETag on S3 and Azure; a token of the file on
+ * the local store), what `BLOBIO_PUT_UPDATE` takes; NULL when the store
+ * names none (or for NULL).
+ */
+const char *blobio_object_meta_version(const struct blobio_object_meta *meta);
+
+/**
+ * Whether the store said when the object was last modified; if so, and
+ * `out_unix_ms` is not NULL, `*out_unix_ms` receives it in milliseconds
+ * since 1970-01-01 UTC.
+ */
+bool blobio_object_meta_last_modified(const struct blobio_object_meta *meta,
+                                      int64_t *out_unix_ms);
+
+/**
+ * The object's content type; NULL when the store keeps none.
+ */
+const char *blobio_object_meta_content_type(const struct blobio_object_meta *meta);
+
+/**
+ * How many user metadata entries the object has (sorted by name).
+ */
+size_t blobio_object_meta_metadata_len(const struct blobio_object_meta *meta);
+
+/**
+ * The name of metadata entry `i`; NULL when `i` is out of range.
+ */
+const char *blobio_object_meta_metadata_name(const struct blobio_object_meta *meta,
+                                             size_t i);
+
+/**
+ * The value of metadata entry `i`; NULL when `i` is out of range.
+ */
+const char *blobio_object_meta_metadata_value(const struct blobio_object_meta *meta,
+                                              size_t i);
+
+/**
+ * The value of the metadata named `name`; NULL when there is none.
+ */
+const char *blobio_object_meta_metadata_get(const struct blobio_object_meta *meta,
+                                            const char *name);
+
+/**
+ * Releases what `blobio_head()` returned. NULL is a no-op.
+ */
+void blobio_object_meta_free(struct blobio_object_meta *meta);
 
 /**
  * Releases the bytes of `buf` and resets it to `{NULL, 0}`, so freeing it

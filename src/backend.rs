@@ -45,17 +45,106 @@ pub enum PutMode {
 pub struct PutOptions {
     /// What happens when an object is already at the key.
     pub mode: PutMode,
+    /// The object's content type; `None` is the store's default for the
+    /// key (`application/vnd.apache.parquet` for `.parquet`, else
+    /// `application/octet-stream`). A type given here always wins.
+    pub content_type: Option<String>,
+    /// User metadata, stored with the object (S3 `x-amz-meta-*`, Azure
+    /// `x-ms-meta-*`, local `user.blobio.meta.*` extended attributes) and
+    /// reported by [`Backend::head`]. Names are what every store keeps
+    /// alike: lower-case ASCII letters, digits and `_`, not starting with a
+    /// digit; values are printable ASCII without leading or trailing
+    /// spaces. Anything else is [`crate::ErrorKind::InvalidArgument`].
+    pub metadata: Vec<(String, String)>,
 }
 
 impl PutOptions {
     /// Options of a write in `mode`.
     pub fn with_mode(mode: PutMode) -> Self {
-        PutOptions { mode }
+        PutOptions {
+            mode,
+            ..PutOptions::default()
+        }
+    }
+
+    /// Refuses a content type or metadata that not every store can hold
+    /// as given (names that S3 lower-cases or Azure refuses, values that
+    /// HTTP would trim or cannot carry).
+    pub(crate) fn check(&self) -> crate::Result<()> {
+        if let Some(ct) = &self.content_type {
+            if ct.is_empty() || !printable(ct) {
+                return Err(crate::Error::invalid_argument(format!(
+                    "content type {ct:?} must be non-empty printable ASCII"
+                )));
+            }
+        }
+        for (name, value) in &self.metadata {
+            let mut chars = name.bytes();
+            let good_name = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == b'_')
+                && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+            if !good_name {
+                return Err(crate::Error::invalid_argument(format!(
+                    "metadata name {name:?}: lower-case ASCII letters, digits and _, \
+                     not starting with a digit"
+                )));
+            }
+            if !printable(value) || value.trim() != value {
+                return Err(crate::Error::invalid_argument(format!(
+                    "metadata {name}: value {value:?} must be printable ASCII without \
+                     leading or trailing spaces"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether these are the options of a plain `write`.
     pub fn is_plain(&self) -> bool {
         *self == PutOptions::default()
+    }
+}
+
+fn printable(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// What [`Backend::head`] reports of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ObjectMeta {
+    /// Size in bytes.
+    pub size: u64,
+    /// The version (ETag; local: the file token) that
+    /// [`PutMode::Update`] takes, when the store names one.
+    pub version: Option<String>,
+    /// Last modification time, when the store says.
+    pub last_modified: Option<SystemTime>,
+    /// The content type, when the store keeps one.
+    pub content_type: Option<String>,
+    /// User metadata, sorted by name (see [`PutOptions::metadata`]).
+    pub metadata: Vec<(String, String)>,
+}
+
+impl ObjectMeta {
+    /// Metadata of an object of `size` bytes, nothing else known.
+    pub fn new(size: u64) -> Self {
+        ObjectMeta {
+            size,
+            version: None,
+            last_modified: None,
+            content_type: None,
+            metadata: Vec::new(),
+        }
+    }
+
+    /// The value of the user metadata `name`.
+    pub fn metadata_value(&self, name: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -124,6 +213,15 @@ pub trait Backend: Send + Sync + fmt::Debug {
         }
         self.write_reader(path, reader, size)
             .map(|()| PutResult::default())
+    }
+
+    /// The object's size, version, modification time, content type and
+    /// user metadata; [`crate::ErrorKind::NotFound`] when it is missing.
+    /// The provided implementation knows the size only (`stat_file`).
+    fn head(&self, path: &str) -> Result<ObjectMeta> {
+        self.stat_file(path)?
+            .map(ObjectMeta::new)
+            .ok_or_else(|| crate::Error::not_found(path))
     }
 
     /// Reads the whole object into memory.

@@ -29,7 +29,7 @@ mod xml;
 pub use azure::{AzureBlobBackend, AzureBlobConfig};
 pub use backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, PutMode, PutOptions, PutResult,
+    ObjectLister, ObjectMeta, PutMode, PutOptions, PutResult,
 };
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 pub use http::{HttpConfig, Timeouts, SYSTEM_CA_BUNDLES};

@@ -270,4 +270,68 @@ static inline void check_conditional_writes(blobio_store *store, const char *dir
     blobio_put_options_free(NULL);
 }
 
+/* blobio_head after a blobio_write_ex with a content type and metadata:
+ * size, the version the write reported, a modification time, the type and
+ * the metadata (sorted by name); the .parquet default without a type; a
+ * missing key NOT_FOUND; a bad metadata name refused by the setter. */
+static inline void check_head_and_metadata(blobio_store *store, const char *dir) {
+    char csv[256], parquet[256], missing[256];
+    snprintf(csv, sizeof csv, "%s/table.csv", dir);
+    snprintf(parquet, sizeof parquet, "%s/part-0.parquet", dir);
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    blobio_put_options *opts = NULL;
+    CHECK_OK(blobio_put_options_new(&opts));
+    if (!opts) return;
+    CHECK_OK(blobio_put_options_set_content_type(opts, "text/csv"));
+    CHECK_OK(blobio_put_options_set_metadata(opts, "rows", "41"));
+    CHECK_OK(blobio_put_options_set_metadata(opts, "rows", "42")); /* replaces */
+    CHECK_OK(blobio_put_options_set_metadata(opts, "owner", "arc team"));
+    CHECK_OK(blobio_put_options_set_metadata(opts, "gone", "x"));
+    CHECK_OK(blobio_put_options_set_metadata(opts, "gone", NULL)); /* removes */
+    CHECK_STATUS(blobio_put_options_set_metadata(opts, "Bad-Name", "x"),
+                 BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_put_options_set_metadata(opts, "ok", "tab\there"),
+                 BLOBIO_STATUS_INVALID_ARGUMENT);
+    char *version = NULL;
+    CHECK_OK(blobio_write_ex(store, csv, (const uint8_t *)"a,b\n", 4, opts, &version));
+    blobio_object_meta *meta = NULL;
+    CHECK_OK(blobio_head(store, csv, &meta));
+    CHECK(blobio_object_meta_size(meta) == 4);
+    const char *v = blobio_object_meta_version(meta);
+    CHECK(v && version && strcmp(v, version) == 0);
+    int64_t ms = 0;
+    CHECK(blobio_object_meta_last_modified(meta, &ms) && ms > 1700000000000LL);
+    const char *ct = blobio_object_meta_content_type(meta);
+    CHECK(ct && strcmp(ct, "text/csv") == 0);
+    CHECK(blobio_object_meta_metadata_len(meta) == 2);
+    const char *n0 = blobio_object_meta_metadata_name(meta, 0);
+    const char *v1 = blobio_object_meta_metadata_value(meta, 1);
+    CHECK(n0 && strcmp(n0, "owner") == 0);
+    CHECK(v1 && strcmp(v1, "42") == 0);
+    const char *rows = blobio_object_meta_metadata_get(meta, "rows");
+    CHECK(rows && strcmp(rows, "42") == 0);
+    CHECK(blobio_object_meta_metadata_get(meta, "gone") == NULL);
+    CHECK(blobio_object_meta_metadata_name(meta, 2) == NULL);
+    blobio_object_meta_free(meta);
+    blobio_string_free(version);
+
+    CHECK_OK(blobio_write(store, parquet, (const uint8_t *)"PAR1", 4));
+    meta = NULL;
+    CHECK_OK(blobio_head(store, parquet, &meta));
+    ct = blobio_object_meta_content_type(meta);
+    CHECK(ct && strcmp(ct, "application/vnd.apache.parquet") == 0);
+    CHECK(blobio_object_meta_metadata_len(meta) == 0);
+    blobio_object_meta_free(meta);
+
+    blobio_object_meta *untouched = (blobio_object_meta *)&ms;
+    meta = untouched;
+    CHECK_STATUS(blobio_head(store, missing, &meta), BLOBIO_STATUS_NOT_FOUND);
+    CHECK(meta == untouched);
+    CHECK(blobio_object_meta_size(NULL) == 0 && blobio_object_meta_version(NULL) == NULL);
+    blobio_object_meta_free(NULL);
+    CHECK_OK(blobio_delete(store, csv));
+    CHECK_OK(blobio_delete(store, parquet));
+    blobio_put_options_free(opts);
+}
+
 #endif

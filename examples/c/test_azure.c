@@ -95,6 +95,12 @@ static void test_conditional_writes(void) {
     blobio_store_free(store);
 }
 
+static void test_head_and_metadata(void) {
+    blobio_store *store = open_azure();
+    check_head_and_metadata(store, "c/head");
+    blobio_store_free(store);
+}
+
 static void test_streamed_block_upload_and_read(void) {
     struct blobio_options *opts = base_options();
     SET_OPTION(opts, "block_size", "1MiB"); /* Azure's name for part_size */
@@ -258,6 +264,7 @@ int main(void) {
         {"round_trip_list_and_batch_delete", test_round_trip_list_and_batch_delete},
         {"streamed_block_upload_and_read", test_streamed_block_upload_and_read},
         {"conditional_writes", test_conditional_writes},
+        {"head_and_metadata", test_head_and_metadata},
         {"connection_string_store", test_connection_string_store},
         {"wrong_key_is_permission_denied", test_wrong_key_is_permission_denied},
         {"config_json_and_storage_path", test_config_json_and_storage_path},

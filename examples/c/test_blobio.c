@@ -1112,6 +1112,12 @@ static void test_conditional_writes(void) {
     blobio_store_free(store);
 }
 
+static void test_head_and_metadata(void) {
+    blobio_store *store = open_store("head");
+    check_head_and_metadata(store, "h");
+    blobio_store_free(store);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
     (void)flag;
@@ -1144,6 +1150,7 @@ int main(void) {
         {"path_helpers", test_path_helpers},
         {"eight_threads_share_one_store", test_eight_threads_share_one_store},
         {"conditional_writes", test_conditional_writes},
+        {"head_and_metadata", test_head_and_metadata},
     };
     const size_t n_tests = sizeof tests / sizeof tests[0];
 

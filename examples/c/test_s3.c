@@ -91,6 +91,12 @@ static void test_conditional_writes(void) {
     blobio_store_free(store);
 }
 
+static void test_head_and_metadata(void) {
+    blobio_store *store = open_s3("c-head");
+    check_head_and_metadata(store, "head");
+    blobio_store_free(store);
+}
+
 static void test_streamed_multipart_write_and_read(void) {
     struct blobio_options *opts = base_options();
     SET_OPTION(opts, "part_size", "5MiB");
@@ -322,6 +328,7 @@ int main(void) {
         {"round_trip_list_and_delete", test_round_trip_list_and_delete},
         {"streamed_multipart_write_and_read", test_streamed_multipart_write_and_read},
         {"conditional_writes", test_conditional_writes},
+        {"head_and_metadata", test_head_and_metadata},
         {"wrong_secret_is_permission_denied", test_wrong_secret_is_permission_denied},
         {"config_json_has_no_secret", test_config_json_has_no_secret},
         {"path_helpers", test_path_helpers},

@@ -12,7 +12,7 @@
 
 use base64::Engine as _;
 
-use super::put::conditioned;
+use super::put::{conditioned, with_metadata};
 use super::request::Req;
 use super::Azure;
 use crate::error::Result;
@@ -93,7 +93,7 @@ impl Parts for Azure {
             .query("comp", "blocklist")
             .header("content-type", "application/xml")
             .header("x-ms-blob-content-type", o.content_type);
-        let req = conditioned(req, o);
+        let req = conditioned(with_metadata(req, o), o);
         self.send(c, path, &req, RequestBody::Bytes(body.as_bytes()))
             .map(|resp| header(&resp, "etag").map(str::to_owned))
     }

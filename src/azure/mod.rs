@@ -40,6 +40,9 @@ pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
 
+/// The header prefix of user metadata.
+const META_PREFIX: &str = "x-ms-meta-";
+
 /// Bound on the container check at open.
 const CONTAINER_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -262,6 +265,10 @@ impl Ops for Azure {
 
     fn storage_root(&self) -> String {
         format!("azure://{}/", self.container)
+    }
+
+    fn meta_prefix(&self) -> &'static str {
+        META_PREFIX
     }
 
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {

@@ -1,7 +1,7 @@
 //! Put Blob: one request that makes the blob what its body holds.
 
 use super::request::Req;
-use super::Azure;
+use super::{Azure, META_PREFIX};
 use crate::error::Result;
 use crate::http::{header, RequestBody};
 use crate::remote::client::Client;
@@ -19,15 +19,21 @@ impl Put for Azure {
         o: &PutArgs<'_>,
     ) -> Result<Option<String>> {
         let az = self;
-        let req = conditioned(
-            Req::new("PUT", az.blob_path(key))
-                .header("content-type", o.content_type)
-                .header("x-ms-blob-type", "BlockBlob"),
-            o,
-        );
+        let req = Req::new("PUT", az.blob_path(key))
+            .header("content-type", o.content_type)
+            .header("x-ms-blob-type", "BlockBlob");
+        let req = conditioned(with_metadata(req, o), o);
         az.send(c, path, &req, body)
             .map(|resp| header(&resp, "etag").map(str::to_owned))
     }
+}
+
+/// `req` with the user metadata (`x-ms-meta-*`).
+pub(super) fn with_metadata(mut req: Req, o: &PutArgs<'_>) -> Req {
+    for (name, value) in o.metadata {
+        req = req.header(format!("{META_PREFIX}{name}"), value.as_str());
+    }
+    req
 }
 
 /// `req` with the mode's condition header.

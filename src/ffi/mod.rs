@@ -45,6 +45,8 @@ mod objects;
 
 mod put;
 
+mod head;
+
 mod buffer;
 
 mod list;
@@ -77,8 +79,15 @@ pub use objects::{
     blobio_read_range, blobio_read_to, blobio_read_to_at, blobio_remove_directory, blobio_stat,
     blobio_write, blobio_write_from, blobio_write_from_rewindable,
 };
+pub use head::{
+    blobio_head, blobio_object_meta, blobio_object_meta_content_type, blobio_object_meta_free,
+    blobio_object_meta_last_modified, blobio_object_meta_metadata_get,
+    blobio_object_meta_metadata_len, blobio_object_meta_metadata_name,
+    blobio_object_meta_metadata_value, blobio_object_meta_size, blobio_object_meta_version,
+};
 pub use put::{
     blobio_put_options, blobio_put_options_free, blobio_put_options_new,
+    blobio_put_options_set_content_type, blobio_put_options_set_metadata,
     blobio_put_options_set_mode, blobio_write_ex, blobio_write_from_ex, BLOBIO_PUT_CREATE,
     BLOBIO_PUT_OVERWRITE, BLOBIO_PUT_UPDATE,
 };

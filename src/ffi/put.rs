@@ -105,6 +105,61 @@ pub unsafe extern "C" fn blobio_put_options_set_mode(
     })
 }
 
+/// Sets the content type of the written object; NULL goes back to the
+/// store's default for the key (`application/vnd.apache.parquet` for
+/// `.parquet` keys, else `application/octet-stream`). Checked when a write
+/// uses it (printable ASCII).
+#[no_mangle]
+pub unsafe extern "C" fn blobio_put_options_set_content_type(
+    opts: *mut blobio_put_options,
+    content_type: *const c_char,
+) -> blobio_status {
+    boundary("blobio_put_options_set_content_type", || {
+        let opts = unsafe { arg_ref(opts.cast_const(), "opts") }?;
+        let ct = match content_type.is_null() {
+            true => None,
+            false => Some(unsafe { arg_str(content_type, "content_type") }?.to_owned()),
+        };
+        opts.with(|o| o.content_type = ct);
+        Ok(())
+    })
+}
+
+/// Sets the user metadata `name` to `value` (replacing an earlier value of
+/// `name`); `value` NULL removes it. Names are lower-case ASCII letters,
+/// digits and `_`, not starting with a digit; values printable ASCII
+/// without leading or trailing spaces: anything else is
+/// `BLOBIO_STATUS_INVALID_ARGUMENT` here and changes nothing.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_put_options_set_metadata(
+    opts: *mut blobio_put_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> blobio_status {
+    boundary("blobio_put_options_set_metadata", || {
+        let opts = unsafe { arg_ref(opts.cast_const(), "opts") }?;
+        let name = unsafe { arg_str(name, "name") }?.to_owned();
+        let value = match value.is_null() {
+            true => None,
+            false => Some(unsafe { arg_str(value, "value") }?.to_owned()),
+        };
+        if let Some(v) = &value {
+            PutOptions {
+                metadata: vec![(name.clone(), v.clone())],
+                ..PutOptions::default()
+            }
+            .check()?;
+        }
+        opts.with(|o| {
+            o.metadata.retain(|(n, _)| *n != name);
+            if let Some(v) = value {
+                o.metadata.push((name, v));
+            }
+        });
+        Ok(())
+    })
+}
+
 /// The options a write was given (NULL: a plain overwrite).
 ///
 /// # Safety

@@ -24,6 +24,7 @@
 // some casts are no-ops on one and needed on another.
 #![allow(clippy::unnecessary_cast)]
 
+mod attrs;
 mod dir;
 mod names;
 mod walk;
@@ -45,7 +46,7 @@ use self::names::{check_dir_key, hold, is_reserved, split_key, staging_name, tem
 pub use self::names::{PART_SUFFIX, STALE_TEMP_AGE};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, PutMode, PutOptions, PutResult,
+    ObjectLister, ObjectMeta, PutMode, PutOptions, PutResult,
 };
 use crate::error::{BatchFailure, Error, ErrorKind, Result};
 use crate::paths::validate_prefix;
@@ -395,7 +396,8 @@ impl LocalBackend {
             self.create_for_write(path, dir_key, name, OFlags::WRONLY, &mut temp_name, false)?;
         let result = io::copy(&mut file, &mut copy)
             .map_err(|e| Error::from_io(path, "copy staged partial", e))
-            .and_then(|_| self.sync_file(path, &copy))
+            .and_then(|_| attrs::copy(path, &file, &copy))
+            .and_then(|()| self.sync_file(path, &copy))
             .and_then(|()| self.finish(path, &dir, &copy, &tmp, name, mode));
         if result.is_err() {
             let _ = rfs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
@@ -746,15 +748,17 @@ fn unlink_file(path: &str, dir: &DirFd, name: &str, operation: &'static str) -> 
 /// lands between another writer's check and rename is replaced by it, as if
 /// it had come just before the check.
 impl LocalBackend {
-    fn put_bytes(&self, path: &str, data: &[u8], mode: &PutMode) -> Result<String> {
+    fn put_bytes(&self, path: &str, data: &[u8], o: &PutOptions) -> Result<String> {
         let (dir_key, name) = split_key(path)?;
+        o.check()?;
         let (dir, mut file, tmp) =
             self.create_for_write(path, dir_key, name, OFlags::WRONLY, &mut temp_name, false)?;
         let result = file
             .write_all(data)
             .map_err(|e| Error::from_io(path, "write", e))
+            .and_then(|()| attrs::set(path, &file, o))
             .and_then(|()| self.sync_file(path, &file))
-            .and_then(|()| self.finish(path, &dir, &file, &tmp, name, mode));
+            .and_then(|()| self.finish(path, &dir, &file, &tmp, name, &o.mode));
         if result.is_err() {
             let _ = rfs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
         }
@@ -766,9 +770,10 @@ impl LocalBackend {
         path: &str,
         reader: &mut dyn Read,
         size: Option<u64>,
-        mode: &PutMode,
+        o: &PutOptions,
     ) -> Result<String> {
         let (dir_key, name) = split_key(path)?;
+        o.check()?;
         let staging = staging_name(name);
         // Each stream stages in a file of its own (O_EXCL): a stale
         // partial left by a crash is replaced, never shared with another
@@ -793,22 +798,24 @@ impl LocalBackend {
                 ));
             }
         }
-        self.publish_staged(path, dir_key, &dir, name, file, mode)
+        // Refused attributes keep the partial, as a failed source does.
+        attrs::set(path, &file, o)?;
+        self.publish_staged(path, dir_key, &dir, name, file, &o.mode)
     }
 }
 
 impl Backend for LocalBackend {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.put_bytes(path, data, &PutMode::Overwrite).map(drop)
+        self.put_bytes(path, data, &PutOptions::default()).map(drop)
     }
 
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
-        self.put_stream(path, reader, size, &PutMode::Overwrite)
+        self.put_stream(path, reader, size, &PutOptions::default())
             .map(drop)
     }
 
     fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
-        let version = self.put_bytes(path, data, &options.mode)?;
+        let version = self.put_bytes(path, data, options)?;
         Ok(PutResult::new(Some(version)))
     }
 
@@ -819,7 +826,7 @@ impl Backend for LocalBackend {
         size: Option<u64>,
         options: &PutOptions,
     ) -> Result<PutResult> {
-        let version = self.put_stream(path, reader, size, &options.mode)?;
+        let version = self.put_stream(path, reader, size, options)?;
         Ok(PutResult::new(Some(version)))
     }
 
@@ -934,6 +941,20 @@ impl Backend for LocalBackend {
             return Ok(Some(size));
         }
         self.file_size(path, &dir, &staging_name(name))
+    }
+
+    /// The content type is the one the write gave, else the default of
+    /// the key (as on S3 and Azure).
+    fn head(&self, path: &str) -> Result<ObjectMeta> {
+        let (file, meta) = self.open_object(path, false)?;
+        let (content_type, metadata) = attrs::get(path, &file)?;
+        let mut head = ObjectMeta::new(meta.len());
+        head.version = Some(file_version(&meta));
+        head.last_modified = meta.modified().ok();
+        head.content_type =
+            Some(content_type.unwrap_or_else(|| crate::remote::content_type(path).to_owned()));
+        head.metadata = metadata;
+        Ok(head)
     }
 
     fn exists(&self, path: &str) -> Result<bool> {

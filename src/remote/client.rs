@@ -2,6 +2,7 @@
 //! retried through the call's [`crate::retry`] budget, and a non-2xx answer
 //! turned into an [`Error`] by the protocol's parser.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::io::{self, Read};
 
@@ -9,12 +10,15 @@ use crate::error::{Error, Result};
 use crate::http::{RequestBody, Response, Transport};
 use crate::retry::{self, RetryPolicy};
 
+/// A header's name: static, but for user metadata (`x-amz-meta-<name>`).
+pub(crate) type HeaderName = Cow<'static, str>;
+
 /// One request, as a protocol builds it: method, full URL (with a presigned
 /// query, for S3) and headers (with an `Authorization`, for Azure).
 pub(crate) struct Request {
     pub(crate) method: &'static str,
     pub(crate) url: String,
-    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(HeaderName, String)>,
 }
 
 /// Turns a non-2xx answer into an error about `path`.
@@ -122,7 +126,7 @@ impl Client {
     ) -> Result<Response> {
         let req = build()?;
         let headers: Vec<(&str, &str)> =
-            req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            req.headers.iter().map(|(k, v)| (&**k, v.as_str())).collect();
         let resp = self
             .transport
             .send(path, req.method, &req.url, &headers, body)?;

@@ -32,7 +32,7 @@ pub use self::settings::{
 };
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, PutMode, PutOptions, PutResult,
+    ObjectLister, ObjectMeta, PutMode, PutOptions, PutResult,
 };
 use crate::error::{BatchFailure, Error, Result};
 use crate::http::{header, RequestBody, Response};
@@ -72,6 +72,8 @@ pub(crate) struct GetOptions<'a> {
 pub(crate) struct PutArgs<'a> {
     pub(crate) mode: &'a PutMode,
     pub(crate) content_type: &'a str,
+    /// Checked names and values (see [`PutOptions::metadata`]).
+    pub(crate) metadata: &'a [(String, String)],
 }
 
 impl PutArgs<'_> {
@@ -141,6 +143,9 @@ pub(crate) trait Ops:
 
     /// `s3://bucket/`, `azure://container/`.
     fn storage_root(&self) -> String;
+
+    /// The header prefix of user metadata (`x-amz-meta-`, `x-ms-meta-`).
+    fn meta_prefix(&self) -> &'static str;
 
     /// The protocol's fields of `Debug` (never a secret).
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>);
@@ -326,6 +331,22 @@ impl Engine {
         self.proto.head(&self.client, path, key, None)
     }
 
+    /// What a HEAD answer says of the object.
+    pub(crate) fn object_meta(&self, path: &str, resp: &Response) -> Result<ObjectMeta> {
+        let mut meta = ObjectMeta::new(content_length(path, resp)?);
+        meta.version = header(resp, "etag").map(str::to_owned);
+        meta.last_modified = header(resp, "last-modified").and_then(crate::time::parse_http_date);
+        meta.content_type = header(resp, "content-type").map(str::to_owned);
+        let prefix = self.proto.meta_prefix();
+        for (name, value) in resp.headers() {
+            if let (Some(name), Ok(value)) = (name.as_str().strip_prefix(prefix), value.to_str()) {
+                meta.metadata.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        meta.metadata.sort_unstable();
+        Ok(meta)
+    }
+
     /// The object's size, NotFound when missing.
     pub(crate) fn size_of(&self, path: &str, key: &str) -> Result<u64> {
         let resp = self
@@ -338,7 +359,8 @@ impl Engine {
     pub(crate) fn put_args<'k>(&self, key: &'k str, o: &'k PutOptions) -> PutArgs<'k> {
         PutArgs {
             mode: &o.mode,
-            content_type: content_type(key),
+            content_type: o.content_type.as_deref().unwrap_or(content_type(key)),
+            metadata: &o.metadata,
         }
     }
 }
@@ -430,6 +452,7 @@ impl Engine {
         o: &PutOptions,
     ) -> Result<PutResult> {
         let key = self.key(path)?;
+        o.check()?;
         let _call = self.call();
         upload::write(self, path, &key, data, o)
             .map(PutResult::new)
@@ -444,6 +467,7 @@ impl Engine {
         o: &PutOptions,
     ) -> Result<PutResult> {
         let key = self.key(path)?;
+        o.check()?;
         let _call = self.call();
         upload::write_reader(self, path, &key, reader, size, o)
             .map(PutResult::new)
@@ -521,6 +545,15 @@ impl Engine {
             Some(resp) => content_length(path, &resp).map(Some),
             None => Ok(None),
         }
+    }
+
+    pub(crate) fn head_object(self: &Arc<Self>, path: &str) -> Result<ObjectMeta> {
+        let key = self.key(path)?;
+        let _call = self.call();
+        let resp = self
+            .head(path, &key)?
+            .ok_or_else(|| Error::not_found(path))?;
+        self.object_meta(path, &resp)
     }
 
     pub(crate) fn exists(self: &Arc<Self>, path: &str) -> Result<bool> {
@@ -728,6 +761,10 @@ impl<P: Protocol> Backend for RemoteStore<P> {
 
     fn exists(&self, path: &str) -> Result<bool> {
         self.inner.exists(path)
+    }
+
+    fn head(&self, path: &str) -> Result<ObjectMeta> {
+        self.inner.head_object(path)
     }
 
     fn delete(&self, path: &str) -> Result<()> {

@@ -47,7 +47,7 @@ pub use self::breaker::{CircuitBreaker, CircuitState, CircuitStats};
 use self::retry::{classify, Class};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, PutOptions, PutResult,
+    ObjectLister, ObjectMeta, PutOptions, PutResult,
 };
 use crate::error::{Error, Result};
 use crate::retry::{self as policy, RetryPolicy};
@@ -607,6 +607,10 @@ impl Backend for ResilientBackend {
 
     fn exists(&self, path: &str) -> Result<bool> {
         self.call(path, |_| self.inner.exists(path))
+    }
+
+    fn head(&self, path: &str) -> Result<ObjectMeta> {
+        self.call(path, |_| self.inner.head(path))
     }
 
     fn delete(&self, path: &str) -> Result<()> {

@@ -39,6 +39,9 @@ pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
 
+/// The header prefix of user metadata.
+const META_PREFIX: &str = "x-amz-meta-";
+
 /// Bound on the bucket check at open.
 const BUCKET_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -245,6 +248,10 @@ impl Ops for S3 {
 
     fn storage_root(&self) -> String {
         format!("s3://{}/", self.bucket.name())
+    }
+
+    fn meta_prefix(&self) -> &'static str {
+        META_PREFIX
     }
 
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {

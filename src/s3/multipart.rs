@@ -7,8 +7,8 @@
 use rusty_s3::Method;
 
 use super::error::{meaning, parse_error_xml};
-use super::put::{missing_bucket_on_write, signed};
-use super::sign::request;
+use super::put::{attribute_headers, missing_bucket_on_write, signed};
+use super::sign::{request, request_with};
 use super::S3;
 use crate::error::{Error, Result, ServiceDetail};
 use crate::http::{header, read_small_body, RequestBody};
@@ -27,15 +27,11 @@ impl Parts for S3 {
         o: &PutArgs<'_>,
     ) -> Result<String> {
         let s3 = self;
-        let ct = o.content_type;
         let build = || {
-            let url = s3.sign_request(
-                Method::Post,
-                Some(key),
-                &[("uploads", "")],
-                &[("content-type", ct)],
-            );
-            Ok(request("POST", url, vec![("content-type", ct.to_owned())]))
+            let headers = attribute_headers(o);
+            let query = [("uploads", "")];
+            let url = s3.sign_request(Method::Post, Some(key), &query, &signed(&headers));
+            Ok(request_with("POST", url, headers))
         };
         let resp = c
             .send(path, &build, RequestBody::Empty)
@@ -94,13 +90,13 @@ impl Parts for S3 {
         let s3 = self;
         let body = complete_body(etags);
         let build = || {
-            let mut headers = vec![("content-type", "application/xml".to_owned())];
+            let mut headers = vec![("content-type".into(), "application/xml".to_owned())];
             if let Some((name, value)) = o.condition() {
-                headers.push((name, value.to_owned()));
+                headers.push((name.into(), value.to_owned()));
             }
             let query = [("uploadId", upload_id)];
             let url = s3.sign_request(Method::Post, Some(key), &query, &signed(&headers));
-            Ok(request("POST", url, headers))
+            Ok(request_with("POST", url, headers))
         };
         let resp = c.send(path, &build, RequestBody::Bytes(body.as_bytes()))?;
         // S3 may answer 200 and still fail: the failure is in the body.

@@ -2,11 +2,11 @@
 
 use rusty_s3::Method;
 
-use super::sign::request;
-use super::S3;
+use super::sign::request_with;
+use super::{S3, META_PREFIX};
 use crate::error::{Error, Result};
 use crate::http::{header, RequestBody};
-use crate::remote::client::Client;
+use crate::remote::client::{Client, HeaderName};
 use crate::backend::PutMode;
 use crate::remote::{Put, PutArgs};
 
@@ -25,7 +25,7 @@ impl Put for S3 {
         let build = || {
             let headers = put_headers(o);
             let url = s3.sign_request(Method::Put, Some(key), &[], &signed(&headers));
-            Ok(request("PUT", url, headers))
+            Ok(request_with("PUT", url, headers))
         };
         c.send(path, &build, body)
             .map(|resp| header(&resp, "etag").map(str::to_owned))
@@ -37,18 +37,30 @@ impl Put for S3 {
     }
 }
 
-/// The headers of a PutObject: content type and the mode's condition.
-pub(super) fn put_headers(o: &PutArgs<'_>) -> Vec<(&'static str, String)> {
-    let mut headers = vec![("content-type", o.content_type.to_owned())];
+/// The headers of a PutObject: content type, user metadata and the mode's
+/// condition.
+pub(super) fn put_headers(o: &PutArgs<'_>) -> Vec<(HeaderName, String)> {
+    let mut headers = attribute_headers(o);
     if let Some((name, value)) = o.condition() {
-        headers.push((name, value.to_owned()));
+        headers.push((name.into(), value.to_owned()));
+    }
+    headers
+}
+
+/// What the object is: content type and user metadata (`x-amz-meta-*`),
+/// sent with PutObject and CreateMultipartUpload.
+pub(super) fn attribute_headers(o: &PutArgs<'_>) -> Vec<(HeaderName, String)> {
+    let mut headers = Vec::with_capacity(2 + o.metadata.len());
+    headers.push(("content-type".into(), o.content_type.to_owned()));
+    for (name, value) in o.metadata {
+        headers.push((format!("{META_PREFIX}{name}").into(), value.clone()));
     }
     headers
 }
 
 /// Headers as the signer takes them: every header sent is signed.
-pub(super) fn signed<'h>(headers: &'h [(&'static str, String)]) -> Vec<(&'h str, &'h str)> {
-    headers.iter().map(|(k, v)| (*k, v.as_str())).collect()
+pub(super) fn signed(headers: &[(HeaderName, String)]) -> Vec<(&str, &str)> {
+    headers.iter().map(|(k, v)| (&**k, v.as_str())).collect()
 }
 
 /// A 404 on a write can only mean the bucket is missing (some servers say

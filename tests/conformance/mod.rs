@@ -127,6 +127,8 @@ macro_rules! __for_each_conformance_check {
             create_refuses_an_existing_object_and_leaves_it,
             update_with_a_stale_version_fails_and_leaves_the_object,
             update_of_one_version_by_eight_threads_has_exactly_one_winner,
+            head_reports_size_version_time_content_type_and_metadata,
+            a_content_type_given_wins_over_the_default_and_metadata_is_checked,
         }
     };
 }
@@ -1732,5 +1734,110 @@ pub fn update_of_one_version_by_eight_threads_has_exactly_one_winner(b: &dyn Bac
         }
     }
     assert_object(b, &key, format!("updater {}", winners[0]).as_bytes());
+    cleanup(b, &p);
+}
+
+// ---------------------------------------------------------------------------
+// Head, content type and metadata
+// ---------------------------------------------------------------------------
+
+fn with_attributes(content_type: Option<&str>, metadata: &[(&str, &str)]) -> PutOptions {
+    PutOptions {
+        content_type: content_type.map(str::to_owned),
+        metadata: metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..PutOptions::default()
+    }
+}
+
+#[track_caller]
+fn assert_recent(what: &str, t: Option<SystemTime>, o: &Options) {
+    let t = t.unwrap_or_else(|| panic!("{what}: no last-modified"));
+    let now = SystemTime::now();
+    let skew = match now.duration_since(t) {
+        Ok(d) => d,
+        Err(e) => e.duration(),
+    };
+    assert!(skew <= o.max_clock_skew, "{what}: last-modified {t:?} is {skew:?} from now");
+}
+
+/// `head` reports what `put` and `put_reader` (small, and in parts) wrote:
+/// size, the version the put returned, a recent modification time, the
+/// content type and the metadata (sorted by name); an overwrite without
+/// metadata has none; a missing key is NotFound.
+pub fn head_reports_size_version_time_content_type_and_metadata(b: &dyn Backend, o: &Options) {
+    let p = unique_prefix("head");
+    let key = format!("{p}table.csv");
+    let opts = with_attributes(Some("text/csv"), &[("rows", "42"), ("owner", "arc team")]);
+    let version = version_of("put", b.put(&key, b"a,b\n1,2\n", &opts));
+    let head = ok("head", b.head(&key));
+    assert_eq!(head.size, 8, "{head:?}");
+    assert_eq!(head.version.as_deref(), Some(version.as_str()), "{head:?}");
+    assert_recent("head", head.last_modified, o);
+    assert_eq!(head.content_type.as_deref(), Some("text/csv"), "{head:?}");
+    let want = vec![
+        ("owner".to_owned(), "arc team".to_owned()),
+        ("rows".to_owned(), "42".to_owned()),
+    ];
+    assert_eq!(head.metadata, want, "{head:?}");
+    assert_eq!(head.metadata_value("rows"), Some("42"));
+
+    let large = pseudo_random_bytes(o.large_object_size, 902);
+    let big_key = format!("{p}big.bin");
+    let big = version_of(
+        "put_reader in parts",
+        b.put_reader(&big_key, &mut ChunkyReader::new(&large), None, &opts),
+    );
+    let head = ok("head of the large object", b.head(&big_key));
+    assert_eq!(head.size, large.len() as u64);
+    assert_eq!(head.version.as_deref(), Some(big.as_str()), "{head:?}");
+    assert_eq!(head.content_type.as_deref(), Some("text/csv"), "{head:?}");
+    assert_eq!(head.metadata, want, "{head:?}");
+
+    ok("plain overwrite", b.write(&key, b"plain"));
+    let head = ok("head after a plain overwrite", b.head(&key));
+    assert_eq!(head.size, 5);
+    assert!(head.metadata.is_empty(), "an overwrite replaces the metadata: {head:?}");
+    assert_ne!(head.version.as_deref(), Some(version.as_str()));
+    assert_kind("head of a missing key", b.head(&format!("{p}missing")), ErrorKind::NotFound);
+    assert_kind("head of an invalid key", b.head(&format!("{p}a/../b")), ErrorKind::InvalidPath);
+    cleanup(b, &p);
+}
+
+/// A `.parquet` key defaults to the Parquet type, and a content type
+/// given wins over that default; metadata names and values that not every
+/// store keeps alike are InvalidArgument and write nothing.
+pub fn a_content_type_given_wins_over_the_default_and_metadata_is_checked(
+    b: &dyn Backend,
+    _o: &Options,
+) {
+    let p = unique_prefix("content_type");
+    let parquet = format!("{p}part-0.parquet");
+    ok("plain write", b.write(&parquet, b"PAR1"));
+    assert_eq!(
+        ok("head", b.head(&parquet)).content_type.as_deref(),
+        Some("application/vnd.apache.parquet")
+    );
+    ok("put with a type", b.put(&parquet, b"PAR1", &with_attributes(Some("application/x-test"), &[])));
+    assert_eq!(
+        ok("head", b.head(&parquet)).content_type.as_deref(),
+        Some("application/x-test")
+    );
+    let bad = format!("{p}bad");
+    for (name, value) in [("Upper", "v"), ("with-dash", "v"), ("9lives", "v"), ("", "v"), ("ok", " padded"), ("ok", "tab\there"), ("ok", "caf\u{e9}")] {
+        assert_kind(
+            &format!("metadata {name:?}={value:?}"),
+            b.put(&bad, b"x", &with_attributes(None, &[(name, value)])),
+            ErrorKind::InvalidArgument,
+        );
+    }
+    assert_kind(
+        "an empty content type",
+        b.put(&bad, b"x", &with_attributes(Some(""), &[])),
+        ErrorKind::InvalidArgument,
+    );
+    assert!(!ok("exists", b.exists(&bad)), "a refused put wrote {bad:?}");
     cleanup(b, &p);
 }
