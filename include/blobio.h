@@ -742,6 +742,32 @@ blobio_status blobio_write_from_ex(const struct blobio_store *store,
                                    char **version);
 
 /**
+ * Copies the object `from` to `to` on the store itself (S3 CopyObject or
+ * UploadPartCopy, Azure Copy Blob, a `copy_file_range` locally), with its
+ * content type and metadata. `opts` (NULL: overwrite) gives the put mode
+ * for `to`, and nothing else: a content type or metadata set on it is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT`, as is a copy onto itself. `version`
+ * as for `blobio_write_ex()`. A missing `from` is `BLOBIO_STATUS_NOT_FOUND`.
+ */
+blobio_status blobio_copy(const struct blobio_store *store,
+                          const char *from,
+                          const char *to,
+                          const struct blobio_put_options *opts,
+                          char **version);
+
+/**
+ * Moves the object `from` to `to`, as `blobio_copy()` takes its
+ * arguments. Local: one atomic rename. S3 and Azure: a server-side copy,
+ * then the delete of `from`; not atomic (for a moment both exist; a failed
+ * copy deletes nothing, a failed delete leaves both).
+ */
+blobio_status blobio_rename(const struct blobio_store *store,
+                            const char *from,
+                            const char *to,
+                            const struct blobio_put_options *opts,
+                            char **version);
+
+/**
  * Looks up the object at `path`. On success `*out` receives a handle to
  * release with `blobio_object_meta_free()`; a missing object is
  * `BLOBIO_STATUS_NOT_FOUND`.

@@ -224,6 +224,34 @@ pub trait Backend: Send + Sync + fmt::Debug {
             .ok_or_else(|| crate::Error::not_found(path))
     }
 
+    /// Copies the object `from` to `to` on the store itself (the bytes
+    /// never pass through this process), with its content type and
+    /// metadata; `options` gives the put mode (applied to `to`) and
+    /// nothing else ([`crate::ErrorKind::InvalidArgument`] otherwise, as is
+    /// a copy onto itself). Returns the copy's version. The provided
+    /// implementation is [`crate::ErrorKind::Unsupported`].
+    fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        let _ = (from, to, options);
+        Err(crate::Error::Unsupported {
+            operation: "copy",
+            backend: self.kind(),
+        })
+    }
+
+    /// Moves the object `from` to `to`, with the put mode of `options`
+    /// (as [`Backend::copy`]): an atomic rename on the local store; a
+    /// server-side copy and then a delete of `from` on S3 and Azure, which
+    /// is not atomic (for a moment both exist; a failed copy deletes
+    /// nothing). The provided implementation is
+    /// [`crate::ErrorKind::Unsupported`].
+    fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        let _ = (from, to, options);
+        Err(crate::Error::Unsupported {
+            operation: "rename",
+            backend: self.kind(),
+        })
+    }
+
     /// Reads the whole object into memory.
     fn read(&self, path: &str) -> Result<Vec<u8>>;
 

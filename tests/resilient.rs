@@ -465,8 +465,10 @@ mod conformance_wrapped_moto_flapping {
                 _proxy: Some(proxy),
             },
             conformance::Options {
-                // moto ignores If-Match on CompleteMultipartUpload.
+                // moto ignores If-Match on CompleteMultipartUpload, and
+                // both conditions on CopyObject.
                 conditional_update_of_parts: false,
+                conditional_copy: false,
                 ..Default::default()
             },
         )

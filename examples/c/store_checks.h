@@ -334,4 +334,59 @@ static inline void check_head_and_metadata(blobio_store *store, const char *dir)
     blobio_put_options_free(opts);
 }
 
+/* blobio_copy and blobio_rename under `dir`: the copy has the bytes,
+ * content type and metadata and the version head reports; the rename
+ * moves them; with `conditional`, a create onto an object is
+ * ALREADY_EXISTS and changes nothing. Deletes what it wrote. */
+static inline void check_copy_and_rename(blobio_store *store, const char *dir, bool conditional) {
+    char src[256], dst[256], moved[256], missing[256];
+    snprintf(src, sizeof src, "%s/src.txt", dir);
+    snprintf(dst, sizeof dst, "%s/sub/dst.txt", dir);
+    snprintf(moved, sizeof moved, "%s/moved.txt", dir);
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    blobio_put_options *opts = NULL, *create = NULL;
+    CHECK_OK(blobio_put_options_new(&opts));
+    CHECK_OK(blobio_put_options_new(&create));
+    if (!opts || !create) return;
+    CHECK_OK(blobio_put_options_set_content_type(opts, "text/plain"));
+    CHECK_OK(blobio_put_options_set_metadata(opts, "tag", "x"));
+    CHECK_OK(blobio_put_options_set_mode(create, BLOBIO_PUT_CREATE, NULL));
+    CHECK_OK(blobio_write_ex(store, src, (const uint8_t *)"payload", 7, opts, NULL));
+
+    char *version = NULL;
+    CHECK_OK(blobio_copy(store, src, dst, NULL, &version));
+    check_text(store, dst, "payload");
+    check_text(store, src, "payload");
+    blobio_object_meta *meta = NULL;
+    CHECK_OK(blobio_head(store, dst, &meta));
+    const char *v = blobio_object_meta_version(meta);
+    CHECK(v && version && strcmp(v, version) == 0);
+    const char *ct = blobio_object_meta_content_type(meta);
+    CHECK(ct && strcmp(ct, "text/plain") == 0);
+    const char *tag = blobio_object_meta_metadata_get(meta, "tag");
+    CHECK(tag && strcmp(tag, "x") == 0);
+    blobio_object_meta_free(meta);
+    blobio_string_free(version);
+    CHECK_STATUS(blobio_copy(store, src, src, NULL, NULL), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_copy(store, src, moved, opts, NULL), BLOBIO_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(blobio_copy(store, missing, moved, NULL, NULL), BLOBIO_STATUS_NOT_FOUND);
+    CHECK_STATUS(blobio_copy(store, NULL, moved, NULL, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    if (conditional) {
+        CHECK_STATUS(blobio_copy(store, src, dst, create, NULL), BLOBIO_STATUS_ALREADY_EXISTS);
+        CHECK_STATUS(blobio_rename(store, src, dst, create, NULL), BLOBIO_STATUS_ALREADY_EXISTS);
+        check_text(store, src, "payload");
+    }
+
+    CHECK_OK(blobio_rename(store, dst, moved, create, NULL));
+    check_text(store, moved, "payload");
+    bool there = true;
+    CHECK_OK(blobio_exists(store, dst, &there));
+    CHECK(!there);
+    CHECK_STATUS(blobio_rename(store, dst, moved, NULL, NULL), BLOBIO_STATUS_NOT_FOUND);
+    CHECK_OK(blobio_delete(store, src));
+    CHECK_OK(blobio_delete(store, moved));
+    blobio_put_options_free(opts);
+    blobio_put_options_free(create);
+}
+
 #endif

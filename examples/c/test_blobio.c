@@ -1118,6 +1118,12 @@ static void test_head_and_metadata(void) {
     blobio_store_free(store);
 }
 
+static void test_copy_and_rename(void) {
+    blobio_store *store = open_store("copy");
+    check_copy_and_rename(store, "c", true);
+    blobio_store_free(store);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
     (void)flag;
@@ -1151,6 +1157,7 @@ int main(void) {
         {"eight_threads_share_one_store", test_eight_threads_share_one_store},
         {"conditional_writes", test_conditional_writes},
         {"head_and_metadata", test_head_and_metadata},
+        {"copy_and_rename", test_copy_and_rename},
     };
     const size_t n_tests = sizeof tests / sizeof tests[0];
 

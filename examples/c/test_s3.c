@@ -97,6 +97,14 @@ static void test_head_and_metadata(void) {
     blobio_store_free(store);
 }
 
+/* s3s-fs ignores conditions on CopyObject: the modes are checked on local
+ * and Azurite. */
+static void test_copy_and_rename(void) {
+    blobio_store *store = open_s3("c-copy");
+    check_copy_and_rename(store, "copy", false);
+    blobio_store_free(store);
+}
+
 static void test_streamed_multipart_write_and_read(void) {
     struct blobio_options *opts = base_options();
     SET_OPTION(opts, "part_size", "5MiB");
@@ -329,6 +337,7 @@ int main(void) {
         {"streamed_multipart_write_and_read", test_streamed_multipart_write_and_read},
         {"conditional_writes", test_conditional_writes},
         {"head_and_metadata", test_head_and_metadata},
+        {"copy_and_rename", test_copy_and_rename},
         {"wrong_secret_is_permission_denied", test_wrong_secret_is_permission_denied},
         {"config_json_has_no_secret", test_config_json_has_no_secret},
         {"path_helpers", test_path_helpers},

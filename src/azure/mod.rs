@@ -14,6 +14,7 @@ mod auth;
 mod batch_delete;
 mod blocks;
 mod config;
+mod copy;
 mod delete;
 mod error;
 mod get;
@@ -131,6 +132,8 @@ impl RemoteStore<Azure> {
             single_put_threshold: cfg.single_put_threshold,
             part_size: cfg.block_size,
             upload_concurrency: cfg.upload_concurrency,
+            // Copy Blob copies any size on its own.
+            copy_threshold: u64::MAX,
             download: Download {
                 threshold: cfg.download_threshold,
                 part_size: cfg.download_part_size,

@@ -5,19 +5,10 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::Azure;
+use crate::http::PATH_SET;
 use crate::error::Result;
 use crate::http::{RequestBody, Response};
 use crate::remote::client::{Client, HeaderName, Request};
-
-/// What stays unescaped in a URL path: RFC 3986 unreserved characters and
-/// `/`. Everything else (`+`, `%`, space, sub-delimiters, non-ASCII) is
-/// percent-encoded, as the Azure SDKs do.
-const PATH_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
 
 /// What stays unescaped in a query value: unreserved characters only.
 pub(crate) const QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC

@@ -88,7 +88,7 @@ pub use head::{
 pub use put::{
     blobio_put_options, blobio_put_options_free, blobio_put_options_new,
     blobio_put_options_set_content_type, blobio_put_options_set_metadata,
-    blobio_put_options_set_mode, blobio_write_ex, blobio_write_from_ex, BLOBIO_PUT_CREATE,
+    blobio_put_options_set_mode, blobio_copy, blobio_rename, blobio_write_ex, blobio_write_from_ex, BLOBIO_PUT_CREATE,
     BLOBIO_PUT_OVERWRITE, BLOBIO_PUT_UPDATE,
 };
 pub use resilient::{

@@ -247,3 +247,49 @@ pub unsafe extern "C" fn blobio_write_from_ex(
         report(out, store.backend().put_reader(path, &mut reader, size, &options)?)
     })
 }
+
+/// Copies the object `from` to `to` on the store itself (S3 CopyObject or
+/// UploadPartCopy, Azure Copy Blob, a `copy_file_range` locally), with its
+/// content type and metadata. `opts` (NULL: overwrite) gives the put mode
+/// for `to`, and nothing else: a content type or metadata set on it is
+/// `BLOBIO_STATUS_INVALID_ARGUMENT`, as is a copy onto itself. `version`
+/// as for `blobio_write_ex()`. A missing `from` is `BLOBIO_STATUS_NOT_FOUND`.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_copy(
+    store: *const blobio_store,
+    from: *const c_char,
+    to: *const c_char,
+    opts: *const blobio_put_options,
+    version: *mut *mut c_char,
+) -> blobio_status {
+    boundary("blobio_copy", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let from = unsafe { arg_str(from, "from") }?;
+        let to = unsafe { arg_str(to, "to") }?;
+        let out = unsafe { version_out(version) }?;
+        let options = unsafe { options_of(opts) };
+        report(out, store.backend().copy(from, to, &options)?)
+    })
+}
+
+/// Moves the object `from` to `to`, as `blobio_copy()` takes its
+/// arguments. Local: one atomic rename. S3 and Azure: a server-side copy,
+/// then the delete of `from`; not atomic (for a moment both exist; a failed
+/// copy deletes nothing, a failed delete leaves both).
+#[no_mangle]
+pub unsafe extern "C" fn blobio_rename(
+    store: *const blobio_store,
+    from: *const c_char,
+    to: *const c_char,
+    opts: *const blobio_put_options,
+    version: *mut *mut c_char,
+) -> blobio_status {
+    boundary("blobio_rename", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let from = unsafe { arg_str(from, "from") }?;
+        let to = unsafe { arg_str(to, "to") }?;
+        let out = unsafe { version_out(version) }?;
+        let options = unsafe { options_of(opts) };
+        report(out, store.backend().rename(from, to, &options)?)
+    })
+}

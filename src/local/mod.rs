@@ -300,16 +300,7 @@ impl LocalBackend {
     /// user) and is replaced; one that holds keys is an I/O error, as a
     /// local directory cannot be an object and a prefix at once.
     fn place(&self, path: &str, dir: &DirFd, from: &str, name: &str, mode: &PutMode) -> Result<()> {
-        let d = dir.as_fd();
-        match mode {
-            PutMode::Overwrite => replace(path, d, from, name)?,
-            PutMode::Create => place_new(path, d, from, name)?,
-            PutMode::Update(want) => {
-                // Held until the rename is done: see `lock_version`.
-                let _held = lock_version(path, dir, name, want)?;
-                replace(path, d, from, name)?;
-            }
-        }
+        move_as(path, dir.as_fd(), from, dir, name, mode)?;
         if self.root.durable() {
             dir::sync_dir(path, dir)?;
         }
@@ -516,22 +507,98 @@ fn file_version(meta: &fs::Metadata) -> String {
     out
 }
 
-/// Renames `from` onto `name` in `d`, replacing what is there.
-fn replace(path: &str, d: BorrowedFd<'_>, from: &str, name: &str) -> Result<()> {
-    let mut result = rfs::renameat(d, from, d, name);
+/// Refuses a copy or rename with anything but a put mode, or onto itself.
+fn check_copy(from: &str, to: &str, o: &PutOptions) -> Result<()> {
+    if o.content_type.is_some() || !o.metadata.is_empty() {
+        return Err(Error::invalid_argument(
+            "a copy keeps the source's content type and metadata; give only a put mode",
+        ));
+    }
+    if from.trim_start_matches('/') == to.trim_start_matches('/') {
+        return Err(Error::invalid_argument(format!(
+            "copy of {from:?} onto itself"
+        )));
+    }
+    Ok(())
+}
+
+/// Copies the `len` bytes of `src` into `dst` with `copy_file_range` (a
+/// clone of the extents where the file system can), else by reading and
+/// writing.
+fn copy_file(path: &str, src: &File, dst: &File, len: u64) -> Result<()> {
+    let (mut off_in, mut off_out) = (0u64, 0u64);
+    while off_in < len {
+        let want = usize::try_from(len - off_in).unwrap_or(usize::MAX).min(1 << 30);
+        match rfs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), want) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e == Errno::INTR => {}
+            Err(e)
+                if off_in == 0
+                    && (e == Errno::XDEV
+                        || e == Errno::NOSYS
+                        || e == Errno::INVAL
+                        || e == Errno::OPNOTSUPP) =>
+            {
+                let copied = io::copy(&mut &*src, &mut &*dst)
+                    .map_err(|e| Error::from_io(path, "copy", e))?;
+                off_in = copied;
+                break;
+            }
+            Err(e) => return Err(Error::from_io(path, "copy", e.into())),
+        }
+    }
+    if off_in != len {
+        return Err(Error::from_io(
+            path,
+            "copy",
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the source changed size while it was copied ({off_in} of {len} bytes)"),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Renames `from` in `fd` onto `name` in `dir` as `mode` allows.
+fn move_as(
+    path: &str,
+    fd: BorrowedFd<'_>,
+    from: &str,
+    dir: &DirFd,
+    name: &str,
+    mode: &PutMode,
+) -> Result<()> {
+    let d = dir.as_fd();
+    match mode {
+        PutMode::Overwrite => replace(path, fd, from, d, name),
+        PutMode::Create => place_new(path, fd, from, d, name),
+        PutMode::Update(want) => {
+            // Held until the rename is done: see `lock_version`.
+            let _held = lock_version(path, dir, name, want)?;
+            replace(path, fd, from, d, name)
+        }
+    }
+}
+
+/// Renames `from` in `fd` onto `name` in `d`, replacing what is there.
+fn replace(path: &str, fd: BorrowedFd<'_>, from: &str, d: BorrowedFd<'_>, name: &str) -> Result<()> {
+    let mut result = rfs::renameat(fd, from, d, name);
     if matches!(result, Err(e) if e == Errno::ISDIR || e == Errno::NOTEMPTY || e == Errno::EXIST)
         && rfs::unlinkat(d, name, AtFlags::REMOVEDIR).is_ok()
     {
-        result = rfs::renameat(d, from, d, name);
+        result = rfs::renameat(fd, from, d, name);
     }
     result.map_err(|e| Error::from_io(path, "rename into place", e.into()))
 }
 
-/// Renames `from` onto `name` in `d` only if nothing is there (an empty
-/// directory holds no key and is removed first); AlreadyExists otherwise.
-fn place_new(path: &str, d: BorrowedFd<'_>, from: &str, name: &str) -> Result<()> {
+/// Renames `from` in `fd` onto `name` in `d` only if nothing is there (an
+/// empty directory holds no key and is removed first); AlreadyExists
+/// otherwise.
+fn place_new(path: &str, fd: BorrowedFd<'_>, from: &str, d: BorrowedFd<'_>, name: &str) -> Result<()> {
     for _ in 0..MAX_WRITE_RETRIES {
-        match rename_noreplace(d, from, name) {
+        match rename_noreplace(fd, from, d, name) {
             Ok(()) => return Ok(()),
             Err(e) if e == Errno::EXIST => {
                 let empty_dir = stat_at(path, d, name)?
@@ -557,14 +624,19 @@ fn place_new(path: &str, d: BorrowedFd<'_>, from: &str, name: &str) -> Result<()
 /// A rename that fails with `EEXIST` instead of replacing: `renameat2`
 /// with `RENAME_NOREPLACE`, else (a file system or kernel without it) a
 /// hard link, as atomic, and the removal of the old name.
-fn rename_noreplace(d: BorrowedFd<'_>, from: &str, name: &str) -> rustix::io::Result<()> {
+fn rename_noreplace(
+    fd: BorrowedFd<'_>,
+    from: &str,
+    d: BorrowedFd<'_>,
+    name: &str,
+) -> rustix::io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    match rfs::renameat_with(d, from, d, name, rfs::RenameFlags::NOREPLACE) {
+    match rfs::renameat_with(fd, from, d, name, rfs::RenameFlags::NOREPLACE) {
         Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP => {}
         done => return done,
     }
-    rfs::linkat(d, from, d, name, AtFlags::empty())?;
-    let _ = rfs::unlinkat(d, from, AtFlags::empty());
+    rfs::linkat(fd, from, d, name, AtFlags::empty())?;
+    let _ = rfs::unlinkat(fd, from, AtFlags::empty());
     Ok(())
 }
 
@@ -804,6 +876,62 @@ impl LocalBackend {
     }
 }
 
+/// Copies and renames.
+impl LocalBackend {
+    /// Copies `from` to `to`: the file system copies (`copy_file_range`,
+    /// which clones the extents where the file system can) into a temp
+    /// file beside `to`, the attributes follow, and it is published as a
+    /// write is.
+    fn copy_object(&self, from: &str, to: &str, o: &PutOptions) -> Result<String> {
+        check_copy(from, to, o)?;
+        let (src, meta) = self.open_object(from, false)?;
+        let (dir_key, name) = split_key(to)?;
+        let (dir, file, tmp) =
+            self.create_for_write(to, dir_key, name, OFlags::WRONLY, &mut temp_name, false)?;
+        let result = copy_file(to, &src, &file, meta.len())
+            .and_then(|()| attrs::copy(to, &src, &file))
+            .and_then(|()| self.sync_file(to, &file))
+            .and_then(|()| self.finish(to, &dir, &file, &tmp, name, &o.mode));
+        if result.is_err() {
+            let _ = rfs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
+        }
+        result
+    }
+
+    /// Renames the file of `from` to `to` in one `renameat` (with the
+    /// mode's condition, as a write's publication), then syncs both
+    /// directories and prunes the ones it emptied.
+    fn rename_object(&self, from: &str, to: &str, o: &PutOptions) -> Result<String> {
+        check_copy(from, to, o)?;
+        let (src_key, src_name) = split_key(from)?;
+        let (dst_key, dst_name) = split_key(to)?;
+        for _ in 0..MAX_WRITE_RETRIES {
+            let Some(src_dir) = self.open_key_dir(from, src_key)? else {
+                return Err(Error::not_found(from));
+            };
+            let Some((_, meta)) = open_regular(from, &src_dir, src_name)? else {
+                return Err(Error::not_found(from));
+            };
+            let dir = self.root.ensure_dir(to, dst_key)?;
+            self.refuse_symlink(to, &dir, dst_name)?;
+            match move_as(to, src_dir.as_fd(), src_name, &dir, dst_name, &o.mode) {
+                Ok(()) => {}
+                // A directory on either side was pruned in between.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+            if self.root.durable() {
+                dir::sync_dir(to, &dir)?;
+                dir::sync_dir(from, &src_dir)?;
+            }
+            drop((dir, src_dir));
+            dir::prune_empty(&self.root, from, src_key);
+            return Ok(file_version(&meta));
+        }
+        Err(Error::not_found(from))
+    }
+}
+
 impl Backend for LocalBackend {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         self.put_bytes(path, data, &PutOptions::default()).map(drop)
@@ -941,6 +1069,18 @@ impl Backend for LocalBackend {
             return Ok(Some(size));
         }
         self.file_size(path, &dir, &staging_name(name))
+    }
+
+    fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        let version = self.copy_object(from, to, options)?;
+        Ok(PutResult::new(Some(version)))
+    }
+
+    /// An atomic rename: readers see the object at `from` or at `to`,
+    /// never both, never neither.
+    fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        let version = self.rename_object(from, to, options)?;
+        Ok(PutResult::new(Some(version)))
     }
 
     /// The content type is the one the write gave, else the default of

@@ -13,6 +13,7 @@
 pub(crate) mod answer;
 pub(crate) mod batch;
 pub(crate) mod client;
+mod copy;
 mod download;
 mod list;
 pub(crate) mod settings;
@@ -88,6 +89,17 @@ impl PutArgs<'_> {
     }
 }
 
+/// Where a server-side copy stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CopyState {
+    /// The copy is complete.
+    Done,
+    /// The store is still copying (Azure Copy Blob across its servers).
+    Pending,
+    /// The store gave up, saying why.
+    Failed(String),
+}
+
 /// One entry of a listing page, with its full key (prefix included).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Entry {
@@ -126,7 +138,7 @@ pub(crate) trait Protocol: Ops + Sized {
 /// `dyn` pointer, so the engine's code exists once in the binary, not once
 /// per protocol.
 pub(crate) trait Ops:
-    Get + Put + Delete + List + Parts + BatchDelete + Send + Sync + 'static
+    Get + Put + Delete + List + Parts + ServerCopy + BatchDelete + Send + Sync + 'static
 {
     /// Refuses keys (or listing prefixes) this store cannot hold beyond the
     /// rules every store shares.
@@ -230,6 +242,44 @@ pub(crate) trait Parts {
 
     /// Drops the parts of a failed upload (best effort).
     fn abort_upload(&self, c: &Client, path: &str, key: &str, upload: &str);
+}
+
+/// Copying on the server.
+pub(crate) trait ServerCopy {
+    /// Copies the object `src` to `dst` in one request, with the content
+    /// type and metadata of `o` (the source's) and under its mode's
+    /// condition (on `dst`); returns the new ETag, when the answer gives
+    /// it, and where the copy stands.
+    fn copy(
+        &self,
+        c: &Client,
+        path: &str,
+        src: &str,
+        dst: &str,
+        o: &PutArgs<'_>,
+    ) -> Result<(Option<String>, CopyState)>;
+
+    /// Where a copy to the object stands, from a HEAD answer of it.
+    fn copy_state(&self, resp: &Response) -> CopyState {
+        let _ = resp;
+        CopyState::Done
+    }
+
+    /// Copies bytes `range.0..=range.1` of `src` (still version
+    /// `src_etag`) as part `n` (from 0) of `upload` to `dst`; returns what
+    /// the commit needs of it.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_part(
+        &self,
+        c: &Client,
+        path: &str,
+        src: &str,
+        src_etag: &str,
+        dst: &str,
+        upload: &str,
+        n: u32,
+        range: (u64, u64),
+    ) -> Result<String>;
 }
 
 /// Deleting many objects per request.
@@ -547,6 +597,32 @@ impl Engine {
         }
     }
 
+    pub(crate) fn copy(
+        self: &Arc<Self>,
+        from: &str,
+        to: &str,
+        o: &PutOptions,
+    ) -> Result<PutResult> {
+        let (src, dst) = (self.key(from)?, self.key(to)?);
+        let _call = self.call();
+        copy::copy(self, from, to, &src, &dst, o)
+            .map(PutResult::new)
+            .map_err(|e| conditioned(&o.mode, to, e))
+    }
+
+    /// A copy, then the delete of the source: not atomic. A failed copy
+    /// deletes nothing; a failed delete leaves both objects.
+    pub(crate) fn rename(
+        self: &Arc<Self>,
+        from: &str,
+        to: &str,
+        o: &PutOptions,
+    ) -> Result<PutResult> {
+        let put = self.copy(from, to, o)?;
+        self.delete(from)?;
+        Ok(put)
+    }
+
     pub(crate) fn head_object(self: &Arc<Self>, path: &str) -> Result<ObjectMeta> {
         let key = self.key(path)?;
         let _call = self.call();
@@ -599,6 +675,9 @@ impl Engine {
         put(s.names.single_put_threshold, s.single_put_threshold.into());
         put(s.names.part_size, s.part_size.into());
         put("upload_concurrency", s.upload_concurrency.into());
+        if s.copy_threshold != u64::MAX {
+            put("copy_threshold", s.copy_threshold.into());
+        }
         put("download_threshold", s.download.threshold.into());
         put("download_part_size", s.download.part_size.into());
         put("download_concurrency", s.download.concurrency.into());
@@ -765,6 +844,16 @@ impl<P: Protocol> Backend for RemoteStore<P> {
 
     fn head(&self, path: &str) -> Result<ObjectMeta> {
         self.inner.head_object(path)
+    }
+
+    fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        self.inner.copy(from, to, options)
+    }
+
+    /// A server-side copy, then the delete of `from`: not atomic (a reader
+    /// may see both objects for a moment; a failed delete leaves both).
+    fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        self.inner.rename(from, to, options)
     }
 
     fn delete(&self, path: &str) -> Result<()> {

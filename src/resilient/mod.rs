@@ -613,6 +613,18 @@ impl Backend for ResilientBackend {
         self.call(path, |_| self.inner.head(path))
     }
 
+    fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        self.call(to, |_| self.inner.copy(from, to, options))
+    }
+
+    /// Retried like `copy`. A remote rename is a copy and a delete: an
+    /// attempt whose delete failed is sent again whole (the source is still
+    /// there), and one whose answer was lost after the delete finds no
+    /// source (NotFound) although the object moved.
+    fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        self.call(to, |_| self.inner.rename(from, to, options))
+    }
+
     fn delete(&self, path: &str) -> Result<()> {
         self.call(path, |_| self.inner.delete(path))
     }

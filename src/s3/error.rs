@@ -13,6 +13,27 @@ pub(crate) fn parse_error_xml(xml: &[u8]) -> (Option<String>, Option<String>, Op
     (code, message, request_id)
 }
 
+/// The error a 200 answer's body carries, if it is an `<Error>` document
+/// (CompleteMultipartUpload, CopyObject and UploadPartCopy may answer 200
+/// and fail later, while the body streams).
+pub(super) fn error_in_body(path: &str, body: &[u8]) -> Option<crate::Error> {
+    let (code, message, request_id) = parse_error_xml(body);
+    let detail = crate::error::ServiceDetail {
+        status: 200,
+        code: Some(code?),
+        message,
+        request_id,
+    };
+    Some(crate::remote::answer::error_for(
+        path,
+        crate::remote::answer::Said {
+            detail,
+            retry_after: None,
+        },
+        meaning,
+    ))
+}
+
 /// What S3's codes mean where the status does not say it.
 pub(super) fn meaning(code: &str) -> Option<Meaning> {
     Some(match code {

@@ -10,6 +10,7 @@
 
 mod batch_delete;
 mod config;
+mod copy;
 mod delete;
 mod error;
 mod get;
@@ -26,7 +27,7 @@ use rusty_s3::{Bucket, Credentials, UrlStyle};
 
 pub use self::config::{
     S3Config, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY,
-    MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE,
+    MAX_COPY_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE,
 };
 use crate::error::{Error, Result};
 use crate::http::Transport;
@@ -99,6 +100,7 @@ impl RemoteStore<S3> {
             single_put_threshold: cfg.multipart_threshold,
             part_size: cfg.part_size,
             upload_concurrency: cfg.upload_concurrency,
+            copy_threshold: cfg.copy_threshold,
             download: Download {
                 threshold: cfg.download_threshold,
                 part_size: cfg.download_part_size,

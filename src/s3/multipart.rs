@@ -6,13 +6,12 @@
 
 use rusty_s3::Method;
 
-use super::error::{meaning, parse_error_xml};
+use super::error::error_in_body;
 use super::put::{attribute_headers, missing_bucket_on_write, signed};
 use super::sign::{request, request_with};
 use super::S3;
-use crate::error::{Error, Result, ServiceDetail};
+use crate::error::{Error, Result};
 use crate::http::{header, read_small_body, RequestBody};
-use crate::remote::answer::{error_for, Said};
 use crate::remote::client::Client;
 use crate::remote::{Parts, PutArgs};
 use crate::xml::{escape, walk};
@@ -101,24 +100,10 @@ impl Parts for S3 {
         let resp = c.send(path, &build, RequestBody::Bytes(body.as_bytes()))?;
         // S3 may answer 200 and still fail: the failure is in the body.
         let body = read_small_body(path, resp, 1024 * 1024)?;
-        let (code, message, request_id) = parse_error_xml(&body);
-        if let Some(code) = code {
-            let detail = ServiceDetail {
-                status: 200,
-                code: Some(code),
-                message,
-                request_id,
-            };
-            return Err(error_for(
-                path,
-                Said {
-                    detail,
-                    retry_after: None,
-                },
-                meaning,
-            ));
+        if let Some(err) = error_in_body(path, &body) {
+            return Err(err);
         }
-        Ok(parse_etag(&body))
+        Ok(parse_etag(&body, "CompleteMultipartUploadResult"))
     }
 
     /// AbortMultipartUpload, best effort.
@@ -148,10 +133,11 @@ fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
         .ok_or_else(|| "no UploadId".to_owned())
 }
 
-/// The ETag of a `CompleteMultipartUploadResult`.
-fn parse_etag(xml: &[u8]) -> Option<String> {
+/// The ETag of a `root` document (`CompleteMultipartUploadResult`,
+/// `CopyObjectResult`, `CopyPartResult`).
+pub(super) fn parse_etag(xml: &[u8], root: &str) -> Option<String> {
     let mut etag = None;
-    let _ = walk(xml, "CompleteMultipartUploadResult", &mut |path, text| {
+    let _ = walk(xml, root, &mut |path, text| {
         if let [_, "ETag"] = path {
             etag = Some(text.trim().to_owned());
         }
@@ -196,10 +182,11 @@ mod tests {
 <CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>l</Location>
 <Bucket>b</Bucket><Key>k</Key><ETag>&quot;3858f62230ac3c915f300c664312c11f-9&quot;</ETag></CompleteMultipartUploadResult>"#;
         assert_eq!(
-            parse_etag(xml).as_deref(),
+            parse_etag(xml, "CompleteMultipartUploadResult").as_deref(),
             Some("\"3858f62230ac3c915f300c664312c11f-9\"")
         );
-        assert_eq!(parse_etag(b"<CompleteMultipartUploadResult/>"), None);
+        assert_eq!(parse_etag(b"<CompleteMultipartUploadResult/>", "CompleteMultipartUploadResult"), None);
+        assert_eq!(parse_etag(b"<CopyObjectResult><ETag>e</ETag></CopyObjectResult>", "CopyObjectResult").as_deref(), Some("e"));
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct Options {
     /// Whether `If-Match` on the completion of an upload in parts is
     /// honoured. moto 5.2.5 ignores it (`If-None-Match: *` it honours).
     pub conditional_update_of_parts: bool,
+    /// Whether `If-None-Match` / `If-Match` on a server-side copy (S3
+    /// CopyObject) are honoured. moto 5.2.5 and s3s-fs 0.14 ignore both.
+    pub conditional_copy: bool,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             prefix_keys_are_addressable: true,
             conditional_writes: true,
             conditional_update_of_parts: true,
+            conditional_copy: true,
         }
     }
 }
@@ -129,6 +133,8 @@ macro_rules! __for_each_conformance_check {
             update_of_one_version_by_eight_threads_has_exactly_one_winner,
             head_reports_size_version_time_content_type_and_metadata,
             a_content_type_given_wins_over_the_default_and_metadata_is_checked,
+            copy_duplicates_bytes_content_type_and_metadata_under_the_put_modes,
+            rename_moves_the_object_under_the_put_modes,
         }
     };
 }
@@ -1839,5 +1845,95 @@ pub fn a_content_type_given_wins_over_the_default_and_metadata_is_checked(
         ErrorKind::InvalidArgument,
     );
     assert!(!ok("exists", b.exists(&bad)), "a refused put wrote {bad:?}");
+    cleanup(b, &p);
+}
+
+// ---------------------------------------------------------------------------
+// Copy and rename
+// ---------------------------------------------------------------------------
+
+/// `copy` makes a second object with the same bytes, content type and
+/// metadata (small and large), reports its version (what head says), and
+/// leaves the source; with `Create` onto an object it is AlreadyExists and
+/// with a stale `Update` PreconditionFailed, changing nothing; a missing
+/// source is NotFound; a copy onto itself or with attributes is refused.
+pub fn copy_duplicates_bytes_content_type_and_metadata_under_the_put_modes(
+    b: &dyn Backend,
+    o: &Options,
+) {
+    let p = unique_prefix("copy");
+    let (src, dst) = (format!("{p}src.csv"), format!("{p}dir/dst.csv"));
+    let opts = with_attributes(Some("text/csv"), &[("rows", "42")]);
+    ok("put source", b.put(&src, b"a,b\n", &opts));
+    let v = version_of("copy", b.copy(&src, &dst, &PutOptions::default()));
+    assert_object(b, &dst, b"a,b\n");
+    assert_object(b, &src, b"a,b\n");
+    let head = ok("head of the copy", b.head(&dst));
+    assert_eq!(head.version.as_deref(), Some(v.as_str()), "{head:?}");
+    assert_eq!(head.content_type.as_deref(), Some("text/csv"), "{head:?}");
+    assert_eq!(head.metadata_value("rows"), Some("42"), "{head:?}");
+
+    let large = pseudo_random_bytes(o.large_object_size, 903);
+    let big = format!("{p}big.bin");
+    ok("put large", b.put(&big, &large, &opts));
+    if o.conditional_writes && o.conditional_copy {
+        assert_kind("copy create onto an object", b.copy(&big, &dst, &create()), ErrorKind::AlreadyExists);
+        assert_kind(
+            "copy with a stale update",
+            b.copy(&big, &dst, &update(&format!("{v}-stale"))),
+            ErrorKind::PreconditionFailed,
+        );
+        assert_object(b, &dst, b"a,b\n");
+    }
+    let v2 = version_of("copy update", b.copy(&big, &dst, &update(&v)));
+    assert_object(b, &dst, &large);
+    assert_eq!(ok("head", b.head(&dst)).metadata_value("rows"), Some("42"));
+    let fresh = format!("{p}fresh.bin");
+    ok("copy create of a free key", b.copy(&big, &fresh, &create()));
+    assert_object(b, &fresh, &large);
+    assert_ne!(v, v2);
+
+    assert_kind("copy of a missing key", b.copy(&format!("{p}missing"), &format!("{p}x"), &PutOptions::default()), ErrorKind::NotFound);
+    assert_kind("copy onto itself", b.copy(&src, &src, &PutOptions::default()), ErrorKind::InvalidArgument);
+    assert_kind("copy with attributes", b.copy(&src, &format!("{p}y"), &opts), ErrorKind::InvalidArgument);
+    assert_kind("copy to an invalid key", b.copy(&src, &format!("{p}../y"), &PutOptions::default()), ErrorKind::InvalidPath);
+    let mut keys = vec![big.clone(), dst.clone(), fresh.clone(), src.clone()];
+    keys.sort();
+    assert_eq!(ok("list", b.list(&p)), keys);
+    cleanup(b, &p);
+}
+
+/// `rename` moves the object (bytes, content type, metadata): the source
+/// is gone, the target holds it; `Create` onto an object and a stale
+/// `Update` are refused and move nothing; a missing source is NotFound.
+pub fn rename_moves_the_object_under_the_put_modes(b: &dyn Backend, o: &Options) {
+    let p = unique_prefix("rename");
+    let (a, c) = (format!("{p}d1/a"), format!("{p}d2/c"));
+    let opts = with_attributes(Some("text/plain"), &[("tag", "x")]);
+    ok("put a", b.put(&a, b"alpha", &opts));
+    let v = version_of("rename", b.rename(&a, &c, &PutOptions::default()));
+    assert!(!ok("exists", b.exists(&a)), "the source stays after a rename");
+    assert_object(b, &c, b"alpha");
+    let head = ok("head", b.head(&c));
+    assert_eq!(head.version.as_deref(), Some(v.as_str()));
+    assert_eq!(head.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(head.metadata_value("tag"), Some("x"));
+
+    let other = format!("{p}other");
+    ok("put other", b.write(&other, b"other"));
+    if o.conditional_writes && o.conditional_copy {
+        assert_kind("rename create onto an object", b.rename(&other, &c, &create()), ErrorKind::AlreadyExists);
+        assert_kind("rename with a stale update", b.rename(&other, &c, &update(&format!("{v}-stale"))), ErrorKind::PreconditionFailed);
+        assert_object(b, &other, b"other");
+        assert_object(b, &c, b"alpha");
+    }
+    ok("rename update", b.rename(&other, &c, &update(&v)));
+    assert_object(b, &c, b"other");
+    assert!(!ok("exists", b.exists(&other)));
+    assert_kind("rename of a missing key", b.rename(&a, &format!("{p}z"), &PutOptions::default()), ErrorKind::NotFound);
+    assert_eq!(ok("list", b.list(&p)), vec![c.clone()]);
+    if let Some(d) = b.as_directory_lister() {
+        assert_eq!(ok("list_directories", d.list_directories(&p)), vec!["d2".to_owned()]);
+    }
     cleanup(b, &p);
 }
