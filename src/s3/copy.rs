@@ -5,12 +5,12 @@ use percent_encoding::utf8_percent_encode;
 use rusty_s3::Method;
 
 use super::error::error_in_body;
-use super::multipart::parse_etag;
+use super::multipart::{parse_etag, ANSWER_LIMIT};
 use super::put::{missing_bucket_on_write, signed};
 use super::sign::request_with;
 use super::S3;
 use crate::error::Result;
-use crate::http::{read_small_body, RequestBody, PATH_SET};
+use crate::http::PATH_SET;
 use crate::remote::client::{Client, HeaderName};
 use crate::remote::{CopyState, PutArgs, ServerCopy};
 
@@ -37,14 +37,12 @@ impl S3 {
             let url = self.sign_request(Method::Put, Some(key), query, &signed(&headers));
             Ok(request_with("PUT", url, headers.clone()))
         };
-        let resp = c
-            .send(path, &build, RequestBody::Empty)
+        // A 200 may carry the copy's failure in its body.
+        let check = |answer: &[u8]| error_in_body(path, answer);
+        let answer = c
+            .send_for_body(path, &build, &[], ANSWER_LIMIT, &check)
             .map_err(|e| missing_bucket_on_write(self, path, e))?;
-        let body = read_small_body(path, resp, 1024 * 1024)?;
-        match error_in_body(path, &body) {
-            Some(err) => Err(err),
-            None => Ok(parse_etag(&body, root)),
-        }
+        Ok(parse_etag(&answer, root))
     }
 }
 

@@ -97,13 +97,10 @@ impl Parts for S3 {
             let url = s3.sign_request(Method::Post, Some(key), &query, &signed(&headers));
             Ok(request_with("POST", url, headers))
         };
-        let resp = c.send(path, &build, RequestBody::Bytes(body.as_bytes()))?;
         // S3 may answer 200 and still fail: the failure is in the body.
-        let body = read_small_body(path, resp, 1024 * 1024)?;
-        if let Some(err) = error_in_body(path, &body) {
-            return Err(err);
-        }
-        Ok(parse_etag(&body, "CompleteMultipartUploadResult"))
+        let check = |answer: &[u8]| error_in_body(path, answer);
+        let answer = c.send_for_body(path, &build, body.as_bytes(), ANSWER_LIMIT, &check)?;
+        Ok(parse_etag(&answer, "CompleteMultipartUploadResult"))
     }
 
     /// AbortMultipartUpload, best effort.
@@ -119,6 +116,9 @@ impl Parts for S3 {
         }
     }
 }
+
+/// Longest answer document read.
+pub(super) const ANSWER_LIMIT: u64 = 1024 * 1024;
 
 /// The UploadId of an `InitiateMultipartUploadResult`.
 fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
