@@ -248,6 +248,32 @@ pub unsafe extern "C" fn blobio_write_from_ex(
     })
 }
 
+/// Which of copy and rename.
+type Transfer = fn(&dyn crate::Backend, &str, &str, &PutOptions) -> crate::Result<PutResult>;
+
+/// The body of `blobio_copy()` and `blobio_rename()`.
+///
+/// # Safety
+/// The exports' contract for every argument.
+unsafe fn transfer(
+    function: &'static str,
+    op: Transfer,
+    store: *const blobio_store,
+    from: *const c_char,
+    to: *const c_char,
+    opts: *const blobio_put_options,
+    version: *mut *mut c_char,
+) -> blobio_status {
+    boundary(function, || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let from = unsafe { arg_str(from, "from") }?;
+        let to = unsafe { arg_str(to, "to") }?;
+        let out = unsafe { version_out(version) }?;
+        let options = unsafe { options_of(opts) };
+        report(out, op(store.backend(), from, to, &options)?)
+    })
+}
+
 /// Copies the object `from` to `to` on the store itself (S3 CopyObject or
 /// UploadPartCopy, Azure Copy Blob, a `copy_file_range` locally), with its
 /// content type and metadata. `opts` (NULL: overwrite) gives the put mode
@@ -262,14 +288,8 @@ pub unsafe extern "C" fn blobio_copy(
     opts: *const blobio_put_options,
     version: *mut *mut c_char,
 ) -> blobio_status {
-    boundary("blobio_copy", || {
-        let store = unsafe { arg_ref(store, "store") }?;
-        let from = unsafe { arg_str(from, "from") }?;
-        let to = unsafe { arg_str(to, "to") }?;
-        let out = unsafe { version_out(version) }?;
-        let options = unsafe { options_of(opts) };
-        report(out, store.backend().copy(from, to, &options)?)
-    })
+    // SAFETY: as promised by the caller.
+    unsafe { transfer("blobio_copy", |b, f, t, o| b.copy(f, t, o), store, from, to, opts, version) }
 }
 
 /// Moves the object `from` to `to`, as `blobio_copy()` takes its
@@ -284,12 +304,6 @@ pub unsafe extern "C" fn blobio_rename(
     opts: *const blobio_put_options,
     version: *mut *mut c_char,
 ) -> blobio_status {
-    boundary("blobio_rename", || {
-        let store = unsafe { arg_ref(store, "store") }?;
-        let from = unsafe { arg_str(from, "from") }?;
-        let to = unsafe { arg_str(to, "to") }?;
-        let out = unsafe { version_out(version) }?;
-        let options = unsafe { options_of(opts) };
-        report(out, store.backend().rename(from, to, &options)?)
-    })
+    // SAFETY: as promised by the caller.
+    unsafe { transfer("blobio_rename", |b, f, t, o| b.rename(f, t, o), store, from, to, opts, version) }
 }

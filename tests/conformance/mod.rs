@@ -1582,23 +1582,19 @@ fn version_of(what: &str, result: blobio::Result<blobio::PutResult>) -> String {
         .unwrap_or_else(|| panic!("{what}: the put reported no version"))
 }
 
-/// Eight threads create one key at once, each with bytes of its own: one
-/// is Ok, seven are AlreadyExists, and the object holds the winner's bytes.
-pub fn create_of_one_key_by_eight_threads_has_exactly_one_winner(b: &dyn Backend, o: &Options) {
-    if !o.conditional_writes {
-        return;
-    }
-    let p = unique_prefix("create_race");
-    let key = format!("{p}manifest");
+/// Eight threads put `key` at once with `options`, each the bytes
+/// `"<who> <n>"`: exactly one is Ok, the others fail with `losers`, and the
+/// object holds the winner's bytes.
+fn race_of_eight(b: &dyn Backend, key: &str, who: &str, options: &PutOptions, losers: ErrorKind) {
     let barrier = std::sync::Barrier::new(8);
     let results: Vec<(usize, blobio::Result<blobio::PutResult>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8usize)
             .map(|t| {
-                let (key, barrier) = (&key, &barrier);
+                let barrier = &barrier;
                 s.spawn(move || {
-                    let data = format!("writer {t}").into_bytes();
+                    let data = format!("{who} {t}").into_bytes();
                     barrier.wait();
-                    (t, b.put(key, &data, &create()))
+                    (t, b.put(key, &data, options))
                 })
             })
             .collect();
@@ -1609,13 +1605,24 @@ pub fn create_of_one_key_by_eight_threads_has_exactly_one_winner(b: &dyn Backend
         .filter(|(_, r)| r.is_ok())
         .map(|(t, _)| *t)
         .collect();
-    assert_eq!(winners.len(), 1, "exactly one create wins: {results:?}");
+    assert_eq!(winners.len(), 1, "exactly one {who} wins: {results:?}");
     for (t, r) in &results {
         if let Err(e) = r {
-            assert_eq!(e.kind(), ErrorKind::AlreadyExists, "writer {t}: {e:?}");
+            assert_eq!(e.kind(), losers, "{who} {t}: {e:?}");
         }
     }
-    assert_object(b, &key, format!("writer {}", winners[0]).as_bytes());
+    assert_object(b, key, format!("{who} {}", winners[0]).as_bytes());
+}
+
+/// Eight threads create one key at once, each with bytes of its own: one
+/// is Ok, seven are AlreadyExists, and the object holds the winner's bytes.
+pub fn create_of_one_key_by_eight_threads_has_exactly_one_winner(b: &dyn Backend, o: &Options) {
+    if !o.conditional_writes {
+        return;
+    }
+    let p = unique_prefix("create_race");
+    let key = format!("{p}manifest");
+    race_of_eight(b, &key, "writer", &create(), ErrorKind::AlreadyExists);
     cleanup(b, &p);
 }
 
@@ -1714,32 +1721,7 @@ pub fn update_of_one_version_by_eight_threads_has_exactly_one_winner(b: &dyn Bac
     let p = unique_prefix("update_race");
     let key = format!("{p}pointer");
     let base = version_of("plain put", b.put(&key, b"base", &PutOptions::default()));
-    let barrier = std::sync::Barrier::new(8);
-    let results: Vec<(usize, blobio::Result<blobio::PutResult>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8usize)
-            .map(|t| {
-                let (key, barrier, base) = (&key, &barrier, &base);
-                s.spawn(move || {
-                    let data = format!("updater {t}").into_bytes();
-                    barrier.wait();
-                    (t, b.put(key, &data, &update(base)))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let winners: Vec<usize> = results
-        .iter()
-        .filter(|(_, r)| r.is_ok())
-        .map(|(t, _)| *t)
-        .collect();
-    assert_eq!(winners.len(), 1, "exactly one update wins: {results:?}");
-    for (t, r) in &results {
-        if let Err(e) = r {
-            assert_eq!(e.kind(), ErrorKind::PreconditionFailed, "updater {t}: {e:?}");
-        }
-    }
-    assert_object(b, &key, format!("updater {}", winners[0]).as_bytes());
+    race_of_eight(b, &key, "updater", &update(&base), ErrorKind::PreconditionFailed);
     cleanup(b, &p);
 }
 

@@ -904,12 +904,7 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
                 head.push_str("\r\n");
-                to_client.write_all(head.as_bytes())?;
-                to_client.write_all(body.as_bytes())?;
-                to_client.flush()?;
-                run_hook(hook);
-                let _ = to_client.shutdown(Shutdown::Both);
-                return Ok(());
+                return answer_and_close(to_client, &head, &body, || run_hook(hook));
             }
             Some(Fault::Rewrite { body }) => {
                 let resp = forward(&mut upstream, &sh.upstream, &req)?;
@@ -926,12 +921,7 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
                     "Content-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 ));
-                to_client.write_all(head.as_bytes())?;
-                to_client.write_all(body.as_bytes())?;
-                to_client.flush()?;
-                run_hook(hook);
-                let _ = to_client.shutdown(Shutdown::Both);
-                return Ok(());
+                return answer_and_close(to_client, &head, &body, || run_hook(hook));
             }
             Some(Fault::Reset) => {
                 run_hook(hook);
@@ -961,6 +951,21 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
             }
         }
     }
+}
+
+/// Sends an answer made by the proxy, runs the rule's hook, and closes.
+fn answer_and_close(
+    mut to_client: TcpStream,
+    head: &str,
+    body: &str,
+    hook: impl FnOnce(),
+) -> io::Result<()> {
+    to_client.write_all(head.as_bytes())?;
+    to_client.write_all(body.as_bytes())?;
+    to_client.flush()?;
+    hook();
+    let _ = to_client.shutdown(Shutdown::Both);
+    Ok(())
 }
 
 /// A listener whose accept queue is full, so a connection attempt hangs
