@@ -62,6 +62,8 @@ typedef struct blobio_buffer blobio_buffer;
 typedef struct blobio_object_info blobio_object_info;
 typedef struct blobio_options blobio_options;
 typedef struct blobio_range blobio_range;
+typedef struct blobio_put_options blobio_put_options;
+typedef struct blobio_object_meta blobio_object_meta;
 
 /**
  * Major version of the blobio headers a program was compiled against.
@@ -105,6 +107,25 @@ typedef struct blobio_range blobio_range;
  * Wire-level detail of the HTTP and TLS libraries.
  */
 #define BLOBIO_LOG_TRACE 5
+
+/**
+ * Put mode of `blobio_put_options_set_mode()`: replace whatever is at the
+ * key (the default, as `blobio_write()`).
+ */
+#define BLOBIO_PUT_OVERWRITE 0
+
+/**
+ * Put mode: write only if nothing is at the key; otherwise
+ * `BLOBIO_STATUS_ALREADY_EXISTS` and nothing changes.
+ */
+#define BLOBIO_PUT_CREATE 1
+
+/**
+ * Put mode: write only if the object is still the version given (one a
+ * write reported); otherwise, or when it is gone,
+ * `BLOBIO_STATUS_PRECONDITION_FAILED` and nothing changes.
+ */
+#define BLOBIO_PUT_UPDATE 2
 
 /**
  * `blobio_circuit_state()`: calls go through.
@@ -244,6 +265,13 @@ struct blobio_list;
 struct blobio_object_list;
 
 /**
+ * What `blobio_head()` reports of an object. Plain data: read it from any
+ * thread; release it once with `blobio_object_meta_free()`. Strings it
+ * gives live as long as the handle.
+ */
+struct blobio_object_meta;
+
+/**
  * Options for `blobio_open()`: string keys with string values, each
  * checked when it is set. Made by `blobio_options_new()`, released with
  * `blobio_options_free()`; one handle may configure any number of stores.
@@ -252,6 +280,14 @@ struct blobio_object_list;
  * (they are serialised); `blobio_options_free()` must be the last use.
  */
 struct blobio_options;
+
+/**
+ * What a write does besides storing the bytes: made by
+ * `blobio_put_options_new()` (a plain overwrite until set otherwise),
+ * released with `blobio_put_options_free()`; one handle may serve any
+ * number of writes, from any thread (setters and writes are serialised).
+ */
+struct blobio_put_options;
 
 /**
  * A store: a local directory, an S3 bucket (and prefix) or an Azure
@@ -766,6 +802,167 @@ blobio_status blobio_presign(const struct blobio_store *store,
                              const char *path,
                              uint64_t expires_seconds,
                              char **out);
+
+/**
+ * Makes put options of a plain overwrite. On success `*out` receives a
+ * handle to release with `blobio_put_options_free()`.
+ */
+blobio_status blobio_put_options_new(struct blobio_put_options **out);
+
+/**
+ * Releases put options. NULL is a no-op.
+ */
+void blobio_put_options_free(struct blobio_put_options *opts);
+
+/**
+ * Sets the put mode: `BLOBIO_PUT_OVERWRITE`, `BLOBIO_PUT_CREATE` (with
+ * `version` NULL) or `BLOBIO_PUT_UPDATE` with `version`, a version that a
+ * write or `blobio_head()` reported. Another mode, a missing version for
+ * an update or a version for another mode is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT` (NULL_ARGUMENT for the missing one) and
+ * changes nothing.
+ */
+blobio_status blobio_put_options_set_mode(struct blobio_put_options *opts,
+                                          int32_t mode,
+                                          const char *version);
+
+/**
+ * Sets the content type of the written object; NULL goes back to the
+ * store's default for the key (`application/vnd.apache.parquet` for
+ * `.parquet` keys, else `application/octet-stream`). Checked when a write
+ * uses it (printable ASCII).
+ */
+blobio_status blobio_put_options_set_content_type(struct blobio_put_options *opts,
+                                                  const char *content_type);
+
+/**
+ * Sets the user metadata `name` to `value` (replacing an earlier value of
+ * `name`); `value` NULL removes it. Names are lower-case ASCII letters,
+ * digits and `_`, not starting with a digit; values printable ASCII
+ * without leading or trailing spaces: anything else is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT` here and changes nothing.
+ */
+blobio_status blobio_put_options_set_metadata(struct blobio_put_options *opts,
+                                              const char *name,
+                                              const char *value);
+
+/**
+ * `blobio_write()` with put options (`opts` NULL: a plain overwrite).
+ * On success, when `version` is not NULL, `*version` receives the new
+ * object's version (its ETag on S3 and Azure; a token of the file on the
+ * local store), to release with `blobio_string_free()`, or NULL when the
+ * store named none. A create that finds an object is
+ * `BLOBIO_STATUS_ALREADY_EXISTS`; an update of a version that is no longer
+ * there is `BLOBIO_STATUS_PRECONDITION_FAILED`; either leaves the object
+ * as it was.
+ */
+blobio_status blobio_write_ex(const struct blobio_store *store,
+                              const char *path,
+                              const uint8_t *data,
+                              size_t len,
+                              const struct blobio_put_options *opts,
+                              char **version);
+
+/**
+ * `blobio_write_from()` with put options and the new version, as
+ * `blobio_write_ex()`. An upload in parts is conditional at its
+ * completion: a refused one leaves nothing behind. Attempted once.
+ */
+blobio_status blobio_write_from_ex(const struct blobio_store *store,
+                                   const char *path,
+                                   blobio_read_cb cb,
+                                   void *user,
+                                   int64_t size,
+                                   const struct blobio_put_options *opts,
+                                   char **version);
+
+/**
+ * Copies the object `from` to `to` on the store itself (S3 CopyObject or
+ * UploadPartCopy, Azure Copy Blob, a `copy_file_range` locally), with its
+ * content type and metadata. `opts` (NULL: overwrite) gives the put mode
+ * for `to`, and nothing else: a content type or metadata set on it is
+ * `BLOBIO_STATUS_INVALID_ARGUMENT`, as is a copy onto itself. `version`
+ * as for `blobio_write_ex()`. A missing `from` is `BLOBIO_STATUS_NOT_FOUND`.
+ */
+blobio_status blobio_copy(const struct blobio_store *store,
+                          const char *from,
+                          const char *to,
+                          const struct blobio_put_options *opts,
+                          char **version);
+
+/**
+ * Moves the object `from` to `to`, as `blobio_copy()` takes its
+ * arguments. Local: one atomic rename. S3 and Azure: a server-side copy,
+ * then the delete of `from`; not atomic (for a moment both exist; a failed
+ * copy deletes nothing, a failed delete leaves both).
+ */
+blobio_status blobio_rename(const struct blobio_store *store,
+                            const char *from,
+                            const char *to,
+                            const struct blobio_put_options *opts,
+                            char **version);
+
+/**
+ * Looks up the object at `path`. On success `*out` receives a handle to
+ * release with `blobio_object_meta_free()`; a missing object is
+ * `BLOBIO_STATUS_NOT_FOUND`.
+ */
+blobio_status blobio_head(const struct blobio_store *store,
+                          const char *path,
+                          struct blobio_object_meta **out);
+
+/**
+ * The object's size in bytes (0 for NULL).
+ */
+uint64_t blobio_object_meta_size(const struct blobio_object_meta *meta);
+
+/**
+ * The object's version (the ETag on S3 and Azure; a token of the file on
+ * the local store), what `BLOBIO_PUT_UPDATE` takes; NULL when the store
+ * names none (or for NULL).
+ */
+const char *blobio_object_meta_version(const struct blobio_object_meta *meta);
+
+/**
+ * Whether the store said when the object was last modified; if so, and
+ * `out_unix_ms` is not NULL, `*out_unix_ms` receives it in milliseconds
+ * since 1970-01-01 UTC.
+ */
+bool blobio_object_meta_last_modified(const struct blobio_object_meta *meta,
+                                      int64_t *out_unix_ms);
+
+/**
+ * The object's content type; NULL when the store keeps none.
+ */
+const char *blobio_object_meta_content_type(const struct blobio_object_meta *meta);
+
+/**
+ * How many user metadata entries the object has (sorted by name).
+ */
+size_t blobio_object_meta_metadata_len(const struct blobio_object_meta *meta);
+
+/**
+ * The name of metadata entry `i`; NULL when `i` is out of range.
+ */
+const char *blobio_object_meta_metadata_name(const struct blobio_object_meta *meta,
+                                             size_t i);
+
+/**
+ * The value of metadata entry `i`; NULL when `i` is out of range.
+ */
+const char *blobio_object_meta_metadata_value(const struct blobio_object_meta *meta,
+                                              size_t i);
+
+/**
+ * The value of the metadata named `name`; NULL when there is none.
+ */
+const char *blobio_object_meta_metadata_get(const struct blobio_object_meta *meta,
+                                            const char *name);
+
+/**
+ * Releases what `blobio_head()` returned. NULL is a no-op.
+ */
+void blobio_object_meta_free(struct blobio_object_meta *meta);
 
 /**
  * Releases the bytes of `buf` and resets it to `{NULL, 0}`, so freeing it

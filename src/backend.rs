@@ -77,6 +77,149 @@ impl PresignMethod {
     }
 }
 
+/// How a write treats an object already at its key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum PutMode {
+    /// Replace whatever is there (the plain `write`).
+    #[default]
+    Overwrite,
+    /// Write only if nothing is at the key; otherwise
+    /// [`crate::ErrorKind::AlreadyExists`] and nothing changes (S3 and
+    /// Azure `If-None-Match: *`; local: a rename that refuses to replace).
+    Create,
+    /// Write only if the object is still this version (a
+    /// [`PutResult::version`], or the version `head` reports); otherwise,
+    /// or when the object is gone, [`crate::ErrorKind::PreconditionFailed`]
+    /// and nothing changes (S3 and Azure `If-Match`; local: see
+    /// [`crate::LocalBackend`]).
+    Update(String),
+}
+
+/// What a write does besides storing the bytes (see [`Backend::put`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// What happens when an object is already at the key.
+    pub mode: PutMode,
+    /// The object's content type; `None` is the store's default for the
+    /// key (`application/vnd.apache.parquet` for `.parquet`, else
+    /// `application/octet-stream`). A type given here always wins.
+    pub content_type: Option<String>,
+    /// User metadata, stored with the object (S3 `x-amz-meta-*`, Azure
+    /// `x-ms-meta-*`, local `user.blobio.meta.*` extended attributes) and
+    /// reported by [`Backend::head`]. Names are what every store keeps
+    /// alike: lower-case ASCII letters, digits and `_`, not starting with a
+    /// digit; values are printable ASCII without leading or trailing
+    /// spaces. Anything else is [`crate::ErrorKind::InvalidArgument`].
+    pub metadata: Vec<(String, String)>,
+}
+
+impl PutOptions {
+    /// Options of a write in `mode`.
+    pub fn with_mode(mode: PutMode) -> Self {
+        PutOptions {
+            mode,
+            ..PutOptions::default()
+        }
+    }
+
+    /// Refuses a content type or metadata that not every store can hold
+    /// as given (names that S3 lower-cases or Azure refuses, values that
+    /// HTTP would trim or cannot carry).
+    pub(crate) fn check(&self) -> crate::Result<()> {
+        if let Some(ct) = &self.content_type {
+            if ct.is_empty() || !printable(ct) {
+                return Err(crate::Error::invalid_argument(format!(
+                    "content type {ct:?} must be non-empty printable ASCII"
+                )));
+            }
+        }
+        for (name, value) in &self.metadata {
+            let mut chars = name.bytes();
+            let good_name = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == b'_')
+                && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+            if !good_name {
+                return Err(crate::Error::invalid_argument(format!(
+                    "metadata name {name:?}: lower-case ASCII letters, digits and _, \
+                     not starting with a digit"
+                )));
+            }
+            if !printable(value) || value.trim() != value {
+                return Err(crate::Error::invalid_argument(format!(
+                    "metadata {name}: value {value:?} must be printable ASCII without \
+                     leading or trailing spaces"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether these are the options of a plain `write`.
+    pub fn is_plain(&self) -> bool {
+        *self == PutOptions::default()
+    }
+}
+
+fn printable(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// What [`Backend::head`] reports of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ObjectMeta {
+    /// Size in bytes.
+    pub size: u64,
+    /// The version (ETag; local: the file token) that
+    /// [`PutMode::Update`] takes, when the store names one.
+    pub version: Option<String>,
+    /// Last modification time, when the store says.
+    pub last_modified: Option<SystemTime>,
+    /// The content type, when the store keeps one.
+    pub content_type: Option<String>,
+    /// User metadata, sorted by name (see [`PutOptions::metadata`]).
+    pub metadata: Vec<(String, String)>,
+}
+
+impl ObjectMeta {
+    /// Metadata of an object of `size` bytes, nothing else known.
+    pub fn new(size: u64) -> Self {
+        ObjectMeta {
+            size,
+            version: None,
+            last_modified: None,
+            content_type: None,
+            metadata: Vec::new(),
+        }
+    }
+
+    /// The value of the user metadata `name`.
+    pub fn metadata_value(&self, name: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a successful write reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PutResult {
+    /// The new object's version: the ETag on S3 and Azure, a token of the
+    /// file on the local store; what [`PutMode::Update`] takes. `None` only
+    /// when the server gave none.
+    pub version: Option<String>,
+}
+
+impl PutResult {
+    /// A result reporting `version`.
+    pub fn new(version: Option<String>) -> Self {
+        PutResult { version }
+    }
+}
+
 /// The blocking storage contract shared by every backend.
 ///
 /// Paths are `/`-separated keys relative to the store's root. A leading `/` is
@@ -93,6 +236,76 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// reader will give when known; a reader that ends early is an error and
     /// publishes nothing.
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()>;
+
+    /// [`Backend::write`] with options: a put mode (create only, or update
+    /// only a given version); returns the new object's version. The
+    /// provided implementation writes plain options with `write` (reporting
+    /// no version) and refuses anything else with
+    /// [`crate::ErrorKind::Unsupported`], never ignoring a condition.
+    ///
+    /// A conditional write that a retry sends again (after its first answer
+    /// was lost) may fail although the first attempt succeeded: a `Create`
+    /// then reports AlreadyExists, an `Update` PreconditionFailed.
+    fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
+        if !options.is_plain() {
+            return Err(unsupported_put(self.kind()));
+        }
+        self.write(path, data).map(|()| PutResult::default())
+    }
+
+    /// [`Backend::write_reader`] with options, as [`Backend::put`]: on an
+    /// upload in parts the condition applies to its completion (nothing is
+    /// visible before it, and a failed condition leaves nothing behind).
+    fn put_reader(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        if !options.is_plain() {
+            return Err(unsupported_put(self.kind()));
+        }
+        self.write_reader(path, reader, size)
+            .map(|()| PutResult::default())
+    }
+
+    /// The object's size, version, modification time, content type and
+    /// user metadata; [`crate::ErrorKind::NotFound`] when it is missing.
+    /// The provided implementation knows the size only (`stat_file`).
+    fn head(&self, path: &str) -> Result<ObjectMeta> {
+        self.stat_file(path)?
+            .map(ObjectMeta::new)
+            .ok_or_else(|| crate::Error::not_found(path))
+    }
+
+    /// Copies the object `from` to `to` on the store itself (the bytes
+    /// never pass through this process), with its content type and
+    /// metadata; `options` gives the put mode (applied to `to`) and
+    /// nothing else ([`crate::ErrorKind::InvalidArgument`] otherwise, as is
+    /// a copy onto itself). Returns the copy's version. The provided
+    /// implementation is [`crate::ErrorKind::Unsupported`].
+    fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        let _ = (from, to, options);
+        Err(crate::Error::Unsupported {
+            operation: "copy",
+            backend: self.kind(),
+        })
+    }
+
+    /// Moves the object `from` to `to`, with the put mode of `options`
+    /// (as [`Backend::copy`]): an atomic rename on the local store; a
+    /// server-side copy and then a delete of `from` on S3 and Azure, which
+    /// is not atomic (for a moment both exist; a failed copy deletes
+    /// nothing). The provided implementation is
+    /// [`crate::ErrorKind::Unsupported`].
+    fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        let _ = (from, to, options);
+        Err(crate::Error::Unsupported {
+            operation: "rename",
+            backend: self.kind(),
+        })
+    }
 
     /// Reads the whole object into memory.
     fn read(&self, path: &str) -> Result<Vec<u8>>;
@@ -272,6 +485,13 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// The resumable-append capability, if supported.
     fn as_appending(&self) -> Option<&dyn AppendingBackend> {
         None
+    }
+}
+
+fn unsupported_put(backend: &'static str) -> crate::Error {
+    crate::Error::Unsupported {
+        operation: "write with put options",
+        backend,
     }
 }
 

@@ -363,6 +363,16 @@ pub(crate) fn io_error(path: &str, what: &str, io: io::Error) -> Error {
     }
 }
 
+/// What stays unescaped in a URL path (and in S3's `x-amz-copy-source`):
+/// RFC 3986 unreserved characters and `/`. Everything else (`+`, `%`,
+/// space, sub-delimiters, non-ASCII) is percent-encoded, as the SDKs do.
+pub(crate) const PATH_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
 /// A response header as text.
 pub(crate) fn header<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())

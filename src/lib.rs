@@ -31,7 +31,7 @@ mod xml;
 pub use azure::{AzureBlobBackend, AzureBlobConfig};
 pub use backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, PresignMethod, ReadRange,
+    ObjectLister, ObjectMeta, PresignMethod, PutMode, PutOptions, PutResult, ReadRange,
 };
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 pub use http::{HttpConfig, Timeouts, SYSTEM_CA_BUNDLES};

@@ -90,6 +90,24 @@ static void test_round_trip_list_and_batch_delete(void) {
     blobio_store_free(store);
 }
 
+static void test_conditional_writes(void) {
+    blobio_store *store = open_azure();
+    check_conditional_writes(store, "c/conditional", true);
+    blobio_store_free(store);
+}
+
+static void test_head_and_metadata(void) {
+    blobio_store *store = open_azure();
+    check_head_and_metadata(store, "c/head");
+    blobio_store_free(store);
+}
+
+static void test_copy_and_rename(void) {
+    blobio_store *store = open_azure();
+    check_copy_and_rename(store, "c/copy", true);
+    blobio_store_free(store);
+}
+
 static void test_streamed_block_upload_and_read(void) {
     struct blobio_options *opts = base_options();
     SET_OPTION(opts, "block_size", "1MiB"); /* Azure's name for part_size */
@@ -254,6 +272,9 @@ int main(void) {
         {"open_checks_its_arguments", test_open_checks_its_arguments},
         {"round_trip_list_and_batch_delete", test_round_trip_list_and_batch_delete},
         {"streamed_block_upload_and_read", test_streamed_block_upload_and_read},
+        {"conditional_writes", test_conditional_writes},
+        {"head_and_metadata", test_head_and_metadata},
+        {"copy_and_rename", test_copy_and_rename},
         {"connection_string_store", test_connection_string_store},
         {"wrong_key_is_permission_denied", test_wrong_key_is_permission_denied},
         {"config_json_and_storage_path", test_config_json_and_storage_path},

@@ -25,6 +25,7 @@
 
 #include "test_harness.h"
 #include "range_checks.h"
+#include "store_checks.h"
 
 static char root_dir[256];
 
@@ -1116,6 +1117,24 @@ static void test_eight_threads_share_one_store(void) {
 
 /* ------------------------------------------------------------------ main */
 
+static void test_conditional_writes(void) {
+    blobio_store *store = open_store("conditional");
+    check_conditional_writes(store, "c", true);
+    blobio_store_free(store);
+}
+
+static void test_head_and_metadata(void) {
+    blobio_store *store = open_store("head");
+    check_head_and_metadata(store, "h");
+    blobio_store_free(store);
+}
+
+static void test_copy_and_rename(void) {
+    blobio_store *store = open_store("copy");
+    check_copy_and_rename(store, "c", true);
+    blobio_store_free(store);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
     (void)flag;
@@ -1148,6 +1167,9 @@ int main(void) {
         {"remove_directory", test_remove_directory},
         {"path_helpers", test_path_helpers},
         {"eight_threads_share_one_store", test_eight_threads_share_one_store},
+        {"conditional_writes", test_conditional_writes},
+        {"head_and_metadata", test_head_and_metadata},
+        {"copy_and_rename", test_copy_and_rename},
     };
     const size_t n_tests = sizeof tests / sizeof tests[0];
 

@@ -83,6 +83,30 @@ static void test_round_trip_list_and_delete(void) {
     blobio_store_free(store);
 }
 
+/* s3s-fs 0.14 checks If-None-Match before it writes (racing creates all
+ * win) and ignores If-Match: only the sequential create is checked here;
+ * the race and the updates run on local and Azurite (and on moto in
+ * tests/s3.rs). */
+static void test_conditional_writes(void) {
+    blobio_store *store = open_s3("c-conditional");
+    check_conditional_writes(store, "conditional", false);
+    blobio_store_free(store);
+}
+
+static void test_head_and_metadata(void) {
+    blobio_store *store = open_s3("c-head");
+    check_head_and_metadata(store, "head");
+    blobio_store_free(store);
+}
+
+/* s3s-fs ignores conditions on CopyObject: the modes are checked on local
+ * and Azurite. */
+static void test_copy_and_rename(void) {
+    blobio_store *store = open_s3("c-copy");
+    check_copy_and_rename(store, "copy", false);
+    blobio_store_free(store);
+}
+
 static void test_streamed_multipart_write_and_read(void) {
     struct blobio_options *opts = base_options();
     SET_OPTION(opts, "part_size", "5MiB");
@@ -368,6 +392,9 @@ int main(void) {
         {"round_trip_list_and_delete", test_round_trip_list_and_delete},
         {"streamed_multipart_write_and_read", test_streamed_multipart_write_and_read},
         {"log_callback_receives_records", test_log_callback_receives_records},
+        {"conditional_writes", test_conditional_writes},
+        {"head_and_metadata", test_head_and_metadata},
+        {"copy_and_rename", test_copy_and_rename},
         {"wrong_secret_is_permission_denied", test_wrong_secret_is_permission_denied},
         {"config_json_has_no_secret", test_config_json_has_no_secret},
         {"path_helpers", test_path_helpers},

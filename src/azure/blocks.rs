@@ -12,12 +12,13 @@
 
 use base64::Engine as _;
 
+use super::put::{conditioned, with_metadata};
 use super::request::Req;
 use super::Azure;
 use crate::error::Result;
-use crate::http::RequestBody;
+use crate::http::{header, RequestBody};
 use crate::remote::client::Client;
-use crate::remote::{Parts, PutOptions};
+use crate::remote::{Parts, PutArgs};
 use crate::retry::random_u64;
 
 /// A value unlikely to repeat across processes, threads and time, as 16
@@ -53,7 +54,7 @@ impl Parts for Azure {
         _c: &Client,
         _path: &str,
         _key: &str,
-        _o: &PutOptions<'_>,
+        _o: &PutArgs<'_>,
     ) -> Result<String> {
         Ok(upload_id())
     }
@@ -76,7 +77,8 @@ impl Parts for Azure {
         Ok(id)
     }
 
-    /// Put Block List: makes the blob what the blocks say, atomically.
+    /// Put Block List: makes the blob what the blocks say, atomically,
+    /// under the mode's condition; returns the ETag.
     fn complete_upload(
         &self,
         c: &Client,
@@ -84,15 +86,16 @@ impl Parts for Azure {
         key: &str,
         _upload: &str,
         ids: &[String],
-        o: &PutOptions<'_>,
-    ) -> Result<()> {
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>> {
         let body = block_list_xml(ids);
         let req = Req::new("PUT", self.blob_path(key))
             .query("comp", "blocklist")
             .header("content-type", "application/xml")
             .header("x-ms-blob-content-type", o.content_type);
+        let req = conditioned(with_metadata(req, o), o);
         self.send(c, path, &req, RequestBody::Bytes(body.as_bytes()))
-            .map(drop)
+            .map(|resp| header(&resp, "etag").map(str::to_owned))
     }
 
     /// Nothing to do: uncommitted blocks are never visible, and Azure

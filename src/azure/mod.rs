@@ -14,6 +14,7 @@ mod auth;
 mod batch_delete;
 mod blocks;
 mod config;
+mod copy;
 mod delete;
 mod error;
 mod get;
@@ -40,6 +41,9 @@ use crate::remote::{Ops, Protocol, RemoteStore};
 pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
+
+/// The header prefix of user metadata.
+const META_PREFIX: &str = "x-ms-meta-";
 
 /// Bound on the container check at open.
 const CONTAINER_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -129,6 +133,8 @@ impl RemoteStore<Azure> {
             single_put_threshold: cfg.single_put_threshold,
             part_size: cfg.block_size,
             upload_concurrency: cfg.upload_concurrency,
+            // Copy Blob copies any size on its own.
+            copy_threshold: u64::MAX,
             download: Download {
                 threshold: cfg.download_threshold,
                 part_size: cfg.download_part_size,
@@ -264,6 +270,10 @@ impl Ops for Azure {
 
     fn storage_root(&self) -> String {
         format!("azure://{}/", self.container)
+    }
+
+    fn meta_prefix(&self) -> &'static str {
+        META_PREFIX
     }
 
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {

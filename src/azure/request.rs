@@ -5,19 +5,10 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::Azure;
+use crate::http::PATH_SET;
 use crate::error::Result;
 use crate::http::{RequestBody, Response};
-use crate::remote::client::{Client, Request};
-
-/// What stays unescaped in a URL path: RFC 3986 unreserved characters and
-/// `/`. Everything else (`+`, `%`, space, sub-delimiters, non-ASCII) is
-/// percent-encoded, as the Azure SDKs do.
-const PATH_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
+use crate::remote::client::{Client, HeaderName, Request};
 
 /// What stays unescaped in a query value: unreserved characters only.
 pub(crate) const QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC
@@ -33,7 +24,7 @@ pub(crate) struct Req {
     pub(crate) path: String,
     /// Query parameters, values not yet encoded.
     pub(crate) query: Vec<(&'static str, String)>,
-    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(HeaderName, String)>,
 }
 
 impl Req {
@@ -51,8 +42,8 @@ impl Req {
         self
     }
 
-    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+    pub(crate) fn header(mut self, name: impl Into<HeaderName>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 }
@@ -79,7 +70,7 @@ impl Azure {
     fn authorised(&self, path: &str, req: &Req, content_length: u64) -> Result<Request> {
         let query: Vec<(&str, &str)> = req.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let headers: Vec<(&str, &str)> =
-            req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            req.headers.iter().map(|(k, v)| (&**k, v.as_str())).collect();
         let authz = self.auth.authorize(
             path,
             req.method,
@@ -104,7 +95,7 @@ impl Azure {
             url.push_str(sas);
         }
         let mut all = req.headers.clone();
-        all.extend(authz.headers);
+        all.extend(authz.headers.into_iter().map(|(k, v)| (k.into(), v)));
         Ok(Request {
             method: req.method,
             url,

@@ -48,6 +48,9 @@ mod objects;
 mod ranges;
 
 mod presign;
+mod put;
+
+mod head;
 
 mod buffer;
 
@@ -87,6 +90,18 @@ pub use objects::{
 };
 pub use presign::blobio_presign;
 pub use ranges::{blobio_range, blobio_read_ranges};
+pub use head::{
+    blobio_head, blobio_object_meta, blobio_object_meta_content_type, blobio_object_meta_free,
+    blobio_object_meta_last_modified, blobio_object_meta_metadata_get,
+    blobio_object_meta_metadata_len, blobio_object_meta_metadata_name,
+    blobio_object_meta_metadata_value, blobio_object_meta_size, blobio_object_meta_version,
+};
+pub use put::{
+    blobio_put_options, blobio_put_options_free, blobio_put_options_new,
+    blobio_put_options_set_content_type, blobio_put_options_set_metadata,
+    blobio_put_options_set_mode, blobio_copy, blobio_rename, blobio_write_ex, blobio_write_from_ex, BLOBIO_PUT_CREATE,
+    BLOBIO_PUT_OVERWRITE, BLOBIO_PUT_UPDATE,
+};
 pub use resilient::{
     blobio_circuit_reset, blobio_circuit_state, blobio_circuit_stats_json, BLOBIO_CIRCUIT_CLOSED,
     BLOBIO_CIRCUIT_HALF_OPEN, BLOBIO_CIRCUIT_OPEN,

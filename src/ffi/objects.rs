@@ -40,7 +40,7 @@ pub unsafe extern "C" fn blobio_write(
 }
 
 /// The size argument of an upload: -1 is unknown.
-fn upload_size(size: i64) -> Result<Option<u64>, Error> {
+pub(crate) fn upload_size(size: i64) -> Result<Option<u64>, Error> {
     match size {
         -1 => Ok(None),
         s => u64::try_from(s).map(Some).map_err(|_| {

@@ -24,6 +24,7 @@
 // some casts are no-ops on one and needed on another.
 #![allow(clippy::unnecessary_cast)]
 
+mod attrs;
 mod dir;
 mod names;
 mod walk;
@@ -31,7 +32,7 @@ mod walk;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -45,9 +46,9 @@ use self::names::{check_dir_key, hold, is_reserved, split_key, staging_name, tem
 pub use self::names::{PART_SUFFIX, STALE_TEMP_AGE};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, ReadRange,
+    ObjectLister, ObjectMeta, PutMode, PutOptions, PutResult, ReadRange,
 };
-use crate::error::{BatchFailure, Error, Result};
+use crate::error::{BatchFailure, Error, ErrorKind, Result};
 use crate::paths::validate_prefix;
 
 /// Copy buffer size: large enough that syscalls don't dominate big objects.
@@ -293,28 +294,42 @@ impl LocalBackend {
         Ok(())
     }
 
-    /// Renames the complete file `from` onto `name` in `dir`, then syncs
-    /// the directory. An empty directory in the way holds no key (a
-    /// directory left by another writer's race, or by a user) and is
-    /// replaced; one that holds keys is an I/O error, as a local directory
-    /// cannot be an object and a prefix at once.
-    fn place(&self, path: &str, dir: &DirFd, from: &str, name: &str) -> Result<()> {
-        let d = dir.as_fd();
-        let mut result = rfs::renameat(d, from, d, name);
-        if matches!(result, Err(e) if e == Errno::ISDIR || e == Errno::NOTEMPTY || e == Errno::EXIST)
-            && rfs::unlinkat(d, name, AtFlags::REMOVEDIR).is_ok()
-        {
-            result = rfs::renameat(d, from, d, name);
-        }
-        result.map_err(|e| Error::from_io(path, "rename into place", e.into()))?;
+    /// Renames the complete file `from` onto `name` in `dir` as `mode`
+    /// allows, then syncs the directory. An empty directory in the way
+    /// holds no key (a directory left by another writer's race, or by a
+    /// user) and is replaced; one that holds keys is an I/O error, as a
+    /// local directory cannot be an object and a prefix at once.
+    fn place(&self, path: &str, dir: &DirFd, from: &str, name: &str, mode: &PutMode) -> Result<()> {
+        move_as(path, dir.as_fd(), from, dir, name, mode)?;
         if self.root.durable() {
             dir::sync_dir(path, dir)?;
         }
         Ok(())
     }
 
-    /// Publishes `file`, a complete staged partial named `staging` in
-    /// `dir`, at `name`.
+    /// Places the complete, synced temp file `tmp` (open as `file`) at
+    /// `name`; returns its version. Renaming changes neither the file's
+    /// size, its modification time nor its inode, so the version taken
+    /// before is the published object's.
+    fn finish(
+        &self,
+        path: &str,
+        dir: &DirFd,
+        file: &File,
+        tmp: &str,
+        name: &str,
+        mode: &PutMode,
+    ) -> Result<String> {
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::from_io(path, "stat written file", e))?;
+        self.place(path, dir, tmp, name, mode)?;
+        Ok(file_version(&meta))
+    }
+
+    /// Publishes `file`, a complete staged partial of `name` in `dir`
+    /// (named by `staging_name`), at `name` as `mode` allows; returns the
+    /// new object's version.
     ///
     /// The partial's name is shared by every stream of the key, so a
     /// concurrent `write_reader` of the same key may have replaced it with
@@ -329,10 +344,11 @@ impl LocalBackend {
         path: &str,
         dir_key: &str,
         dir: &DirFd,
-        staging: &str,
         name: &str,
         mut file: File,
-    ) -> Result<()> {
+        mode: &PutMode,
+    ) -> Result<String> {
+        let staging = &staging_name(name);
         let mine = file
             .metadata()
             .map_err(|e| Error::from_io(path, "stat staged partial", e))?;
@@ -342,10 +358,21 @@ impl LocalBackend {
         match rfs::renameat(d, staging, d, &claimed) {
             Ok(()) => match rfs::statat(d, &claimed, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) if st.st_dev as u64 == mine.dev() && st.st_ino as u64 == mine.ino() => {
-                    return self.place(path, dir, &claimed, name).inspect_err(|_| {
-                        // Keep the bytes resumable under their usual name.
-                        let _ = rfs::renameat(d, &claimed, d, staging);
-                    });
+                    return self
+                        .place(path, dir, &claimed, name, mode)
+                        .map(|()| file_version(&mine))
+                        .inspect_err(|e| {
+                            if matches!(
+                                e.kind(),
+                                ErrorKind::AlreadyExists | ErrorKind::PreconditionFailed
+                            ) {
+                                // Refused by its condition: nothing stays.
+                                let _ = rfs::unlinkat(d, &claimed, AtFlags::empty());
+                            } else {
+                                // Keep the bytes resumable under their usual name.
+                                let _ = rfs::renameat(d, &claimed, d, staging);
+                            }
+                        });
                 }
                 _ => {
                     let _ = rfs::renameat(d, &claimed, d, staging);
@@ -360,8 +387,9 @@ impl LocalBackend {
             self.create_for_write(path, dir_key, name, OFlags::WRONLY, &mut temp_name, false)?;
         let result = io::copy(&mut file, &mut copy)
             .map_err(|e| Error::from_io(path, "copy staged partial", e))
-            .and_then(|_| self.sync_file(path, &copy))
-            .and_then(|()| self.place(path, &dir, &tmp, name));
+            .and_then(|_| attrs::copy(path, &file, &copy))
+            .and_then(|()| self.sync_file(path, &copy))
+            .and_then(|()| self.finish(path, &dir, &copy, &tmp, name, mode));
         if result.is_err() {
             let _ = rfs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
         }
@@ -477,6 +505,174 @@ fn file_version(meta: &fs::Metadata) -> String {
     out.push('-');
     hex(&mut out, meta.ino());
     out
+}
+
+/// Refuses a copy or rename with anything but a put mode, or onto itself.
+fn check_copy(from: &str, to: &str, o: &PutOptions) -> Result<()> {
+    if o.content_type.is_some() || !o.metadata.is_empty() {
+        return Err(Error::invalid_argument(
+            "a copy keeps the source's content type and metadata; give only a put mode",
+        ));
+    }
+    if from.trim_start_matches('/') == to.trim_start_matches('/') {
+        return Err(Error::invalid_argument(format!(
+            "copy of {from:?} onto itself"
+        )));
+    }
+    Ok(())
+}
+
+/// Copies the `len` bytes of `src` into `dst` with `copy_file_range` (a
+/// clone of the extents where the file system can), else by reading and
+/// writing.
+fn copy_file(path: &str, src: &File, dst: &File, len: u64) -> Result<()> {
+    let (mut off_in, mut off_out) = (0u64, 0u64);
+    while off_in < len {
+        let want = usize::try_from(len - off_in).unwrap_or(usize::MAX).min(1 << 30);
+        match rfs::copy_file_range(src, Some(&mut off_in), dst, Some(&mut off_out), want) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e == Errno::INTR => {}
+            Err(e)
+                if off_in == 0
+                    && (e == Errno::XDEV
+                        || e == Errno::NOSYS
+                        || e == Errno::INVAL
+                        || e == Errno::OPNOTSUPP) =>
+            {
+                let copied = io::copy(&mut &*src, &mut &*dst)
+                    .map_err(|e| Error::from_io(path, "copy", e))?;
+                off_in = copied;
+                break;
+            }
+            Err(e) => return Err(Error::from_io(path, "copy", e.into())),
+        }
+    }
+    if off_in != len {
+        return Err(Error::from_io(
+            path,
+            "copy",
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the source changed size while it was copied ({off_in} of {len} bytes)"),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Renames `from` in `fd` onto `name` in `dir` as `mode` allows.
+fn move_as(
+    path: &str,
+    fd: BorrowedFd<'_>,
+    from: &str,
+    dir: &DirFd,
+    name: &str,
+    mode: &PutMode,
+) -> Result<()> {
+    let d = dir.as_fd();
+    match mode {
+        PutMode::Overwrite => replace(path, fd, from, d, name),
+        PutMode::Create => place_new(path, fd, from, d, name),
+        PutMode::Update(want) => {
+            // Held until the rename is done: see `lock_version`.
+            let _held = lock_version(path, dir, name, want)?;
+            replace(path, fd, from, d, name)
+        }
+    }
+}
+
+/// Renames `from` in `fd` onto `name` in `d`, replacing what is there.
+fn replace(path: &str, fd: BorrowedFd<'_>, from: &str, d: BorrowedFd<'_>, name: &str) -> Result<()> {
+    let mut result = rfs::renameat(fd, from, d, name);
+    if matches!(result, Err(e) if e == Errno::ISDIR || e == Errno::NOTEMPTY || e == Errno::EXIST)
+        && rfs::unlinkat(d, name, AtFlags::REMOVEDIR).is_ok()
+    {
+        result = rfs::renameat(fd, from, d, name);
+    }
+    result.map_err(|e| Error::from_io(path, "rename into place", e.into()))
+}
+
+/// Renames `from` in `fd` onto `name` in `d` only if nothing is there (an
+/// empty directory holds no key and is removed first); AlreadyExists
+/// otherwise.
+fn place_new(path: &str, fd: BorrowedFd<'_>, from: &str, d: BorrowedFd<'_>, name: &str) -> Result<()> {
+    for _ in 0..MAX_WRITE_RETRIES {
+        match rename_noreplace(fd, from, d, name) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == Errno::EXIST => {
+                let empty_dir = stat_at(path, d, name)?
+                    .is_some_and(|st| file_type(&st) == FileType::Directory)
+                    && rfs::unlinkat(d, name, AtFlags::REMOVEDIR).is_ok();
+                if !empty_dir {
+                    return Err(Error::AlreadyExists {
+                        path: path.to_owned(),
+                        remote: None,
+                    });
+                }
+            }
+            Err(e) => return Err(Error::from_io(path, "rename into place", e.into())),
+        }
+    }
+    Err(Error::from_io(
+        path,
+        "rename into place",
+        io::Error::other("an empty directory kept coming back in the way"),
+    ))
+}
+
+/// A rename that fails with `EEXIST` instead of replacing: `renameat2`
+/// with `RENAME_NOREPLACE`, else (a file system or kernel without it) a
+/// hard link, as atomic, and the removal of the old name.
+fn rename_noreplace(
+    fd: BorrowedFd<'_>,
+    from: &str,
+    d: BorrowedFd<'_>,
+    name: &str,
+) -> rustix::io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    match rfs::renameat_with(fd, from, d, name, rfs::RenameFlags::NOREPLACE) {
+        Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP => {}
+        done => return done,
+    }
+    rfs::linkat(fd, from, d, name, AtFlags::empty())?;
+    let _ = rfs::unlinkat(fd, from, AtFlags::empty());
+    Ok(())
+}
+
+/// Locks the object `name` in `dir` (an exclusive `flock` of its file)
+/// when it is still version `want`; PreconditionFailed when it is not, or
+/// is gone. The lock is checked against the name after it is taken: a
+/// writer that waited for it while another replaced the file sees the new
+/// file (and its other version). Dropping the file releases it.
+fn lock_version(path: &str, dir: &DirFd, name: &str, want: &str) -> Result<File> {
+    let failed = || Error::PreconditionFailed {
+        path: path.to_owned(),
+        remote: None,
+    };
+    for _ in 0..MAX_WRITE_RETRIES {
+        let Some((file, _)) = open_regular(path, dir, name)? else {
+            return Err(failed());
+        };
+        rfs::flock(&file, FlockOperation::LockExclusive)
+            .map_err(|e| Error::from_io(path, "lock object", e.into()))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::from_io(path, "stat object", e))?;
+        match stat_at(path, dir.as_fd(), name)? {
+            Some(st) if st.st_dev as u64 == meta.dev() && st.st_ino as u64 == meta.ino() => {
+                return if file_version(&meta) == want {
+                    Ok(file)
+                } else {
+                    Err(failed())
+                };
+            }
+            // Replaced while we waited: look at the new file.
+            Some(_) => continue,
+            None => return Err(failed()),
+        }
+    }
+    Err(failed())
 }
 
 /// Objects up to this size are read with one exactly sized `read`.
@@ -608,24 +804,48 @@ fn unlink_file(path: &str, dir: &DirFd, name: &str, operation: &'static str) -> 
     }
 }
 
-impl Backend for LocalBackend {
-    fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+/// The store's conditional writes.
+///
+/// `Create` publishes with a rename that refuses to replace anything
+/// (`renameat2(RENAME_NOREPLACE)`, or a hard link where the file system
+/// has no such rename): atomic, against every other writer of the base.
+///
+/// `Update(version)` compares the version (size, modification time and
+/// inode of the file, as `head` and [`PutResult::version`] report it) under
+/// an exclusive `flock` of the object's file, held from the check until the
+/// new file has been renamed over it; a writer that waited for the lock
+/// finds the file replaced and fails. The check and the rename are atomic
+/// against every other `Update` of the key, by any store and process
+/// that shares the base. A plain `write` or `delete` takes no lock: one that
+/// lands between another writer's check and rename is replaced by it, as if
+/// it had come just before the check.
+impl LocalBackend {
+    fn put_bytes(&self, path: &str, data: &[u8], o: &PutOptions) -> Result<String> {
         let (dir_key, name) = split_key(path)?;
+        o.check()?;
         let (dir, mut file, tmp) =
             self.create_for_write(path, dir_key, name, OFlags::WRONLY, &mut temp_name, false)?;
         let result = file
             .write_all(data)
             .map_err(|e| Error::from_io(path, "write", e))
+            .and_then(|()| attrs::set(path, &file, o))
             .and_then(|()| self.sync_file(path, &file))
-            .and_then(|()| self.place(path, &dir, &tmp, name));
+            .and_then(|()| self.finish(path, &dir, &file, &tmp, name, &o.mode));
         if result.is_err() {
             let _ = rfs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
         }
         result
     }
 
-    fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
+    fn put_stream(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        o: &PutOptions,
+    ) -> Result<String> {
         let (dir_key, name) = split_key(path)?;
+        o.check()?;
         let staging = staging_name(name);
         // Each stream stages in a file of its own (O_EXCL): a stale
         // partial left by a crash is replaced, never shared with another
@@ -650,7 +870,92 @@ impl Backend for LocalBackend {
                 ));
             }
         }
-        self.publish_staged(path, dir_key, &dir, &staging, name, file)
+        // Refused attributes keep the partial, as a failed source does.
+        attrs::set(path, &file, o)?;
+        self.publish_staged(path, dir_key, &dir, name, file, &o.mode)
+    }
+}
+
+/// Copies and renames.
+impl LocalBackend {
+    /// Copies `from` to `to`: the file system copies (`copy_file_range`,
+    /// which clones the extents where the file system can) into a temp
+    /// file beside `to`, the attributes follow, and it is published as a
+    /// write is.
+    fn copy_object(&self, from: &str, to: &str, o: &PutOptions) -> Result<String> {
+        check_copy(from, to, o)?;
+        let (src, meta) = self.open_object(from, false)?;
+        let (dir_key, name) = split_key(to)?;
+        let (dir, file, tmp) =
+            self.create_for_write(to, dir_key, name, OFlags::WRONLY, &mut temp_name, false)?;
+        let result = copy_file(to, &src, &file, meta.len())
+            .and_then(|()| attrs::copy(to, &src, &file))
+            .and_then(|()| self.sync_file(to, &file))
+            .and_then(|()| self.finish(to, &dir, &file, &tmp, name, &o.mode));
+        if result.is_err() {
+            let _ = rfs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
+        }
+        result
+    }
+
+    /// Renames the file of `from` to `to` in one `renameat` (with the
+    /// mode's condition, as a write's publication), then syncs both
+    /// directories and prunes the ones it emptied.
+    fn rename_object(&self, from: &str, to: &str, o: &PutOptions) -> Result<String> {
+        check_copy(from, to, o)?;
+        let (src_key, src_name) = split_key(from)?;
+        let (dst_key, dst_name) = split_key(to)?;
+        for _ in 0..MAX_WRITE_RETRIES {
+            let Some(src_dir) = self.open_key_dir(from, src_key)? else {
+                return Err(Error::not_found(from));
+            };
+            let Some((_, meta)) = open_regular(from, &src_dir, src_name)? else {
+                return Err(Error::not_found(from));
+            };
+            let dir = self.root.ensure_dir(to, dst_key)?;
+            self.refuse_symlink(to, &dir, dst_name)?;
+            match move_as(to, src_dir.as_fd(), src_name, &dir, dst_name, &o.mode) {
+                Ok(()) => {}
+                // A directory on either side was pruned in between.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+            if self.root.durable() {
+                dir::sync_dir(to, &dir)?;
+                dir::sync_dir(from, &src_dir)?;
+            }
+            drop((dir, src_dir));
+            dir::prune_empty(&self.root, from, src_key);
+            return Ok(file_version(&meta));
+        }
+        Err(Error::not_found(from))
+    }
+}
+
+impl Backend for LocalBackend {
+    fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+        self.put_bytes(path, data, &PutOptions::default()).map(drop)
+    }
+
+    fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
+        self.put_stream(path, reader, size, &PutOptions::default())
+            .map(drop)
+    }
+
+    fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
+        let version = self.put_bytes(path, data, options)?;
+        Ok(PutResult::new(Some(version)))
+    }
+
+    fn put_reader(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        let version = self.put_stream(path, reader, size, options)?;
+        Ok(PutResult::new(Some(version)))
     }
 
     /// Reads the whole file into memory, in a buffer sized once from the
@@ -773,6 +1078,32 @@ impl Backend for LocalBackend {
             return Ok(Some(size));
         }
         self.file_size(path, &dir, &staging_name(name))
+    }
+
+    fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        let version = self.copy_object(from, to, options)?;
+        Ok(PutResult::new(Some(version)))
+    }
+
+    /// An atomic rename: readers see the object at `from` or at `to`,
+    /// never both, never neither.
+    fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        let version = self.rename_object(from, to, options)?;
+        Ok(PutResult::new(Some(version)))
+    }
+
+    /// The content type is the one the write gave, else the default of
+    /// the key (as on S3 and Azure).
+    fn head(&self, path: &str) -> Result<ObjectMeta> {
+        let (file, meta) = self.open_object(path, false)?;
+        let (content_type, metadata) = attrs::get(path, &file)?;
+        let mut head = ObjectMeta::new(meta.len());
+        head.version = Some(file_version(&meta));
+        head.last_modified = meta.modified().ok();
+        head.content_type =
+            Some(content_type.unwrap_or_else(|| crate::remote::content_type(path).to_owned()));
+        head.metadata = metadata;
+        Ok(head)
     }
 
     fn exists(&self, path: &str) -> Result<bool> {
@@ -1013,7 +1344,8 @@ impl AppendingBackend for LocalBackend {
                 ),
             ));
         }
-        self.publish_staged(path, dir_key, &dir, &staging, name, file)
+        self.publish_staged(path, dir_key, &dir, name, file, &PutMode::Overwrite)
+            .map(drop)
     }
 }
 

@@ -254,6 +254,7 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             set(o, "multipart_threshold", &mut cfg.multipart_threshold);
             set(o, "part_size", &mut cfg.part_size);
             set_usize(o, "upload_concurrency", &mut cfg.upload_concurrency);
+            set(o, "copy_threshold", &mut cfg.copy_threshold);
             set(o, "download_threshold", &mut cfg.download_threshold);
             set(o, "download_part_size", &mut cfg.download_part_size);
             set_usize(o, "download_concurrency", &mut cfg.download_concurrency);

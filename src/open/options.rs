@@ -109,6 +109,7 @@ pub(crate) static KEYS: &[Key] = &[
     key!("part_size", ["block_size", "multipart_chunksize"], Remote, Value::Size(1, 5 * GIB)),
     key!("multipart_threshold", ["single_put_threshold"], Remote, Value::Size(0, u64::MAX)),
     key!("upload_concurrency", ["max_concurrency"], Remote, Value::Count(1, 256)),
+    key!("copy_threshold", [], S3, Value::Size(0, 5 * GIB)),
     key!("download_threshold", [], Remote, Value::Size(0, u64::MAX)),
     key!("download_part_size", [], Remote, Value::Size(1, 5 * GIB)),
     key!("download_concurrency", [], Remote, Value::Count(1, 256)),

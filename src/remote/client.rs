@@ -2,19 +2,23 @@
 //! retried through the call's [`crate::retry`] budget, and a non-2xx answer
 //! turned into an [`Error`] by the protocol's parser.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::io::{self, Read};
 
 use crate::error::{Error, Result};
-use crate::http::{RequestBody, Response, Transport};
+use crate::http::{read_small_body, RequestBody, Response, Transport};
 use crate::retry::{self, RetryPolicy};
+
+/// A header's name: static, but for user metadata (`x-amz-meta-<name>`).
+pub(crate) type HeaderName = Cow<'static, str>;
 
 /// One request, as a protocol builds it: method, full URL (with a presigned
 /// query, for S3) and headers (with an `Authorization`, for Azure).
 pub(crate) struct Request {
     pub(crate) method: &'static str,
     pub(crate) url: String,
-    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(HeaderName, String)>,
 }
 
 /// Turns a non-2xx answer into an error about `path`.
@@ -113,6 +117,36 @@ impl Client {
         }
     }
 
+    /// [`Client::send`] of an in-memory body (or none) for an answer whose
+    /// body says whether the request worked: each attempt reads the 2xx
+    /// body (at most `limit` bytes) and `check` turns an error it carries
+    /// into that error (S3 answers CompleteMultipartUpload and CopyObject
+    /// with 200 before the work is done, and an `<Error>` in the body when
+    /// it failed). Such an error is retried as a failed status would be:
+    /// only when transient, within the call's budget.
+    pub(crate) fn send_for_body(
+        &self,
+        path: &str,
+        build: &dyn Fn() -> Result<Request>,
+        body: &[u8],
+        limit: u64,
+        check: &dyn Fn(&[u8]) -> Option<Error>,
+    ) -> Result<Vec<u8>> {
+        let what = || format!("request for {path}");
+        retry::retrying_while(&self.policy, &what, &|_| true, || {
+            let sent = match body {
+                [] => RequestBody::Empty,
+                bytes => RequestBody::Bytes(bytes),
+            };
+            let resp = self.send_once(path, build, sent)?;
+            let answer = read_small_body(path, resp, limit)?;
+            match check(&answer) {
+                Some(err) => Err(err),
+                None => Ok(answer),
+            }
+        })
+    }
+
     /// One attempt.
     pub(crate) fn send_once(
         &self,
@@ -122,7 +156,7 @@ impl Client {
     ) -> Result<Response> {
         let req = build()?;
         let headers: Vec<(&str, &str)> =
-            req.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            req.headers.iter().map(|(k, v)| (&**k, v.as_str())).collect();
         let resp = self
             .transport
             .send(path, req.method, &req.url, &headers, body)?;

@@ -13,6 +13,7 @@
 pub(crate) mod answer;
 pub(crate) mod batch;
 pub(crate) mod client;
+mod copy;
 mod download;
 mod list;
 mod ranges;
@@ -33,7 +34,7 @@ pub use self::settings::{
 };
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, PresignMethod, ReadRange,
+    ObjectLister, ObjectMeta, PresignMethod, PutMode, PutOptions, PutResult, ReadRange,
 };
 use crate::error::{BatchFailure, Error, Result};
 use crate::http::{header, RequestBody, Response};
@@ -68,18 +69,36 @@ pub(crate) struct GetOptions<'a> {
     pub(crate) if_match: Option<&'a str>,
 }
 
-/// How a put treats an object already there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PutMode {
-    /// Replace it.
-    Overwrite,
-}
-
 /// What a put sends besides the bytes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PutOptions<'a> {
-    pub(crate) mode: PutMode,
+pub(crate) struct PutArgs<'a> {
+    pub(crate) mode: &'a PutMode,
     pub(crate) content_type: &'a str,
+    /// Checked names and values (see [`PutOptions::metadata`]).
+    pub(crate) metadata: &'a [(String, String)],
+}
+
+impl PutArgs<'_> {
+    /// The header that makes a put conditional, the same on S3 and Azure:
+    /// `If-None-Match: *` (only if absent) or `If-Match: <etag>`.
+    pub(crate) fn condition(&self) -> Option<(&'static str, &str)> {
+        match self.mode {
+            PutMode::Overwrite => None,
+            PutMode::Create => Some(("if-none-match", "*")),
+            PutMode::Update(v) => Some(("if-match", v.as_str())),
+        }
+    }
+}
+
+/// Where a server-side copy stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CopyState {
+    /// The copy is complete.
+    Done,
+    /// The store is still copying (Azure Copy Blob across its servers).
+    Pending,
+    /// The store gave up, saying why.
+    Failed(String),
 }
 
 /// One entry of a listing page, with its full key (prefix included).
@@ -120,7 +139,7 @@ pub(crate) trait Protocol: Ops + Sized {
 /// `dyn` pointer, so the engine's code exists once in the binary, not once
 /// per protocol.
 pub(crate) trait Ops:
-    Get + Put + Delete + List + Parts + BatchDelete + Presign + Send + Sync + 'static
+    Get + Put + Delete + List + Parts + ServerCopy + BatchDelete + Presign + Send + Sync + 'static
 {
     /// Refuses keys (or listing prefixes) this store cannot hold beyond the
     /// rules every store shares.
@@ -137,6 +156,9 @@ pub(crate) trait Ops:
 
     /// `s3://bucket/`, `azure://container/`.
     fn storage_root(&self) -> String;
+
+    /// The header prefix of user metadata (`x-amz-meta-`, `x-ms-meta-`).
+    fn meta_prefix(&self) -> &'static str;
 
     /// The protocol's fields of `Debug` (never a secret).
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>);
@@ -169,15 +191,16 @@ pub(crate) trait Get {
 
 /// Writing one object in one request.
 pub(crate) trait Put {
-    /// Makes the object what `body` holds.
+    /// Makes the object what `body` holds, under the mode's condition;
+    /// returns the new ETag.
     fn put(
         &self,
         c: &Client,
         path: &str,
         key: &str,
         body: RequestBody<'_>,
-        o: &PutOptions<'_>,
-    ) -> Result<()>;
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>>;
 }
 
 /// Deleting one object.
@@ -202,8 +225,7 @@ pub(crate) trait List {
 /// Uploads in parts.
 pub(crate) trait Parts {
     /// Begins an upload in parts; returns its id.
-    fn start_upload(&self, c: &Client, path: &str, key: &str, o: &PutOptions<'_>)
-        -> Result<String>;
+    fn start_upload(&self, c: &Client, path: &str, key: &str, o: &PutArgs<'_>) -> Result<String>;
 
     /// Uploads part `n` (from 0) of `upload`; returns what the commit
     /// needs of it.
@@ -217,7 +239,8 @@ pub(crate) trait Parts {
         data: &[u8],
     ) -> Result<String>;
 
-    /// Makes the object the parts, in order, atomically.
+    /// Makes the object the parts, in order, atomically, under the mode's
+    /// condition; returns the new ETag.
     fn complete_upload(
         &self,
         c: &Client,
@@ -225,11 +248,49 @@ pub(crate) trait Parts {
         key: &str,
         upload: &str,
         parts: &[String],
-        o: &PutOptions<'_>,
-    ) -> Result<()>;
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>>;
 
     /// Drops the parts of a failed upload (best effort).
     fn abort_upload(&self, c: &Client, path: &str, key: &str, upload: &str);
+}
+
+/// Copying on the server.
+pub(crate) trait ServerCopy {
+    /// Copies the object `src` to `dst` in one request, with the content
+    /// type and metadata of `o` (the source's) and under its mode's
+    /// condition (on `dst`); returns the new ETag, when the answer gives
+    /// it, and where the copy stands.
+    fn copy(
+        &self,
+        c: &Client,
+        path: &str,
+        src: &str,
+        dst: &str,
+        o: &PutArgs<'_>,
+    ) -> Result<(Option<String>, CopyState)>;
+
+    /// Where a copy to the object stands, from a HEAD answer of it.
+    fn copy_state(&self, resp: &Response) -> CopyState {
+        let _ = resp;
+        CopyState::Done
+    }
+
+    /// Copies bytes `range.0..=range.1` of `src` (still version
+    /// `src_etag`) as part `n` (from 0) of `upload` to `dst`; returns what
+    /// the commit needs of it.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_part(
+        &self,
+        c: &Client,
+        path: &str,
+        src: &str,
+        src_etag: &str,
+        dst: &str,
+        upload: &str,
+        n: u32,
+        range: (u64, u64),
+    ) -> Result<String>;
 }
 
 /// Deleting many objects per request.
@@ -331,6 +392,22 @@ impl Engine {
         self.proto.head(&self.client, path, key, None)
     }
 
+    /// What a HEAD answer says of the object.
+    pub(crate) fn object_meta(&self, path: &str, resp: &Response) -> Result<ObjectMeta> {
+        let mut meta = ObjectMeta::new(content_length(path, resp)?);
+        meta.version = header(resp, "etag").map(str::to_owned);
+        meta.last_modified = header(resp, "last-modified").and_then(crate::time::parse_http_date);
+        meta.content_type = header(resp, "content-type").map(str::to_owned);
+        let prefix = self.proto.meta_prefix();
+        for (name, value) in resp.headers() {
+            if let (Some(name), Ok(value)) = (name.as_str().strip_prefix(prefix), value.to_str()) {
+                meta.metadata.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        meta.metadata.sort_unstable();
+        Ok(meta)
+    }
+
     /// The object's size, NotFound when missing.
     pub(crate) fn size_of(&self, path: &str, key: &str) -> Result<u64> {
         let resp = self
@@ -339,11 +416,33 @@ impl Engine {
         content_length(path, &resp)
     }
 
-    fn put_options<'k>(&self, key: &'k str) -> PutOptions<'k> {
-        PutOptions {
-            mode: PutMode::Overwrite,
-            content_type: content_type(key),
+    /// What a put of `key` sends with `o`.
+    pub(crate) fn put_args<'k>(&self, key: &'k str, o: &'k PutOptions) -> PutArgs<'k> {
+        PutArgs {
+            mode: &o.mode,
+            content_type: o.content_type.as_deref().unwrap_or(content_type(key)),
+            metadata: &o.metadata,
         }
+    }
+}
+
+/// A failed conditional put as the mode names it: S3 answers a create that
+/// finds an object with 412 (Azure with 409), so 412 to a create is
+/// AlreadyExists; an update of an object that is gone did not find its
+/// version, so that NotFound (of the object, not of the bucket or
+/// container, which keeps its own path) is PreconditionFailed. S3's 409
+/// ConditionalRequestConflict (a concurrent conditional write won) stays
+/// PreconditionFailed in every mode: nothing says an object is there.
+pub(crate) fn conditioned(mode: &PutMode, path: &str, err: Error) -> Error {
+    let conflict = err.provider_code() == Some("ConditionalRequestConflict");
+    match (mode, err) {
+        (PutMode::Create, Error::PreconditionFailed { path: p, remote }) if !conflict => {
+            Error::AlreadyExists { path: p, remote }
+        }
+        (PutMode::Update(_), Error::NotFound { path: p, remote }) if p == path => {
+            Error::PreconditionFailed { path: p, remote }
+        }
+        (_, err) => err,
     }
 }
 
@@ -407,21 +506,33 @@ impl Engine {
         retry::enter_call(&self.settings.retry)
     }
 
-    pub(crate) fn write(self: &Arc<Self>, path: &str, data: &[u8]) -> Result<()> {
+    pub(crate) fn put(
+        self: &Arc<Self>,
+        path: &str,
+        data: &[u8],
+        o: &PutOptions,
+    ) -> Result<PutResult> {
         let key = self.key(path)?;
+        o.check()?;
         let _call = self.call();
-        upload::write(self, path, &key, data)
+        upload::write(self, path, &key, data, o)
+            .map(PutResult::new)
+            .map_err(|e| conditioned(&o.mode, path, e))
     }
 
-    pub(crate) fn write_reader(
+    pub(crate) fn put_reader(
         self: &Arc<Self>,
         path: &str,
         reader: &mut dyn Read,
         size: Option<u64>,
-    ) -> Result<()> {
+        o: &PutOptions,
+    ) -> Result<PutResult> {
         let key = self.key(path)?;
+        o.check()?;
         let _call = self.call();
-        upload::write_reader(self, path, &key, reader, size)
+        upload::write_reader(self, path, &key, reader, size, o)
+            .map(PutResult::new)
+            .map_err(|e| conditioned(&o.mode, path, e))
     }
 
     pub(crate) fn read(self: &Arc<Self>, path: &str) -> Result<Vec<u8>> {
@@ -513,6 +624,41 @@ impl Engine {
         }
     }
 
+    pub(crate) fn copy(
+        self: &Arc<Self>,
+        from: &str,
+        to: &str,
+        o: &PutOptions,
+    ) -> Result<PutResult> {
+        let (src, dst) = (self.key(from)?, self.key(to)?);
+        let _call = self.call();
+        copy::copy(self, from, to, &src, &dst, o)
+            .map(PutResult::new)
+            .map_err(|e| conditioned(&o.mode, to, e))
+    }
+
+    /// A copy, then the delete of the source: not atomic. A failed copy
+    /// deletes nothing; a failed delete leaves both objects.
+    pub(crate) fn rename(
+        self: &Arc<Self>,
+        from: &str,
+        to: &str,
+        o: &PutOptions,
+    ) -> Result<PutResult> {
+        let put = self.copy(from, to, o)?;
+        self.delete(from)?;
+        Ok(put)
+    }
+
+    pub(crate) fn head_object(self: &Arc<Self>, path: &str) -> Result<ObjectMeta> {
+        let key = self.key(path)?;
+        let _call = self.call();
+        let resp = self
+            .head(path, &key)?
+            .ok_or_else(|| Error::not_found(path))?;
+        self.object_meta(path, &resp)
+    }
+
     pub(crate) fn exists(self: &Arc<Self>, path: &str) -> Result<bool> {
         let key = self.key(path)?;
         let _call = self.call();
@@ -556,6 +702,9 @@ impl Engine {
         put(s.names.single_put_threshold, s.single_put_threshold.into());
         put(s.names.part_size, s.part_size.into());
         put("upload_concurrency", s.upload_concurrency.into());
+        if s.copy_threshold != u64::MAX {
+            put("copy_threshold", s.copy_threshold.into());
+        }
         put("download_threshold", s.download.threshold.into());
         put("download_part_size", s.download.part_size.into());
         put("download_concurrency", s.download.concurrency.into());
@@ -650,11 +799,27 @@ impl Engine {
 #[allow(private_bounds)]
 impl<P: Protocol> Backend for RemoteStore<P> {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.inner.write(path, data)
+        self.inner.put(path, data, &PutOptions::default()).map(drop)
     }
 
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
-        self.inner.write_reader(path, reader, size)
+        self.inner
+            .put_reader(path, reader, size, &PutOptions::default())
+            .map(drop)
+    }
+
+    fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
+        self.inner.put(path, data, options)
+    }
+
+    fn put_reader(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        self.inner.put_reader(path, reader, size, options)
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
@@ -711,6 +876,20 @@ impl<P: Protocol> Backend for RemoteStore<P> {
 
     fn exists(&self, path: &str) -> Result<bool> {
         self.inner.exists(path)
+    }
+
+    fn head(&self, path: &str) -> Result<ObjectMeta> {
+        self.inner.head_object(path)
+    }
+
+    fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        self.inner.copy(from, to, options)
+    }
+
+    /// A server-side copy, then the delete of `from`: not atomic (a reader
+    /// may see both objects for a moment; a failed delete leaves both).
+    fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        self.inner.rename(from, to, options)
     }
 
     fn delete(&self, path: &str) -> Result<()> {

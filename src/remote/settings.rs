@@ -78,6 +78,9 @@ pub(crate) struct Settings {
     pub(crate) part_size: u64,
     /// Parts (and batch requests) in flight at once.
     pub(crate) upload_concurrency: usize,
+    /// Server-side copies of objects larger than this go in parts
+    /// (`u64::MAX`: the store copies any size in one request).
+    pub(crate) copy_threshold: u64,
     pub(crate) download: Download,
     pub(crate) retry: RetryPolicy,
     pub(crate) limits: Limits,
@@ -165,6 +168,7 @@ mod tests {
             single_put_threshold: 100,
             part_size: 5 << 20,
             upload_concurrency: 4,
+            copy_threshold: u64::MAX,
             download: Download {
                 threshold: 1,
                 part_size: 1,

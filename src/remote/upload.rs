@@ -19,6 +19,7 @@ use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 
 use super::Engine;
+use crate::backend::PutOptions;
 use crate::error::{Error, Result};
 use crate::http::RequestBody;
 use crate::pool::{Pool, Ticket};
@@ -28,17 +29,26 @@ use crate::retry;
 /// and sent as one request that can be sent again. 4 MiB.
 const REPLAYABLE_PUT_SIZE: u64 = 4 * 1024 * 1024;
 
+/// A new object's version, when the store named it.
+type Version = Option<String>;
+
 /// `write`: one request below the threshold, else parts.
-pub(crate) fn write(e: &Arc<Engine>, path: &str, key: &str, data: &[u8]) -> Result<()> {
+pub(crate) fn write(
+    e: &Arc<Engine>,
+    path: &str,
+    key: &str,
+    data: &[u8],
+    o: &PutOptions,
+) -> Result<Version> {
     if (data.len() as u64) < e.settings.single_put_threshold {
-        let o = e.put_options(key);
+        let o = e.put_args(key, o);
         return e
             .proto
             .put(&e.client, path, key, RequestBody::Bytes(data), &o);
     }
     e.settings.check_upload_size(path, data.len() as u64)?;
     let mut reader = data;
-    in_parts(e, path, key, &mut reader, Some(data.len() as u64))
+    in_parts(e, path, key, &mut reader, Some(data.len() as u64), o)
 }
 
 /// `write_reader`: small known sizes from memory, larger ones below the
@@ -49,8 +59,9 @@ pub(crate) fn write_reader(
     key: &str,
     reader: &mut dyn Read,
     size: Option<u64>,
-) -> Result<()> {
-    let o = e.put_options(key);
+    options: &PutOptions,
+) -> Result<Version> {
+    let o = e.put_args(key, options);
     match size {
         // Small enough to hold: read it first, so the request can be sent
         // again after a transient failure.
@@ -70,9 +81,9 @@ pub(crate) fn write_reader(
         }
         Some(n) => {
             e.settings.check_upload_size(path, n)?;
-            in_parts(e, path, key, reader, size)
+            in_parts(e, path, key, reader, size, options)
         }
-        None => in_parts(e, path, key, reader, None),
+        None => in_parts(e, path, key, reader, None, options),
     }
 }
 
@@ -84,9 +95,10 @@ fn in_parts(
     key: &str,
     reader: &mut dyn Read,
     size: Option<u64>,
-) -> Result<()> {
+    options: &PutOptions,
+) -> Result<Version> {
     let part_size = e.settings.part_size as usize;
-    let o = e.put_options(key);
+    let o = e.put_args(key, options);
     let first = fill_part(path, reader, part_size, Vec::new())?;
     if first.len() < part_size {
         check_size(path, first.len() as u64, size)?;
@@ -117,11 +129,10 @@ fn in_parts(
         e.proto
             .complete_upload(&e.client, path, key, &upload, &ids, &o)
     });
-    if let Err(err) = result {
+    if result.is_err() {
         e.proto.abort_upload(&e.client, path, key, &upload);
-        return Err(err);
     }
-    Ok(())
+    result
 }
 
 /// Uploads `first` (a full part already read) and the rest of `reader` in

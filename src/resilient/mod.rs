@@ -47,7 +47,7 @@ pub use self::breaker::{CircuitBreaker, CircuitState, CircuitStats};
 use self::retry::{classify, Class};
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
-    ObjectLister, PresignMethod, ReadRange,
+    ObjectLister, ObjectMeta, PresignMethod, PutOptions, PutResult, ReadRange,
 };
 use crate::error::{Error, Result};
 use crate::retry::{self as policy, RetryPolicy};
@@ -541,6 +541,23 @@ impl Backend for ResilientBackend {
         self.once(path, || self.inner.write_reader(path, reader, size))
     }
 
+    /// Retried like `write`; see [`Backend::put`] on a conditional write
+    /// sent again after its answer was lost.
+    fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
+        self.call(path, |_| self.inner.put(path, data, options))
+    }
+
+    /// Attempted once, as `write_reader`.
+    fn put_reader(
+        &self,
+        path: &str,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        self.once(path, || self.inner.put_reader(path, reader, size, options))
+    }
+
     fn read(&self, path: &str) -> Result<Vec<u8>> {
         self.call(path, |_| self.inner.read(path))
     }
@@ -599,6 +616,22 @@ impl Backend for ResilientBackend {
 
     fn exists(&self, path: &str) -> Result<bool> {
         self.call(path, |_| self.inner.exists(path))
+    }
+
+    fn head(&self, path: &str) -> Result<ObjectMeta> {
+        self.call(path, |_| self.inner.head(path))
+    }
+
+    fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        self.call(to, |_| self.inner.copy(from, to, options))
+    }
+
+    /// Retried like `copy`. A remote rename is a copy and a delete: an
+    /// attempt whose delete failed is sent again whole (the source is still
+    /// there), and one whose answer was lost after the delete finds no
+    /// source (NotFound) although the object moved.
+    fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
+        self.call(to, |_| self.inner.rename(from, to, options))
     }
 
     fn delete(&self, path: &str) -> Result<()> {

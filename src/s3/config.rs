@@ -21,6 +21,9 @@ pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// S3's limit on parts per upload.
 pub const MAX_PARTS: u32 = 10_000;
+/// Largest object CopyObject copies in one request, and the default
+/// [`S3Config::copy_threshold`]: 5 GiB.
+pub const MAX_COPY_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// A PEM file of CA certificates to trust when `http.ca_bundle` is empty
 /// (the same variable the Azure backend reads).
 pub(crate) const CA_BUNDLE_ENV: &str = "BLOBIO_CA_BUNDLE";
@@ -84,6 +87,11 @@ pub struct S3Config {
     /// Parts (and batch-delete requests) in flight at once, 1 to
     /// [`crate::remote::MAX_CONCURRENCY`]. Default 5.
     pub upload_concurrency: usize,
+    /// Server-side copies (`copy`, `rename`) of objects larger than this go
+    /// as a multipart upload of parts the server copies (UploadPartCopy,
+    /// `part_size` each); smaller ones as one CopyObject. Default (and
+    /// most that AWS copies at once) 5 GiB.
+    pub copy_threshold: u64,
     /// Reads (`read`, `read_to`, `read_to_at` and their checked variants)
     /// of more than this many bytes fetch ranges in parallel. Default
     /// 32 MiB.
@@ -136,6 +144,7 @@ impl Default for S3Config {
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
             upload_concurrency: DEFAULT_UPLOAD_CONCURRENCY,
+            copy_threshold: MAX_COPY_OBJECT_SIZE,
             download_threshold: DEFAULT_DOWNLOAD_THRESHOLD,
             download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
@@ -166,6 +175,7 @@ impl fmt::Debug for S3Config {
             .field("multipart_threshold", &self.multipart_threshold)
             .field("part_size", &self.part_size)
             .field("upload_concurrency", &self.upload_concurrency)
+            .field("copy_threshold", &self.copy_threshold)
             .field("download_threshold", &self.download_threshold)
             .field("download_part_size", &self.download_part_size)
             .field("download_concurrency", &self.download_concurrency)

@@ -13,6 +13,27 @@ pub(crate) fn parse_error_xml(xml: &[u8]) -> (Option<String>, Option<String>, Op
     (code, message, request_id)
 }
 
+/// The error a 200 answer's body carries, if it is an `<Error>` document
+/// (CompleteMultipartUpload, CopyObject and UploadPartCopy may answer 200
+/// and fail later, while the body streams).
+pub(super) fn error_in_body(path: &str, body: &[u8]) -> Option<crate::Error> {
+    let (code, message, request_id) = parse_error_xml(body);
+    let detail = crate::error::ServiceDetail {
+        status: 200,
+        code: Some(code?),
+        message,
+        request_id,
+    };
+    Some(crate::remote::answer::error_for(
+        path,
+        crate::remote::answer::Said {
+            detail,
+            retry_after: None,
+        },
+        meaning,
+    ))
+}
+
 /// What S3's codes mean where the status does not say it.
 pub(super) fn meaning(code: &str) -> Option<Meaning> {
     Some(match code {
@@ -22,7 +43,8 @@ pub(super) fn meaning(code: &str) -> Option<Meaning> {
         | "InvalidAccessKeyId"
         | "ExpiredToken"
         | "InvalidToken" => Meaning::Denied,
-        "PreconditionFailed" => Meaning::Precondition,
+        // 409 when a concurrent conditional write to the key won the race.
+        "PreconditionFailed" | "ConditionalRequestConflict" => Meaning::Precondition,
         "RequestTimeout" => Meaning::Timeout,
         "SlowDown" | "ServiceUnavailable" | "InternalError" => Meaning::Busy,
         _ => return None,
@@ -116,6 +138,10 @@ mod tests {
         assert_eq!(kind(403, "InvalidAccessKeyId"), ErrorKind::PermissionDenied);
         assert_eq!(
             kind(412, "PreconditionFailed"),
+            ErrorKind::PreconditionFailed
+        );
+        assert_eq!(
+            kind(409, "ConditionalRequestConflict"),
             ErrorKind::PreconditionFailed
         );
         assert_eq!(kind(503, "SlowDown"), ErrorKind::Server);

@@ -10,6 +10,7 @@
 
 mod batch_delete;
 mod config;
+mod copy;
 mod delete;
 mod error;
 mod get;
@@ -28,7 +29,7 @@ use rusty_s3::{Bucket, UrlStyle};
 
 pub use self::config::{
     S3Config, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY,
-    MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE,
+    MAX_COPY_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE,
 };
 use crate::credentials::aws as chain;
 use crate::credentials::cache::Cached;
@@ -42,6 +43,9 @@ use crate::remote::{Ops, Protocol, RemoteStore};
 pub use crate::remote::{
     DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
+
+/// The header prefix of user metadata.
+const META_PREFIX: &str = "x-amz-meta-";
 
 /// Bound on the bucket check at open.
 const BUCKET_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -108,6 +112,7 @@ impl RemoteStore<S3> {
             single_put_threshold: cfg.multipart_threshold,
             part_size: cfg.part_size,
             upload_concurrency: cfg.upload_concurrency,
+            copy_threshold: cfg.copy_threshold,
             download: Download {
                 threshold: cfg.download_threshold,
                 part_size: cfg.download_part_size,
@@ -267,6 +272,10 @@ impl Ops for S3 {
 
     fn storage_root(&self) -> String {
         format!("s3://{}/", self.bucket.name())
+    }
+
+    fn meta_prefix(&self) -> &'static str {
+        META_PREFIX
     }
 
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>) {

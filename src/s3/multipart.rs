@@ -6,15 +6,14 @@
 
 use rusty_s3::Method;
 
-use super::error::{meaning, parse_error_xml};
-use super::put::missing_bucket_on_write;
-use super::sign::request;
+use super::error::error_in_body;
+use super::put::{attribute_headers, missing_bucket_on_write, signed};
+use super::sign::{request, request_with};
 use super::S3;
-use crate::error::{Error, Result, ServiceDetail};
+use crate::error::{Error, Result};
 use crate::http::{header, read_small_body, RequestBody};
-use crate::remote::answer::{error_for, Said};
 use crate::remote::client::Client;
-use crate::remote::{Parts, PutOptions};
+use crate::remote::{Parts, PutArgs};
 use crate::xml::{escape, walk};
 
 impl Parts for S3 {
@@ -24,18 +23,14 @@ impl Parts for S3 {
         c: &Client,
         path: &str,
         key: &str,
-        o: &PutOptions<'_>,
+        o: &PutArgs<'_>,
     ) -> Result<String> {
         let s3 = self;
-        let ct = o.content_type;
         let build = || {
-            let url = s3.sign_request(
-                Method::Post,
-                Some(key),
-                &[("uploads", "")],
-                &[("content-type", ct)],
-            )?;
-            Ok(request("POST", url, vec![("content-type", ct.to_owned())]))
+            let headers = attribute_headers(o);
+            let query = [("uploads", "")];
+            let url = s3.sign_request(Method::Post, Some(key), &query, &signed(&headers))?;
+            Ok(request_with("POST", url, headers))
         };
         let resp = c
             .send(path, &build, RequestBody::Empty)
@@ -80,7 +75,8 @@ impl Parts for S3 {
             })
     }
 
-    /// CompleteMultipartUpload of the parts' ETags, in order.
+    /// CompleteMultipartUpload of the parts' ETags, in order, under the
+    /// mode's condition (S3 checks it at completion); returns the ETag.
     fn complete_upload(
         &self,
         c: &Client,
@@ -88,39 +84,23 @@ impl Parts for S3 {
         key: &str,
         upload_id: &str,
         etags: &[String],
-        _o: &PutOptions<'_>,
-    ) -> Result<()> {
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>> {
         let s3 = self;
         let body = complete_body(etags);
         let build = || {
-            let url = s3.sign_request(Method::Post, Some(key), &[("uploadId", upload_id)], &[])?;
-            Ok(request(
-                "POST",
-                url,
-                vec![("content-type", "application/xml".to_owned())],
-            ))
+            let mut headers = vec![("content-type".into(), "application/xml".to_owned())];
+            if let Some((name, value)) = o.condition() {
+                headers.push((name.into(), value.to_owned()));
+            }
+            let query = [("uploadId", upload_id)];
+            let url = s3.sign_request(Method::Post, Some(key), &query, &signed(&headers))?;
+            Ok(request_with("POST", url, headers))
         };
-        let resp = c.send(path, &build, RequestBody::Bytes(body.as_bytes()))?;
         // S3 may answer 200 and still fail: the failure is in the body.
-        let body = read_small_body(path, resp, 1024 * 1024)?;
-        let (code, message, request_id) = parse_error_xml(&body);
-        if let Some(code) = code {
-            let detail = ServiceDetail {
-                status: 200,
-                code: Some(code),
-                message,
-                request_id,
-            };
-            return Err(error_for(
-                path,
-                Said {
-                    detail,
-                    retry_after: None,
-                },
-                meaning,
-            ));
-        }
-        Ok(())
+        let check = |answer: &[u8]| error_in_body(path, answer);
+        let answer = c.send_for_body(path, &build, body.as_bytes(), ANSWER_LIMIT, &check)?;
+        Ok(parse_etag(&answer, "CompleteMultipartUploadResult"))
     }
 
     /// AbortMultipartUpload, best effort.
@@ -137,6 +117,9 @@ impl Parts for S3 {
     }
 }
 
+/// Longest answer document read.
+pub(super) const ANSWER_LIMIT: u64 = 1024 * 1024;
+
 /// The UploadId of an `InitiateMultipartUploadResult`.
 fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
     let mut id = None;
@@ -148,6 +131,19 @@ fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
     })?;
     id.filter(|i| !i.is_empty())
         .ok_or_else(|| "no UploadId".to_owned())
+}
+
+/// The ETag of a `root` document (`CompleteMultipartUploadResult`,
+/// `CopyObjectResult`, `CopyPartResult`).
+pub(super) fn parse_etag(xml: &[u8], root: &str) -> Option<String> {
+    let mut etag = None;
+    let _ = walk(xml, root, &mut |path, text| {
+        if let [_, "ETag"] = path {
+            etag = Some(text.trim().to_owned());
+        }
+        Ok(())
+    });
+    etag.filter(|e| !e.is_empty())
 }
 
 /// The CompleteMultipartUpload document: every part, numbered from 1, with
@@ -178,6 +174,19 @@ mod tests {
         let none = b"<InitiateMultipartUploadResult><Key>k</Key></InitiateMultipartUploadResult>";
         assert_eq!(parse_upload_id(none).unwrap_err(), "no UploadId");
         assert!(parse_upload_id(b"<InitiateMultipartUploadResult><UploadId>x").is_err());
+    }
+
+    #[test]
+    fn the_etag_is_read_from_the_complete_result() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>l</Location>
+<Bucket>b</Bucket><Key>k</Key><ETag>&quot;3858f62230ac3c915f300c664312c11f-9&quot;</ETag></CompleteMultipartUploadResult>"#;
+        assert_eq!(
+            parse_etag(xml, "CompleteMultipartUploadResult").as_deref(),
+            Some("\"3858f62230ac3c915f300c664312c11f-9\"")
+        );
+        assert_eq!(parse_etag(b"<CompleteMultipartUploadResult/>", "CompleteMultipartUploadResult"), None);
+        assert_eq!(parse_etag(b"<CopyObjectResult><ETag>e</ETag></CopyObjectResult>", "CopyObjectResult").as_deref(), Some("e"));
     }
 
     #[test]

@@ -2,35 +2,65 @@
 
 use rusty_s3::Method;
 
-use super::sign::request;
-use super::S3;
+use super::sign::request_with;
+use super::{S3, META_PREFIX};
 use crate::error::{Error, Result};
-use crate::http::RequestBody;
-use crate::remote::client::Client;
-use crate::remote::{Put, PutMode, PutOptions};
+use crate::http::{header, RequestBody};
+use crate::remote::client::{Client, HeaderName};
+use crate::backend::PutMode;
+use crate::remote::{Put, PutArgs};
 
 impl Put for S3 {
-    /// PutObject of exactly the body's bytes, with the content type.
+    /// PutObject of exactly the body's bytes, with the content type and
+    /// the mode's condition; returns the ETag.
     fn put(
         &self,
         c: &Client,
         path: &str,
         key: &str,
         body: RequestBody<'_>,
-        o: &PutOptions<'_>,
-    ) -> Result<()> {
+        o: &PutArgs<'_>,
+    ) -> Result<Option<String>> {
         let s3 = self;
-        // Only overwriting puts exist yet; a new mode is a new arm here.
-        let PutMode::Overwrite = o.mode;
         let build = || {
-            let ct = [("content-type", o.content_type)];
-            let url = s3.sign_request(Method::Put, Some(key), &[], &ct)?;
-            Ok(request("PUT", url, vec![("content-type", o.content_type.to_owned())]))
+            let headers = put_headers(o);
+            let url = s3.sign_request(Method::Put, Some(key), &[], &signed(&headers))?;
+            Ok(request_with("PUT", url, headers))
         };
         c.send(path, &build, body)
-            .map(drop)
-            .map_err(|e| missing_bucket_on_write(s3, path, e))
+            .map(|resp| header(&resp, "etag").map(str::to_owned))
+            .map_err(|e| match o.mode {
+                // If-Match of a missing key: the key is what is missing.
+                PutMode::Update(_) if e.provider_code() == Some("NoSuchKey") => e,
+                _ => missing_bucket_on_write(s3, path, e),
+            })
     }
+}
+
+/// The headers of a PutObject: content type, user metadata and the mode's
+/// condition.
+pub(super) fn put_headers(o: &PutArgs<'_>) -> Vec<(HeaderName, String)> {
+    let mut headers = attribute_headers(o);
+    if let Some((name, value)) = o.condition() {
+        headers.push((name.into(), value.to_owned()));
+    }
+    headers
+}
+
+/// What the object is: content type and user metadata (`x-amz-meta-*`),
+/// sent with PutObject and CreateMultipartUpload.
+pub(super) fn attribute_headers(o: &PutArgs<'_>) -> Vec<(HeaderName, String)> {
+    let mut headers = Vec::with_capacity(2 + o.metadata.len());
+    headers.push(("content-type".into(), o.content_type.to_owned()));
+    for (name, value) in o.metadata {
+        headers.push((format!("{META_PREFIX}{name}").into(), value.clone()));
+    }
+    headers
+}
+
+/// Headers as the signer takes them: every header sent is signed.
+pub(super) fn signed(headers: &[(HeaderName, String)]) -> Vec<(&str, &str)> {
+    headers.iter().map(|(k, v)| (&**k, v.as_str())).collect()
 }
 
 /// A 404 on a write can only mean the bucket is missing (some servers say

@@ -12,7 +12,7 @@ use rusty_s3::Method;
 
 use super::S3;
 use crate::error::Result;
-use crate::remote::client::Request;
+use crate::remote::client::{HeaderName, Request};
 
 /// How long a signed request stays valid; it is sent at once.
 const SIGNATURE_TTL: Duration = Duration::from_secs(15 * 60);
@@ -78,6 +78,19 @@ pub(super) fn request(
     method: &'static str,
     url: String,
     headers: Vec<(&'static str, String)>,
+) -> Request {
+    request_with(
+        method,
+        url,
+        headers.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+    )
+}
+
+/// A request to send, with header names that need not be static.
+pub(super) fn request_with(
+    method: &'static str,
+    url: String,
+    headers: Vec<(HeaderName, String)>,
 ) -> Request {
     Request {
         method,

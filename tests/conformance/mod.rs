@@ -38,7 +38,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use blobio::{Backend, Error, ErrorKind};
+use blobio::{Backend, Error, ErrorKind, PutMode, PutOptions};
 
 /// What a store is documented to get wrong, so that its run can leave that
 /// out instead of failing on a known server quirk. Defaults: everything on.
@@ -63,6 +63,19 @@ pub struct Options {
     /// be asked about. s3s-fs 0.14 stores keys as files, so a HEAD or GET of
     /// such a key hits a directory and fails with 500 InternalError.
     pub prefix_keys_are_addressable: bool,
+    /// Whether the server honours conditional writes as S3 documents them.
+    /// When false only a create of a key that holds an object (one small
+    /// PutObject) is checked. s3s-fs 0.14 checks `If-None-Match: *` and then
+    /// writes, so racing creates all win; it ignores `If-Match` on PUT; and
+    /// it refuses a large conditional PUT before reading its body, closing
+    /// the connection (the client sees a broken pipe, not the 412).
+    pub conditional_writes: bool,
+    /// Whether `If-Match` on the completion of an upload in parts is
+    /// honoured. moto 5.2.5 ignores it (`If-None-Match: *` it honours).
+    pub conditional_update_of_parts: bool,
+    /// Whether `If-None-Match` / `If-Match` on a server-side copy (S3
+    /// CopyObject) are honoured. moto 5.2.5 and s3s-fs 0.14 ignore both.
+    pub conditional_copy: bool,
 }
 
 impl Default for Options {
@@ -73,6 +86,9 @@ impl Default for Options {
             large_object_size: 5 * 1024 * 1024 + 4099,
             max_clock_skew: Duration::from_secs(5 * 60),
             prefix_keys_are_addressable: true,
+            conditional_writes: true,
+            conditional_update_of_parts: true,
+            conditional_copy: true,
         }
     }
 }
@@ -111,6 +127,14 @@ macro_rules! __for_each_conformance_check {
             remove_directory_of_a_missing_directory_is_ok_and_never_deletes_objects,
             invalid_keys_are_invalid_path_on_every_operation_and_touch_nothing,
             concurrent_writes_and_reads_of_distinct_keys_do_not_interfere,
+            create_of_one_key_by_eight_threads_has_exactly_one_winner,
+            create_refuses_an_existing_object_and_leaves_it,
+            update_with_a_stale_version_fails_and_leaves_the_object,
+            update_of_one_version_by_eight_threads_has_exactly_one_winner,
+            head_reports_size_version_time_content_type_and_metadata,
+            a_content_type_given_wins_over_the_default_and_metadata_is_checked,
+            copy_duplicates_bytes_content_type_and_metadata_under_the_put_modes,
+            rename_moves_the_object_under_the_put_modes,
         }
     };
 }
@@ -1534,6 +1558,364 @@ pub fn concurrent_writes_and_reads_of_distinct_keys_do_not_interfere(
             );
             assert_object(b, &format!("{p}t{t}/k{k}"), &data);
         }
+    }
+    cleanup(b, &p);
+}
+
+// ---------------------------------------------------------------------------
+// Conditional writes
+// ---------------------------------------------------------------------------
+
+fn create() -> PutOptions {
+    PutOptions::with_mode(PutMode::Create)
+}
+
+fn update(version: &str) -> PutOptions {
+    PutOptions::with_mode(PutMode::Update(version.to_owned()))
+}
+
+/// The version a successful put reported (every backend reports one).
+#[track_caller]
+fn version_of(what: &str, result: blobio::Result<blobio::PutResult>) -> String {
+    let put = ok(what, result);
+    put.version
+        .unwrap_or_else(|| panic!("{what}: the put reported no version"))
+}
+
+/// Eight threads put `key` at once with `options`, each the bytes
+/// `"<who> <n>"`: exactly one is Ok, the others fail with `losers`, and the
+/// object holds the winner's bytes.
+fn race_of_eight(b: &dyn Backend, key: &str, who: &str, options: &PutOptions, losers: ErrorKind) {
+    let barrier = std::sync::Barrier::new(8);
+    let results: Vec<(usize, blobio::Result<blobio::PutResult>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8usize)
+            .map(|t| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let data = format!("{who} {t}").into_bytes();
+                    barrier.wait();
+                    (t, b.put(key, &data, options))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one {who} wins: {results:?}");
+    for (t, r) in &results {
+        if let Err(e) = r {
+            assert_eq!(e.kind(), losers, "{who} {t}: {e:?}");
+        }
+    }
+    assert_object(b, key, format!("{who} {}", winners[0]).as_bytes());
+}
+
+/// Eight threads create one key at once, each with bytes of its own: one
+/// is Ok, seven are AlreadyExists, and the object holds the winner's bytes.
+pub fn create_of_one_key_by_eight_threads_has_exactly_one_winner(b: &dyn Backend, o: &Options) {
+    if !o.conditional_writes {
+        return;
+    }
+    let p = unique_prefix("create_race");
+    let key = format!("{p}manifest");
+    race_of_eight(b, &key, "writer", &create(), ErrorKind::AlreadyExists);
+    cleanup(b, &p);
+}
+
+/// A create of a key that holds an object is AlreadyExists from `put` and
+/// `put_reader` (small, and large: an upload in parts, conditional at its
+/// completion), and the object stays as it was; a create of a free key
+/// works either way and reports the version an update then takes.
+pub fn create_refuses_an_existing_object_and_leaves_it(b: &dyn Backend, o: &Options) {
+    let p = unique_prefix("create_existing");
+    let key = format!("{p}obj");
+    let large = pseudo_random_bytes(o.large_object_size, 900);
+    let first = version_of("create", b.put(&key, b"first", &create()));
+    assert_kind("create again", b.put(&key, b"second", &create()), ErrorKind::AlreadyExists);
+    if !o.conditional_writes {
+        assert_object(b, &key, b"first");
+        cleanup(b, &p);
+        return;
+    }
+    assert_kind(
+        "put_reader create, small",
+        b.put_reader(&key, &mut &b"third"[..], Some(5), &create()),
+        ErrorKind::AlreadyExists,
+    );
+    assert_kind(
+        "put_reader create, large, unknown size",
+        b.put_reader(&key, &mut ChunkyReader::new(&large), None, &create()),
+        ErrorKind::AlreadyExists,
+    );
+    assert_object(b, &key, b"first");
+    let big_key = format!("{p}big");
+    let big = version_of(
+        "put_reader create of a free key, large",
+        b.put_reader(&big_key, &mut ChunkyReader::new(&large), None, &create()),
+    );
+    assert_object(b, &big_key, &large);
+    assert_kind(
+        "create over the large object",
+        b.put(&big_key, b"x", &create()),
+        ErrorKind::AlreadyExists,
+    );
+    ok("update with the create's version", b.put(&key, b"updated", &update(&first)));
+    ok("update with the large create's version", b.put(&big_key, b"small", &update(&big)));
+    assert_object(b, &key, b"updated");
+    assert_object(b, &big_key, b"small");
+    assert_eq!(ok("list", b.list(&p)), vec![big_key.clone(), key.clone()]);
+    cleanup(b, &p);
+}
+
+/// An update with the version of the object works and reports a new
+/// version; one with an older version, or of a key that is gone, is
+/// PreconditionFailed and leaves the object (or its absence) as it was.
+pub fn update_with_a_stale_version_fails_and_leaves_the_object(b: &dyn Backend, o: &Options) {
+    if !o.conditional_writes {
+        return;
+    }
+    let p = unique_prefix("update_stale");
+    let key = format!("{p}pointer");
+    let large = pseudo_random_bytes(o.large_object_size, 901);
+    let v1 = version_of("plain put", b.put(&key, b"one", &PutOptions::default()));
+    let v2 = version_of("update v1", b.put(&key, b"two", &update(&v1)));
+    assert_ne!(v1, v2, "an update reports a new version");
+    assert_kind("stale update", b.put(&key, b"three", &update(&v1)), ErrorKind::PreconditionFailed);
+    if o.conditional_update_of_parts {
+        assert_kind(
+            "stale put_reader update, large",
+            b.put_reader(&key, &mut ChunkyReader::new(&large), None, &update(&v1)),
+            ErrorKind::PreconditionFailed,
+        );
+    }
+    assert_kind(
+        "stale put_reader update, small",
+        b.put_reader(&key, &mut &b"four"[..], Some(4), &update(&v1)),
+        ErrorKind::PreconditionFailed,
+    );
+    assert_object(b, &key, b"two");
+    let v3 = version_of(
+        "put_reader update v2, large",
+        b.put_reader(&key, &mut ChunkyReader::new(&large), None, &update(&v2)),
+    );
+    assert_object(b, &key, &large);
+    ok("update v3", b.put(&key, b"five", &update(&v3)));
+    assert_object(b, &key, b"five");
+    let gone = format!("{p}gone");
+    assert_kind("update of a missing key", b.put(&gone, b"x", &update(&v1)), ErrorKind::PreconditionFailed);
+    assert!(!ok("exists", b.exists(&gone)), "a failed update made {gone:?}");
+    assert_eq!(ok("list", b.list(&p)), vec![key.clone()]);
+    cleanup(b, &p);
+}
+
+/// Eight threads update one key from the same version at once: one is Ok,
+/// seven are PreconditionFailed, and the object holds the winner's bytes.
+pub fn update_of_one_version_by_eight_threads_has_exactly_one_winner(b: &dyn Backend, o: &Options) {
+    if !o.conditional_writes {
+        return;
+    }
+    let p = unique_prefix("update_race");
+    let key = format!("{p}pointer");
+    let base = version_of("plain put", b.put(&key, b"base", &PutOptions::default()));
+    race_of_eight(b, &key, "updater", &update(&base), ErrorKind::PreconditionFailed);
+    cleanup(b, &p);
+}
+
+// ---------------------------------------------------------------------------
+// Head, content type and metadata
+// ---------------------------------------------------------------------------
+
+fn with_attributes(content_type: Option<&str>, metadata: &[(&str, &str)]) -> PutOptions {
+    PutOptions {
+        content_type: content_type.map(str::to_owned),
+        metadata: metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..PutOptions::default()
+    }
+}
+
+#[track_caller]
+fn assert_recent(what: &str, t: Option<SystemTime>, o: &Options) {
+    let t = t.unwrap_or_else(|| panic!("{what}: no last-modified"));
+    let now = SystemTime::now();
+    let skew = match now.duration_since(t) {
+        Ok(d) => d,
+        Err(e) => e.duration(),
+    };
+    assert!(skew <= o.max_clock_skew, "{what}: last-modified {t:?} is {skew:?} from now");
+}
+
+/// `head` reports what `put` and `put_reader` (small, and in parts) wrote:
+/// size, the version the put returned, a recent modification time, the
+/// content type and the metadata (sorted by name); an overwrite without
+/// metadata has none; a missing key is NotFound.
+pub fn head_reports_size_version_time_content_type_and_metadata(b: &dyn Backend, o: &Options) {
+    let p = unique_prefix("head");
+    let key = format!("{p}table.csv");
+    let opts = with_attributes(Some("text/csv"), &[("rows", "42"), ("owner", "arc team")]);
+    let version = version_of("put", b.put(&key, b"a,b\n1,2\n", &opts));
+    let head = ok("head", b.head(&key));
+    assert_eq!(head.size, 8, "{head:?}");
+    assert_eq!(head.version.as_deref(), Some(version.as_str()), "{head:?}");
+    assert_recent("head", head.last_modified, o);
+    assert_eq!(head.content_type.as_deref(), Some("text/csv"), "{head:?}");
+    let want = vec![
+        ("owner".to_owned(), "arc team".to_owned()),
+        ("rows".to_owned(), "42".to_owned()),
+    ];
+    assert_eq!(head.metadata, want, "{head:?}");
+    assert_eq!(head.metadata_value("rows"), Some("42"));
+
+    let large = pseudo_random_bytes(o.large_object_size, 902);
+    let big_key = format!("{p}big.bin");
+    let big = version_of(
+        "put_reader in parts",
+        b.put_reader(&big_key, &mut ChunkyReader::new(&large), None, &opts),
+    );
+    let head = ok("head of the large object", b.head(&big_key));
+    assert_eq!(head.size, large.len() as u64);
+    assert_eq!(head.version.as_deref(), Some(big.as_str()), "{head:?}");
+    assert_eq!(head.content_type.as_deref(), Some("text/csv"), "{head:?}");
+    assert_eq!(head.metadata, want, "{head:?}");
+
+    ok("plain overwrite", b.write(&key, b"plain"));
+    let head = ok("head after a plain overwrite", b.head(&key));
+    assert_eq!(head.size, 5);
+    assert!(head.metadata.is_empty(), "an overwrite replaces the metadata: {head:?}");
+    assert_ne!(head.version.as_deref(), Some(version.as_str()));
+    assert_kind("head of a missing key", b.head(&format!("{p}missing")), ErrorKind::NotFound);
+    assert_kind("head of an invalid key", b.head(&format!("{p}a/../b")), ErrorKind::InvalidPath);
+    cleanup(b, &p);
+}
+
+/// A `.parquet` key defaults to the Parquet type, and a content type
+/// given wins over that default; metadata names and values that not every
+/// store keeps alike are InvalidArgument and write nothing.
+pub fn a_content_type_given_wins_over_the_default_and_metadata_is_checked(
+    b: &dyn Backend,
+    _o: &Options,
+) {
+    let p = unique_prefix("content_type");
+    let parquet = format!("{p}part-0.parquet");
+    ok("plain write", b.write(&parquet, b"PAR1"));
+    assert_eq!(
+        ok("head", b.head(&parquet)).content_type.as_deref(),
+        Some("application/vnd.apache.parquet")
+    );
+    ok("put with a type", b.put(&parquet, b"PAR1", &with_attributes(Some("application/x-test"), &[])));
+    assert_eq!(
+        ok("head", b.head(&parquet)).content_type.as_deref(),
+        Some("application/x-test")
+    );
+    let bad = format!("{p}bad");
+    for (name, value) in [("Upper", "v"), ("with-dash", "v"), ("9lives", "v"), ("", "v"), ("ok", " padded"), ("ok", "tab\there"), ("ok", "caf\u{e9}")] {
+        assert_kind(
+            &format!("metadata {name:?}={value:?}"),
+            b.put(&bad, b"x", &with_attributes(None, &[(name, value)])),
+            ErrorKind::InvalidArgument,
+        );
+    }
+    assert_kind(
+        "an empty content type",
+        b.put(&bad, b"x", &with_attributes(Some(""), &[])),
+        ErrorKind::InvalidArgument,
+    );
+    assert!(!ok("exists", b.exists(&bad)), "a refused put wrote {bad:?}");
+    cleanup(b, &p);
+}
+
+// ---------------------------------------------------------------------------
+// Copy and rename
+// ---------------------------------------------------------------------------
+
+/// `copy` makes a second object with the same bytes, content type and
+/// metadata (small and large), reports its version (what head says), and
+/// leaves the source; with `Create` onto an object it is AlreadyExists and
+/// with a stale `Update` PreconditionFailed, changing nothing; a missing
+/// source is NotFound; a copy onto itself or with attributes is refused.
+pub fn copy_duplicates_bytes_content_type_and_metadata_under_the_put_modes(
+    b: &dyn Backend,
+    o: &Options,
+) {
+    let p = unique_prefix("copy");
+    let (src, dst) = (format!("{p}src.csv"), format!("{p}dir/dst.csv"));
+    let opts = with_attributes(Some("text/csv"), &[("rows", "42")]);
+    ok("put source", b.put(&src, b"a,b\n", &opts));
+    let v = version_of("copy", b.copy(&src, &dst, &PutOptions::default()));
+    assert_object(b, &dst, b"a,b\n");
+    assert_object(b, &src, b"a,b\n");
+    let head = ok("head of the copy", b.head(&dst));
+    assert_eq!(head.version.as_deref(), Some(v.as_str()), "{head:?}");
+    assert_eq!(head.content_type.as_deref(), Some("text/csv"), "{head:?}");
+    assert_eq!(head.metadata_value("rows"), Some("42"), "{head:?}");
+
+    let large = pseudo_random_bytes(o.large_object_size, 903);
+    let big = format!("{p}big.bin");
+    ok("put large", b.put(&big, &large, &opts));
+    if o.conditional_writes && o.conditional_copy {
+        assert_kind("copy create onto an object", b.copy(&big, &dst, &create()), ErrorKind::AlreadyExists);
+        assert_kind(
+            "copy with a stale update",
+            b.copy(&big, &dst, &update(&format!("{v}-stale"))),
+            ErrorKind::PreconditionFailed,
+        );
+        assert_object(b, &dst, b"a,b\n");
+    }
+    let v2 = version_of("copy update", b.copy(&big, &dst, &update(&v)));
+    assert_object(b, &dst, &large);
+    assert_eq!(ok("head", b.head(&dst)).metadata_value("rows"), Some("42"));
+    let fresh = format!("{p}fresh.bin");
+    ok("copy create of a free key", b.copy(&big, &fresh, &create()));
+    assert_object(b, &fresh, &large);
+    assert_ne!(v, v2);
+
+    assert_kind("copy of a missing key", b.copy(&format!("{p}missing"), &format!("{p}x"), &PutOptions::default()), ErrorKind::NotFound);
+    assert_kind("copy onto itself", b.copy(&src, &src, &PutOptions::default()), ErrorKind::InvalidArgument);
+    assert_kind("copy with attributes", b.copy(&src, &format!("{p}y"), &opts), ErrorKind::InvalidArgument);
+    assert_kind("copy to an invalid key", b.copy(&src, &format!("{p}../y"), &PutOptions::default()), ErrorKind::InvalidPath);
+    let mut keys = vec![big.clone(), dst.clone(), fresh.clone(), src.clone()];
+    keys.sort();
+    assert_eq!(ok("list", b.list(&p)), keys);
+    cleanup(b, &p);
+}
+
+/// `rename` moves the object (bytes, content type, metadata): the source
+/// is gone, the target holds it; `Create` onto an object and a stale
+/// `Update` are refused and move nothing; a missing source is NotFound.
+pub fn rename_moves_the_object_under_the_put_modes(b: &dyn Backend, o: &Options) {
+    let p = unique_prefix("rename");
+    let (a, c) = (format!("{p}d1/a"), format!("{p}d2/c"));
+    let opts = with_attributes(Some("text/plain"), &[("tag", "x")]);
+    ok("put a", b.put(&a, b"alpha", &opts));
+    let v = version_of("rename", b.rename(&a, &c, &PutOptions::default()));
+    assert!(!ok("exists", b.exists(&a)), "the source stays after a rename");
+    assert_object(b, &c, b"alpha");
+    let head = ok("head", b.head(&c));
+    assert_eq!(head.version.as_deref(), Some(v.as_str()));
+    assert_eq!(head.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(head.metadata_value("tag"), Some("x"));
+
+    let other = format!("{p}other");
+    ok("put other", b.write(&other, b"other"));
+    if o.conditional_writes && o.conditional_copy {
+        assert_kind("rename create onto an object", b.rename(&other, &c, &create()), ErrorKind::AlreadyExists);
+        assert_kind("rename with a stale update", b.rename(&other, &c, &update(&format!("{v}-stale"))), ErrorKind::PreconditionFailed);
+        assert_object(b, &other, b"other");
+        assert_object(b, &c, b"alpha");
+    }
+    ok("rename update", b.rename(&other, &c, &update(&v)));
+    assert_object(b, &c, b"other");
+    assert!(!ok("exists", b.exists(&other)));
+    assert_kind("rename of a missing key", b.rename(&a, &format!("{p}z"), &PutOptions::default()), ErrorKind::NotFound);
+    assert_eq!(ok("list", b.list(&p)), vec![c.clone()]);
+    if let Some(d) = b.as_directory_lister() {
+        assert_eq!(ok("list_directories", d.list_directories(&p)), vec!["d2".to_owned()]);
     }
     cleanup(b, &p);
 }

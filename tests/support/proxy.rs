@@ -11,6 +11,8 @@
 //! - read the request and never answer ([`Fault::BlackHole`]);
 //! - pass the response head and only the first bytes of its body, then
 //!   close ([`Fault::Cut`]) or go silent ([`Fault::Stall`]);
+//! - forward the request and answer with the server's status and headers
+//!   but another body ([`Fault::Rewrite`]: S3's 200 with an `<Error>`);
 //! - refuse connections (listener closed, [`Proxy::refuse_connections`]) or
 //!   accept and reset them ([`Proxy::reset_next_connections`]).
 //!
@@ -85,6 +87,13 @@ pub enum Fault {
     /// Forwards the request; passes the response head and the body up to
     /// the cut, then goes silent, holding the connection open.
     Stall(Cut),
+    /// Forwards the request (the server does the work); answers with the
+    /// server's status line and headers but `body` instead of its body
+    /// (framed by a new Content-Length), then closes the connection.
+    Rewrite {
+        /// The body the client gets.
+        body: String,
+    },
 }
 
 impl Fault {
@@ -106,6 +115,19 @@ impl Fault {
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
                  <Message>injected by the test proxy</Message>\
                  <RequestId>proxy-{status}</RequestId></Error>"
+            ),
+        }
+    }
+
+    /// The server's answer with its body replaced by an S3 error document
+    /// with `code`: what S3 sends when CompleteMultipartUpload or
+    /// CopyObject fail after their 200 went out.
+    pub fn s3_error_in_body(code: &str) -> Fault {
+        Fault::Rewrite {
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+                 <Message>rewritten by the test proxy</Message>\
+                 <RequestId>proxy-rewrite</RequestId></Error>"
             ),
         }
     }
@@ -168,6 +190,7 @@ impl Fault {
             Fault::BlackHole => "black hole".into(),
             Fault::Cut(c) => format!("cut {c:?}"),
             Fault::Stall(c) => format!("stall {c:?}"),
+            Fault::Rewrite { .. } => "rewrite body".into(),
         }
     }
 }
@@ -881,12 +904,24 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
                 head.push_str("\r\n");
-                to_client.write_all(head.as_bytes())?;
-                to_client.write_all(body.as_bytes())?;
-                to_client.flush()?;
-                run_hook(hook);
-                let _ = to_client.shutdown(Shutdown::Both);
-                return Ok(());
+                return answer_and_close(to_client, &head, &body, || run_hook(hook));
+            }
+            Some(Fault::Rewrite { body }) => {
+                let resp = forward(&mut upstream, &sh.upstream, &req)?;
+                let text = String::from_utf8_lossy(&resp.head);
+                let mut head = String::new();
+                for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+                    let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+                    if !matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection") {
+                        head.push_str(line);
+                        head.push_str("\r\n");
+                    }
+                }
+                head.push_str(&format!(
+                    "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                ));
+                return answer_and_close(to_client, &head, &body, || run_hook(hook));
             }
             Some(Fault::Reset) => {
                 run_hook(hook);
@@ -916,6 +951,21 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
             }
         }
     }
+}
+
+/// Sends an answer made by the proxy, runs the rule's hook, and closes.
+fn answer_and_close(
+    mut to_client: TcpStream,
+    head: &str,
+    body: &str,
+    hook: impl FnOnce(),
+) -> io::Result<()> {
+    to_client.write_all(head.as_bytes())?;
+    to_client.write_all(body.as_bytes())?;
+    to_client.flush()?;
+    hook();
+    let _ = to_client.shutdown(Shutdown::Both);
+    Ok(())
 }
 
 /// A listener whose accept queue is full, so a connection attempt hangs
