@@ -17,10 +17,13 @@
 //!    (see `msi.rs`).
 //!
 //! `use_managed_identity=true` skips steps 1 and 2; `=false` skips step 3.
-//! `AZURE_TOKEN_CREDENTIALS` (as Azure Identity reads it) may narrow the
-//! chain: `dev` leaves none of these steps, `prod` all three,
+//! `AZURE_TOKEN_CREDENTIALS` (as Azure Identity reads it for
+//! `DefaultAzureCredential`) may narrow the steps the environment
+//! configures: `dev` leaves none of them, `prod` all three,
 //! `EnvironmentCredential`, `WorkloadIdentityCredential` or
-//! `ManagedIdentityCredential` only that one.
+//! `ManagedIdentityCredential` only that one. A step the options ask for
+//! (`client_secret`, `federated_token_file`, `use_managed_identity=true`)
+//! is never excluded.
 //!
 //! Nothing found: [`crate::ErrorKind::PermissionDenied`], as for AWS
 //! (`docs/aws-credentials.md`), listing every step. When managed identity
@@ -259,6 +262,8 @@ pub(crate) fn choose(s: &Settings<'_>, env: &Env<'_>, mut tried: Vec<String>) ->
     if s.managed_identity == Some(true) {
         tried.push("service principal and workload identity: skipped, use_managed_identity=true".into());
     } else {
+        let sp_ok = sp_ok || s.client_secret.is_some();
+        let wi_ok = wi_ok || s.federated_token_file.is_some();
         match own(s.client_secret).or_else(|| env("AZURE_CLIENT_SECRET")) {
             Some(secret) if sp_ok => return aad(Proof::Secret(secret), "a client secret"),
             Some(_) => tried.push("service principal: excluded by AZURE_TOKEN_CREDENTIALS".into()),
@@ -273,7 +278,7 @@ pub(crate) fn choose(s: &Settings<'_>, env: &Env<'_>, mut tried: Vec<String>) ->
             None => tried.push("workload identity: AZURE_FEDERATED_TOKEN_FILE not set".into()),
         }
     }
-    if s.managed_identity == Some(false) || !mi_ok {
+    if s.managed_identity == Some(false) || !mi_ok && s.managed_identity != Some(true) {
         let why = if mi_ok { "use_managed_identity=false" } else { "excluded by AZURE_TOKEN_CREDENTIALS" };
         tried.push(format!("managed identity: {why}"));
         return Err(nothing_found(&tried));
