@@ -103,6 +103,42 @@ fn shows_no_secret(store: &dyn Backend, secrets: &[&str]) {
     assert!(!shown.contains("eyJ"), "a token shown: {shown}");
 }
 
+/// Every log record of this (child) process at debug level and above. (At
+/// trace level ureq-proto dumps the bytes on the wire, tokens and secrets
+/// included: that is a dependency's trace output, compiled out of release
+/// builds by log's release_max_level_info.)
+struct Capture(std::sync::Mutex<String>);
+
+impl log::Log for Capture {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Debug
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let line = format!("{} {}: {}\n", r.level(), r.target(), r.args());
+        self.0.lock().unwrap().push_str(&line);
+    }
+    fn flush(&self) {}
+}
+
+static LOGS: Capture = Capture(std::sync::Mutex::new(String::new()));
+
+fn capture_logs() {
+    log::set_logger(&LOGS).unwrap();
+    log::set_max_level(log::LevelFilter::Debug);
+}
+
+/// Nothing secret in any log record so far, and some records there.
+fn logs_show_no_secret(secrets: &[&str]) {
+    let logs = LOGS.0.lock().unwrap();
+    assert!(logs.contains("credentials from client_secret"), "no log records captured: {logs}");
+    for s in secrets.iter().chain(&["eyJ"]) {
+        assert!(!logs.contains(s), "{s} logged: {logs}");
+    }
+}
+
 fn source(store: &dyn Backend) -> String {
     store_option(store, "credential_source").unwrap()
 }
@@ -115,6 +151,7 @@ const SECRET: &str = "sp-secret-value-1";
 fn a_client_secret_gets_an_entra_token_that_azurite_accepts() {
     const NAME: &str = "a_client_secret_gets_an_entra_token_that_azurite_accepts";
     if is_child(NAME) {
+        capture_logs();
         let container = var("T_CONTAINER");
         let o = https_opts(&[("block_size", "1MiB"), ("multipart_threshold", "1MiB")]);
         let store = store_at(&container, &o);
@@ -140,6 +177,8 @@ fn a_client_secret_gets_an_entra_token_that_azurite_accepts() {
         // Setting credential_source is refused: it is only read back.
         let e = open(&format!("az://{container}"), &https_opts(&[("credential_source", "sas")])).err().unwrap();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        // Nor in the logs: rustls, ureq and blobio, debug and above.
+        logs_show_no_secret(&[SECRET, "wrong-secret-value", "client_secret="]);
         return;
     }
     let aad = identity::aad(
@@ -316,6 +355,7 @@ fn skip_signature_reads_a_public_container_anonymously() {
         o.set("azure_skip_signature", "true").unwrap();
         let store = store_at(&var("T_CONTAINER"), &o);
         assert_eq!(source(&*store), "anonymous");
+        assert_eq!(store_option(&*store, "skip_signature").unwrap(), "true");
         assert_eq!(store.read("public.txt").unwrap(), b"for everyone");
         assert_eq!(store.list("").unwrap(), ["public.txt"]);
         // Writing needs credentials: Azurite refuses, nothing is signed.

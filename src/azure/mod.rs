@@ -173,7 +173,7 @@ impl RemoteStore<Azure> {
             http: cfg.http.clone(),
         };
         log::info!(
-            "Azure Blob store: container {} at {} ({})",
+            "Azure Blob store: container {} at {}, credentials from {}",
             proto.container,
             proto.endpoint,
             resolved.credential.method()
@@ -255,6 +255,7 @@ impl Ops for Azure {
         // `auth` is the older name of `credential_source`.
         out.insert("auth".into(), self.auth.method().into());
         out.insert("credential_source".into(), self.auth.method().into());
+        out.insert("skip_signature".into(), (self.auth.method() == "anonymous").into());
         out.insert("list_page_size".into(), self.list_page_size.into());
         self.http.config_json(out);
     }

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use super::{parse_token, Proof, Token, STORAGE_SCOPE};
 use crate::credentials::aws::web_identity::read_token;
-use crate::credentials::http::{json_detail, Call, Endpoint, STS_LIMITS};
+use crate::credentials::http::{json_detail, Call, Endpoint, AAD_LIMITS};
 use crate::credentials::Provider;
 use crate::error::{Error, Result};
 use crate::http::HttpConfig;
@@ -37,8 +37,7 @@ impl Aad {
         };
         Ok(Aad {
             what: format!("Azure {kind} token endpoint {url}"),
-            // A regional service, as STS is for AWS.
-            client: Endpoint::new(http, &STS_LIMITS, retry)?,
+            client: Endpoint::new(http, &AAD_LIMITS, retry)?,
             url,
             client_id,
             proof,

@@ -17,24 +17,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{nothing_found, own, parse_token, Settings, Token, DEFAULT_IMDS, STORAGE_RESOURCE};
-use crate::credentials::http::{json_detail, Call, Endpoint, Limits};
+use crate::credentials::http::{json_detail, Call, Endpoint, APP_SERVICE_LIMITS, AZURE_IMDS_LIMITS};
 use crate::credentials::{Env, Provider};
 use crate::error::{Error, Result};
 use crate::http::HttpConfig;
 use crate::retry::RetryPolicy;
-use std::time::Duration;
-
-/// IMDS: 1 s to connect, so a machine off Azure finds out at once; up to
-/// 5 s for a token (IMDS may be slow to issue the first), one retry.
-const IMDS_LIMITS: Limits = Limits {
-    connect: Duration::from_secs(1),
-    request: Duration::from_secs(5),
-    max_retries: 1,
-    deadline: Duration::from_secs(10),
-};
-
-/// App Service's endpoint is on the same host.
-const APP_SERVICE_LIMITS: Limits = crate::credentials::http::ECS_LIMITS;
 
 /// A managed identity's token endpoint and which identity.
 #[derive(Clone, PartialEq, Eq)]
@@ -115,7 +102,7 @@ impl Msi {
     }
 
     pub(crate) fn provider(self, http: &HttpConfig, retry: &RetryPolicy) -> Result<MsiProvider> {
-        let limits = if self.header.is_some() { &APP_SERVICE_LIMITS } else { &IMDS_LIMITS };
+        let limits = if self.header.is_some() { &APP_SERVICE_LIMITS } else { &AZURE_IMDS_LIMITS };
         let version = if self.header.is_some() { "2019-08-01" } else { "2018-02-01" };
         let mut url = format!(
             "{}?api-version={version}&resource={}",
