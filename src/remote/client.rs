@@ -85,11 +85,9 @@ impl Client {
         body: RequestBody<'_>,
         handled: &dyn Fn(&Error) -> bool,
     ) -> Result<Response> {
-        let what = || {
-            build()
-                .map(|r| format!("{} {path}", r.method))
-                .unwrap_or_else(|_| path.to_owned())
-        };
+        // Named by its path only: building the request again to name its
+        // method would sign it (and could fetch credentials) for a log line.
+        let what = || format!("request for {path}");
         match body {
             RequestBody::Reader(reader, len) => {
                 let taken = Cell::new(0u64);

@@ -59,11 +59,6 @@ impl Imds {
         Ok(Imds { client: Endpoint::new(http, &IMDS_LIMITS, retry)?, base })
     }
 
-    /// The endpoint's base URL.
-    pub(crate) fn base(&self) -> &str {
-        &self.base
-    }
-
     fn what(&self) -> String {
         format!("AWS credentials: instance metadata at {}", self.base)
     }
