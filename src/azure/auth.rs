@@ -1,6 +1,6 @@
 //! Authorising Azure Blob requests: Shared Key signed by hand, SAS tokens,
-//! and a managed identity's bearer tokens (fetched from the instance
-//! metadata endpoint and cached until shortly before they expire).
+//! bearer tokens (from the store's token cache, see
+//! `src/credentials/azure/`), or nothing at all (`skip_signature`).
 //!
 //! Shared Key follows the Azure Storage REST reference ("Authorize with
 //! Shared Key", version 2009-09-19 and later):
@@ -20,34 +20,24 @@
 //! twice. The signature is base64(HMAC-SHA256(decoded key, string-to-sign)).
 
 use std::fmt;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 
 use super::config::Credential;
-use crate::error::{Error, Result, ServiceDetail};
-use crate::http::{header, read_small_body, HttpConfig, RequestBody, Transport};
+use crate::credentials::azure::Token;
+use crate::credentials::cache::Cached;
+use crate::error::Result;
+use crate::http::HttpConfig;
+use crate::retry::RetryPolicy;
 use crate::time::http_date;
 
 /// The one service version every request asks for (Azurite 3.35 accepts up
-/// to 2025-11-05).
+/// to 2025-11-05; bearer tokens need 2017-11-09 or later).
 pub(crate) const API_VERSION: &str = "2025-11-05";
-
-/// The audience of storage bearer tokens.
-const STORAGE_RESOURCE: &str = "https://storage.azure.com/";
-
-/// Refresh a token this long before it expires (or at half its life, for
-/// short-lived ones).
-const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
-
-/// Longest wait for the token endpoint; it is local to the machine.
-const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Attempts at the token endpoint when it answers 429 or 5xx.
-const TOKEN_ATTEMPTS: u32 = 3;
 
 /// The headers of the Shared Key string-to-sign, in order, after the verb
 /// and Content-Encoding/Language/Length.
@@ -162,58 +152,54 @@ pub(crate) struct Authorization<'a> {
 pub(crate) struct Auth {
     account: String,
     method: Method,
+    /// Which provider of the chain (`shared_key`, `client_secret`, ...).
+    source: &'static str,
 }
 
 enum Method {
     SharedKey(Vec<u8>),
     Sas(String),
-    Bearer(TokenCache),
+    Bearer(Arc<Cached<Token>>),
+    Anonymous,
 }
 
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Auth")
             .field("account", &self.account)
-            .field("method", &self.method())
+            .field("credential_source", &self.source)
             .finish()
     }
 }
 
 impl Auth {
-    /// `http` configures the token endpoint's transport (its CA bundle and
-    /// shorter timeouts).
-    pub(crate) fn new(account: &str, credential: Credential, http: &HttpConfig) -> Result<Self> {
+    /// `http` and `retry` are the store's: a token endpoint is called with
+    /// its CA bundle and within its retry policy (and shorter timeouts).
+    pub(crate) fn new(account: &str, credential: Credential, http: &HttpConfig, retry: &RetryPolicy) -> Result<Self> {
+        let source = credential.method();
         let method = match credential {
             Credential::SharedKey(k) => Method::SharedKey(k),
             Credential::Sas(s) => Method::Sas(s),
-            Credential::ManagedIdentity {
-                endpoint,
-                client_id,
-            } => {
-                let mut quick = http.clone();
-                quick.timeouts.connect = quick.timeouts.connect.min(TOKEN_TIMEOUT);
-                quick.timeouts.request = quick.timeouts.request.min(TOKEN_TIMEOUT);
-                quick.timeouts.stall = quick.timeouts.stall.min(TOKEN_TIMEOUT);
-                Method::Bearer(TokenCache {
-                    endpoint,
-                    client_id,
-                    transport: Transport::new(&quick)?,
-                    cached: Mutex::new(None),
-                })
-            }
+            Credential::Anonymous => Method::Anonymous,
+            Credential::Token(spec) => Method::Bearer(spec.cache(http, retry)?),
         };
         Ok(Auth {
             account: account.to_owned(),
             method,
+            source,
         })
     }
 
+    /// The Shared Key `Authorization` header for a string-to-sign.
+    fn header(&self, key: &[u8], sts: &str) -> String {
+        format!("SharedKey {}:{}", self.account, signature(key, sts))
+    }
+
     /// The headers (and SAS) authorising `method path?query` with `headers`
-    /// and a body of `content_length` bytes, sent now. `path` names the
-    /// object in errors (a token fetch can fail).
+    /// and a body of `content_length` bytes, sent now (the current token
+    /// is fetched or refreshed if due).
     pub(crate) fn authorize(
         &self,
-        err_path: &str,
         method: &str,
         url_path: &str,
         query: &[(&str, &str)],
@@ -230,26 +216,21 @@ impl Auth {
                 all.push(("x-ms-version", API_VERSION));
                 let sts =
                     string_to_sign(method, &all, content_length, &self.account, url_path, query);
-                let sig = signature(key, &sts);
-                out.push(("authorization", format!("SharedKey {}:{sig}", self.account)));
+                out.push(("authorization", self.header(key, &sts)));
             }
             Method::Sas(token) => sas = Some(token.as_str()),
-            Method::Bearer(cache) => {
-                out.push((
-                    "authorization",
-                    format!("Bearer {}", cache.token(err_path)?),
-                ));
-            }
+            Method::Bearer(cache) => out.push(("authorization", format!("Bearer {}", cache.get()?.value))),
+            Method::Anonymous => {}
         }
         out.push(("x-ms-date", date));
         Ok(Authorization { headers: out, sas })
     }
 
     /// The `Authorization` header of one Blob Batch sub-request (each is
-    /// authorised on its own), or `None` when a SAS in its URL does it.
+    /// authorised on its own), or `None` when a SAS in its URL does it (or
+    /// nothing: anonymous).
     pub(crate) fn sub_request_authorization(
         &self,
-        err_path: &str,
         method: &str,
         url_path: &str,
         headers: &[(&str, &str)],
@@ -257,25 +238,18 @@ impl Auth {
         Ok(match &self.method {
             Method::SharedKey(key) => {
                 let sts = string_to_sign(method, headers, 0, &self.account, url_path, &[]);
-                Some(format!(
-                    "SharedKey {}:{}",
-                    self.account,
-                    signature(key, &sts)
-                ))
+                Some(self.header(key, &sts))
             }
-            Method::Sas(_) => None,
-            Method::Bearer(cache) => Some(format!("Bearer {}", cache.token(err_path)?)),
+            Method::Sas(_) | Method::Anonymous => None,
+            Method::Bearer(cache) => Some(format!("Bearer {}", cache.get()?.value)),
         })
     }
 
-    /// How requests are authorised: `shared_key`, `sas` or
-    /// `managed_identity`.
+    /// Which provider of the chain supplies the credentials:
+    /// `shared_key`, `sas`, `anonymous`, `client_secret`,
+    /// `workload_identity`, `app_service` or `managed_identity`.
     pub(crate) fn method(&self) -> &'static str {
-        match &self.method {
-            Method::SharedKey(_) => "shared_key",
-            Method::Sas(_) => "sas",
-            Method::Bearer(_) => "managed_identity",
-        }
+        self.source
     }
 
     /// The account key, when requests are signed with it.
@@ -293,191 +267,6 @@ impl Auth {
             _ => None,
         }
     }
-}
-
-/// A managed identity's bearer token, fetched on first use and again
-/// shortly before it expires. Concurrent callers share one fetch.
-struct TokenCache {
-    endpoint: String,
-    client_id: Option<String>,
-    transport: Transport,
-    cached: Mutex<Option<Token>>,
-}
-
-struct Token {
-    value: String,
-    refresh_at: SystemTime,
-    expires_at: SystemTime,
-}
-
-impl TokenCache {
-    fn token(&self, err_path: &str) -> Result<String> {
-        let mut guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        let now = SystemTime::now();
-        if let Some(t) = guard.as_ref() {
-            if now < t.refresh_at {
-                return Ok(t.value.clone());
-            }
-        }
-        match self.fetch(err_path) {
-            Ok(t) => {
-                let value = t.value.clone();
-                *guard = Some(t);
-                Ok(value)
-            }
-            // A refresh that fails while the old token still works is only
-            // a warning: the next request tries again.
-            Err(e) => match guard.as_ref() {
-                Some(t) if now < t.expires_at => {
-                    log::warn!(
-                        "managed identity token refresh failed, using the current token: {e}"
-                    );
-                    Ok(t.value.clone())
-                }
-                _ => Err(e),
-            },
-        }
-    }
-
-    fn url(&self) -> String {
-        use percent_encoding::utf8_percent_encode;
-        let sep = if self.endpoint.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        let mut url = format!(
-            "{}{sep}api-version=2018-02-01&resource={}",
-            self.endpoint,
-            utf8_percent_encode(STORAGE_RESOURCE, super::request::QUERY_SET)
-        );
-        if let Some(id) = &self.client_id {
-            url.push_str("&client_id=");
-            url.extend(utf8_percent_encode(id, super::request::QUERY_SET));
-        }
-        url
-    }
-
-    fn fetch(&self, err_path: &str) -> Result<Token> {
-        let url = self.url();
-        let mut attempt = 0;
-        let (status, body) = loop {
-            attempt += 1;
-            let resp = self
-                .transport
-                .send(
-                    err_path,
-                    "GET",
-                    &url,
-                    &[("metadata", "true")],
-                    RequestBody::Empty,
-                )
-                .map_err(|e| self.context(e))?;
-            let status = resp.status().as_u16();
-            let retry_after = header(&resp, "retry-after").and_then(|v| v.parse::<u64>().ok());
-            let body = read_small_body(err_path, resp, 64 * 1024)?;
-            if (status == 429 || status >= 500) && attempt < TOKEN_ATTEMPTS {
-                let wait = retry_after
-                    .map(Duration::from_secs)
-                    .unwrap_or(Duration::from_millis(200 << attempt));
-                std::thread::sleep(wait.min(Duration::from_secs(5)));
-                continue;
-            }
-            break (status, body);
-        };
-        let json: serde_json::Value =
-            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-        if !(200..300).contains(&status) {
-            let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-            let detail = ServiceDetail {
-                status,
-                code: text("error"),
-                message: Some(format!(
-                    "managed identity token endpoint {}: {}",
-                    self.endpoint,
-                    text("error_description").unwrap_or_else(|| "request refused".into())
-                )),
-                request_id: None,
-            };
-            let remote = Some(Box::new(detail));
-            return Err(if status == 429 || status >= 500 {
-                Error::Server {
-                    path: err_path.to_owned(),
-                    remote,
-                }
-            } else {
-                Error::PermissionDenied {
-                    path: err_path.to_owned(),
-                    remote,
-                    source: None,
-                }
-            });
-        }
-        parse_token(&json, SystemTime::now()).ok_or_else(|| Error::Other {
-            path: err_path.to_owned(),
-            message: format!(
-                "managed identity token endpoint {}: the response has no access_token",
-                self.endpoint
-            ),
-            remote: None,
-            source: None,
-        })
-    }
-
-    fn context(&self, e: Error) -> Error {
-        match e {
-            Error::Network {
-                path,
-                message,
-                source,
-            } => Error::Network {
-                path,
-                message: format!(
-                    "managed identity token endpoint {}: {message}",
-                    self.endpoint
-                ),
-                source,
-            },
-            Error::Timeout {
-                path,
-                message,
-                source,
-            } => Error::Timeout {
-                path,
-                message: format!(
-                    "managed identity token endpoint {}: {message}",
-                    self.endpoint
-                ),
-                source,
-            },
-            other => other,
-        }
-    }
-}
-
-/// Reads an IMDS token response: `access_token`, and `expires_on` (unix
-/// seconds) or `expires_in` (seconds), each a string or a number.
-fn parse_token(json: &serde_json::Value, now: SystemTime) -> Option<Token> {
-    let value = json.get("access_token")?.as_str()?.to_owned();
-    if value.is_empty() {
-        return None;
-    }
-    let number = |k: &str| -> Option<u64> {
-        let v = json.get(k)?;
-        v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())
-    };
-    let expires_at = number("expires_on")
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-        .or_else(|| number("expires_in").map(|s| now + Duration::from_secs(s)))
-        // No expiry given: use it briefly, then ask again.
-        .unwrap_or(now + Duration::from_secs(60));
-    let life = expires_at.duration_since(now).unwrap_or_default();
-    let refresh_at = expires_at - REFRESH_MARGIN.min(life / 2);
-    Some(Token {
-        value,
-        refresh_at,
-        expires_at,
-    })
 }
 
 #[cfg(test)]
@@ -576,29 +365,12 @@ mod tests {
     const LIST_SIGNATURE: &str = "rOW+5x1yIyn46LNNvP8LOsynwZ6JcWfB15HZLXvZOuI=";
 
     #[test]
-    fn token_expiry_from_expires_on_or_expires_in() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let json = serde_json::json!({
-            "access_token": "tok", "expires_on": "1003600", "expires_in": "3599",
-            "token_type": "Bearer", "resource": "https://storage.azure.com/"
-        });
-        let t = parse_token(&json, now).unwrap();
-        assert_eq!(t.value, "tok");
-        assert_eq!(t.expires_at, UNIX_EPOCH + Duration::from_secs(1_003_600));
-        assert_eq!(t.refresh_at, UNIX_EPOCH + Duration::from_secs(1_003_300));
-        // Short-lived: refreshed at half its life.
-        let json = serde_json::json!({"access_token": "t", "expires_in": 120});
-        let t = parse_token(&json, now).unwrap();
-        assert_eq!(t.refresh_at, now + Duration::from_secs(60));
-        assert!(parse_token(&serde_json::json!({"error": "x"}), now).is_none());
-    }
-
-    #[test]
     fn debug_of_auth_shows_no_key() {
         let auth = Auth::new(
             "acct",
             Credential::SharedKey(b"SECRETKEY".to_vec()),
             &HttpConfig::default(),
+            &RetryPolicy::default(),
         )
         .unwrap();
         let text = format!("{auth:?}");

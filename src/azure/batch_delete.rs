@@ -55,7 +55,7 @@ pub(crate) fn batch_body(az: &Azure, boundary: &str, keys: &[&str]) -> Result<St
         ];
         let auth = az
             .auth
-            .sub_request_authorization(key, "DELETE", &url_path, &headers)?;
+            .sub_request_authorization("DELETE", &url_path, &headers)?;
         if let Some(sas) = sas {
             url_path.push('?');
             url_path.push_str(sas);

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use url::Url;
 
+use crate::credentials::azure::Spec;
 use crate::error::{Error, Result};
 use crate::http::HttpConfig;
 use crate::remote::{
@@ -40,7 +41,7 @@ pub(crate) const DEV_KEY: &str =
 const DEV_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
 
 /// The instance-metadata (IMDS) token endpoint a managed identity uses.
-pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+pub const DEFAULT_IMDS_ENDPOINT: &str = crate::credentials::azure::DEFAULT_IMDS;
 
 /// Environment variables read when the configuration leaves a field empty.
 pub mod env {
@@ -52,27 +53,50 @@ pub mod env {
     pub const KEY: &str = "AZURE_STORAGE_KEY";
     /// A SAS token.
     pub const SAS_TOKEN: &str = "AZURE_STORAGE_SAS_TOKEN";
-    /// The client id of a user-assigned managed identity.
+    /// The client id of a service principal, a workload identity or a
+    /// user-assigned managed identity.
     pub const CLIENT_ID: &str = "AZURE_CLIENT_ID";
+    /// The tenant of a service principal or workload identity.
+    pub const TENANT_ID: &str = "AZURE_TENANT_ID";
+    /// A service principal's client secret.
+    pub const CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+    /// The file of a workload identity's federated token.
+    pub const FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+    /// Microsoft Entra ID's host (default `https://login.microsoftonline.com`).
+    pub const AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
     /// The managed-identity token endpoint (as object_store names it).
     pub const MSI_ENDPOINT: &str = "AZURE_MSI_ENDPOINT";
+    /// App Service / Functions: the identity endpoint, with
+    /// [`IDENTITY_HEADER`].
+    pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+    /// App Service / Functions: the header value proving the caller.
+    pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+    /// Narrows the token steps of the chain as Azure Identity does (`dev`,
+    /// `prod`, `EnvironmentCredential`, `WorkloadIdentityCredential`,
+    /// `ManagedIdentityCredential`).
+    pub const TOKEN_CREDENTIALS: &str = "AZURE_TOKEN_CREDENTIALS";
     /// A PEM file of CA certificates to trust instead of the system CA store.
     pub const CA_BUNDLE: &str = "BLOBIO_CA_BUNDLE";
 }
 
 /// Configuration of an [`super::AzureBlobBackend`].
 ///
-/// Credentials are taken in the Go package's order: a connection string;
-/// else `account_name` + `sas_token`; else `account_name` + `account_key`;
-/// else `account_name` + `use_managed_identity`. When none of the credential
+/// Credentials (the chain, `docs/azure-credentials.md`): `skip_signature`
+/// (anonymous); else a connection string; else `account_name` +
+/// `sas_token`; else `account_name` + `account_key`; else a bearer token
+/// from Microsoft Entra ID: a service principal's `client_secret`, a
+/// workload identity's `federated_token_file`, a managed identity (App
+/// Service's endpoint, else IMDS). When none of the explicit credential
 /// fields (`connection_string`, `sas_token`, `account_key`,
-/// `use_managed_identity`) is set, the same order is applied to
-/// `AZURE_STORAGE_CONNECTION_STRING`, `AZURE_STORAGE_SAS_TOKEN` and
-/// `AZURE_STORAGE_KEY`; an empty `account_name` falls back to
-/// `AZURE_STORAGE_ACCOUNT` either way. Explicit credentials therefore always
-/// win over the environment.
+/// `client_secret`, `federated_token_file`, `use_managed_identity=true`,
+/// `skip_signature`) is set, `AZURE_STORAGE_CONNECTION_STRING`,
+/// `AZURE_STORAGE_SAS_TOKEN` and `AZURE_STORAGE_KEY` come first, in that
+/// order, then the `AZURE_*` identity variables. An empty `account_name`
+/// falls back to `AZURE_STORAGE_ACCOUNT` either way. Explicit credentials
+/// therefore always win over the environment.
 ///
-/// `Debug` never shows the key, the SAS token or a connection string.
+/// `Debug` never shows the key, the SAS token, a client secret or a
+/// connection string.
 #[derive(Clone)]
 pub struct AzureBlobConfig {
     /// A storage connection string (`AccountName=...;AccountKey=...`,
@@ -85,12 +109,40 @@ pub struct AzureBlobConfig {
     pub account_key: Option<String>,
     /// A SAS token (with or without its leading `?`).
     pub sas_token: Option<String>,
-    /// Authenticate with a bearer token from the managed identity's
-    /// instance-metadata endpoint.
-    pub use_managed_identity: bool,
+    /// Send requests unsigned (anonymous access to a public container),
+    /// whatever the other fields and the environment say.
+    pub skip_signature: bool,
+    /// The client id of a service principal or workload identity (and of
+    /// a user-assigned managed identity when
+    /// `managed_identity_client_id` is not set); falls back to
+    /// `AZURE_CLIENT_ID`.
+    pub client_id: Option<String>,
+    /// The tenant (directory) id of the service principal or workload
+    /// identity; falls back to `AZURE_TENANT_ID`.
+    pub tenant_id: Option<String>,
+    /// A service principal's client secret; falls back to
+    /// `AZURE_CLIENT_SECRET`.
+    pub client_secret: Option<String>,
+    /// A workload identity's federated token file (read again for every
+    /// token); falls back to `AZURE_FEDERATED_TOKEN_FILE`.
+    pub federated_token_file: Option<String>,
+    /// Microsoft Entra ID's host; falls back to `AZURE_AUTHORITY_HOST`,
+    /// then `https://login.microsoftonline.com`. https, or http to a
+    /// loopback address only.
+    pub authority_host: Option<String>,
+    /// `Some(true)`: a managed identity's token and nothing else of the
+    /// chain (no service principal, no workload identity); `Some(false)`:
+    /// never a managed identity; `None` (default): a managed identity as
+    /// the chain's last step.
+    pub use_managed_identity: Option<bool>,
     /// Client id of a user-assigned managed identity; falls back to
-    /// `AZURE_CLIENT_ID`. None uses the system-assigned identity.
+    /// `client_id`, then `AZURE_CLIENT_ID`. None (and no `object_id` or
+    /// `msi_res_id`) uses the system-assigned identity.
     pub managed_identity_client_id: Option<String>,
+    /// Object (principal) id of a user-assigned managed identity.
+    pub object_id: Option<String>,
+    /// Azure resource id of a user-assigned managed identity.
+    pub msi_res_id: Option<String>,
     /// The token endpoint of the managed identity; falls back to
     /// `AZURE_MSI_ENDPOINT`, then [`DEFAULT_IMDS_ENDPOINT`]. A URL without a
     /// path gets IMDS's `/metadata/identity/oauth2/token`.
@@ -193,7 +245,7 @@ impl AzureBlobConfig {
     pub fn with_managed_identity(account: impl Into<String>, container: impl Into<String>) -> Self {
         AzureBlobConfig {
             account_name: Some(account.into()),
-            use_managed_identity: true,
+            use_managed_identity: Some(true),
             ..Self::new(container)
         }
     }
@@ -206,8 +258,16 @@ impl Default for AzureBlobConfig {
             account_name: None,
             account_key: None,
             sas_token: None,
-            use_managed_identity: false,
+            skip_signature: false,
+            client_id: None,
+            tenant_id: None,
+            client_secret: None,
+            federated_token_file: None,
+            authority_host: None,
+            use_managed_identity: None,
             managed_identity_client_id: None,
+            object_id: None,
+            msi_res_id: None,
             managed_identity_endpoint: None,
             container_name: String::new(),
             endpoint: None,
@@ -235,11 +295,19 @@ impl fmt::Debug for AzureBlobConfig {
             .field("account_name", &self.account_name)
             .field("account_key", &set(&self.account_key))
             .field("sas_token", &set(&self.sas_token))
+            .field("skip_signature", &self.skip_signature)
+            .field("client_id", &self.client_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_secret", &set(&self.client_secret))
+            .field("federated_token_file", &self.federated_token_file)
+            .field("authority_host", &self.authority_host)
             .field("use_managed_identity", &self.use_managed_identity)
             .field(
                 "managed_identity_client_id",
                 &self.managed_identity_client_id,
             )
+            .field("object_id", &self.object_id)
+            .field("msi_res_id", &self.msi_res_id)
             .field("managed_identity_endpoint", &self.managed_identity_endpoint)
             .field("container_name", &self.container_name)
             .field("endpoint", &self.endpoint)
@@ -265,13 +333,10 @@ pub(crate) enum Credential {
     SharedKey(Vec<u8>),
     /// A SAS token, without its leading `?`.
     Sas(String),
-    /// A managed identity's bearer tokens.
-    ManagedIdentity {
-        /// The token endpoint.
-        endpoint: String,
-        /// A user-assigned identity's client id.
-        client_id: Option<String>,
-    },
+    /// No authorisation at all (`skip_signature`).
+    Anonymous,
+    /// Bearer tokens from this provider.
+    Token(Spec),
 }
 
 impl fmt::Debug for Credential {
@@ -279,25 +344,20 @@ impl fmt::Debug for Credential {
         match self {
             Credential::SharedKey(_) => f.write_str("SharedKey(<redacted>)"),
             Credential::Sas(_) => f.write_str("Sas(<redacted>)"),
-            Credential::ManagedIdentity {
-                endpoint,
-                client_id,
-            } => f
-                .debug_struct("ManagedIdentity")
-                .field("endpoint", endpoint)
-                .field("client_id", client_id)
-                .finish(),
+            Credential::Anonymous => f.write_str("Anonymous"),
+            Credential::Token(spec) => spec.fmt(f),
         }
     }
 }
 
 impl Credential {
-    /// A short name for logs and config_json.
+    /// Which provider of the chain: `credential_source` in config_json.
     pub(crate) fn method(&self) -> &'static str {
         match self {
             Credential::SharedKey(_) => "shared_key",
             Credential::Sas(_) => "sas",
-            Credential::ManagedIdentity { .. } => "managed_identity",
+            Credential::Anonymous => "anonymous",
+            Credential::Token(spec) => spec.source(),
         }
     }
 }
@@ -315,11 +375,9 @@ pub(crate) struct Resolved {
     pub(crate) ca_bundle: Option<PathBuf>,
 }
 
-/// The message of a configuration without any usable credential.
-const NO_CREDENTIALS: &str = "Azure Blob needs credentials: set one of connection_string; \
-     account_name + sas_token; account_name + account_key; or account_name + \
-     use_managed_identity (or the environment variables AZURE_STORAGE_CONNECTION_STRING, \
-     AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_KEY)";
+/// The message of a configuration that names no account.
+const NO_ACCOUNT: &str = "Azure Blob needs a storage account: set account_name (or \
+     AZURE_STORAGE_ACCOUNT), a connection_string, or an endpoint naming it";
 
 /// Where values come from: the process environment, or a map in tests.
 pub(crate) trait Env {
@@ -342,7 +400,8 @@ fn non_empty(v: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Applies precedence and fallbacks to `cfg`.
+/// Applies precedence and fallbacks to `cfg`: the chain's storage steps
+/// here, its token steps in `src/credentials/azure/`.
 pub(crate) fn resolve(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Resolved> {
     let explicit_cs = non_empty(&cfg.connection_string);
     let explicit_sas = non_empty(&cfg.sas_token);
@@ -350,7 +409,10 @@ pub(crate) fn resolve(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Resolved> 
     let explicit_any = explicit_cs.is_some()
         || explicit_sas.is_some()
         || explicit_key.is_some()
-        || cfg.use_managed_identity;
+        || non_empty(&cfg.client_secret).is_some()
+        || non_empty(&cfg.federated_token_file).is_some()
+        || cfg.use_managed_identity == Some(true)
+        || cfg.skip_signature;
     let (cs, sas, key) = if explicit_any {
         (explicit_cs, explicit_sas, explicit_key)
     } else {
@@ -372,49 +434,48 @@ pub(crate) fn resolve(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Resolved> 
         .filter(|p| !p.as_os_str().is_empty())
         .or_else(|| env.get(env::CA_BUNDLE).map(PathBuf::from));
 
-    let (account, endpoint, credential) = if let Some(cs) = cs {
-        let parsed = parse_connection_string(&cs)?;
-        let account = match (&parsed.account, account) {
-            (Some(a), _) => a.clone(),
-            (None, Some(a)) => a,
-            (None, None) => parsed
-                .endpoint
-                .as_ref()
-                .map(account_from_endpoint)
-                .unwrap_or_default(),
-        };
-        let endpoint = match explicit_endpoint.or(parsed.endpoint) {
-            Some(e) => e,
-            None => default_endpoint(
-                &account,
-                parsed.protocol.as_deref(),
-                parsed.suffix.as_deref(),
-            )?,
-        };
-        (account, endpoint, parsed.credential)
-    } else {
-        let Some(account) = account else {
-            let hint = if sas.is_some() || key.is_some() || cfg.use_managed_identity {
-                " (account_name is missing)"
-            } else {
-                ""
+    let (account, endpoint, credential) = match cs {
+        Some(cs) if !cfg.skip_signature => {
+            let parsed = parse_connection_string(&cs)?;
+            let account = match (&parsed.account, account) {
+                (Some(a), _) => a.clone(),
+                (None, Some(a)) => a,
+                (None, None) => parsed
+                    .endpoint
+                    .as_ref()
+                    .map(account_from_endpoint)
+                    .unwrap_or_default(),
             };
-            return Err(Error::invalid_argument(format!("{NO_CREDENTIALS}{hint}")));
-        };
-        let credential = if let Some(sas) = sas {
-            Credential::Sas(clean_sas("sas_token", &sas)?)
-        } else if let Some(key) = key {
-            Credential::SharedKey(decode_key("account_key", &key)?)
-        } else if cfg.use_managed_identity {
-            managed_identity(cfg, env)?
-        } else {
-            return Err(Error::invalid_argument(NO_CREDENTIALS));
-        };
-        let endpoint = match explicit_endpoint {
-            Some(e) => e,
-            None => default_endpoint(&account, None, None)?,
-        };
-        (account, endpoint, credential)
+            let endpoint = match explicit_endpoint.or(parsed.endpoint) {
+                Some(e) => e,
+                None => default_endpoint(
+                    &account,
+                    parsed.protocol.as_deref(),
+                    parsed.suffix.as_deref(),
+                )?,
+            };
+            (account, endpoint, parsed.credential)
+        }
+        _ => {
+            let account = account
+                .or_else(|| explicit_endpoint.as_ref().map(account_from_endpoint))
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| Error::invalid_argument(NO_ACCOUNT))?;
+            let endpoint = match explicit_endpoint {
+                Some(e) => e,
+                None => default_endpoint(&account, None, None)?,
+            };
+            let credential = if cfg.skip_signature {
+                Credential::Anonymous
+            } else if let Some(sas) = sas {
+                Credential::Sas(clean_sas("sas_token", &sas)?)
+            } else if let Some(key) = key {
+                Credential::SharedKey(decode_key("account_key", &key)?)
+            } else {
+                token(cfg, env, explicit_any, endpoint.scheme() == "https")?
+            };
+            (account, endpoint, credential)
+        }
     };
     Ok(Resolved {
         account,
@@ -424,29 +485,49 @@ pub(crate) fn resolve(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Resolved> 
     })
 }
 
-fn managed_identity(cfg: &AzureBlobConfig, env: &dyn Env) -> Result<Credential> {
-    let raw = non_empty(&cfg.managed_identity_endpoint)
-        .or_else(|| env.get(env::MSI_ENDPOINT))
-        .unwrap_or_else(|| DEFAULT_IMDS_ENDPOINT.to_owned());
-    let mut url = Url::parse(&raw).map_err(|e| {
-        Error::invalid_argument(format!(
-            "managed_identity_endpoint {:?} is not a URL: {e}",
-            shown(&raw)
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+fn t(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The chain's token steps, after the storage ones found nothing. A
+/// bearer token is as good as a key for an hour: never sent over http
+/// (Azure and Azurite refuse it there anyway).
+fn token(cfg: &AzureBlobConfig, env: &dyn Env, explicit_any: bool, https: bool) -> Result<Credential> {
+    use crate::credentials::azure as chain;
+    let mut tried = vec!["options: no connection_string, sas_token or account_key".to_owned()];
+    if !explicit_any {
+        tried.push(format!(
+            "environment: {}, {} and {} not set",
+            env::CONNECTION_STRING,
+            env::SAS_TOKEN,
+            env::KEY
+        ));
+    }
+    let settings = chain::Settings {
+        client_id: t(&cfg.client_id),
+        tenant_id: t(&cfg.tenant_id),
+        client_secret: t(&cfg.client_secret),
+        federated_token_file: t(&cfg.federated_token_file),
+        authority_host: t(&cfg.authority_host),
+        managed_identity: cfg.use_managed_identity,
+        msi_client_id: t(&cfg.managed_identity_client_id),
+        object_id: t(&cfg.object_id),
+        msi_res_id: t(&cfg.msi_res_id),
+        msi_endpoint: t(&cfg.managed_identity_endpoint),
+    };
+    let spec = chain::choose(&settings, &|k: &str| env.get(k), tried)?;
+    if !https {
+        if let Some(tried) = spec.last_resort() {
+            let mut tried = tried.to_vec();
+            tried.push("managed identity: not tried, the endpoint is not https".into());
+            return Err(chain::nothing_found(&tried));
+        }
         return Err(Error::invalid_argument(format!(
-            "managed_identity_endpoint {:?} must be an http or https URL",
-            shown(&raw)
+            "bearer tokens ({}) are only sent over https; the endpoint is http",
+            spec.source()
         )));
     }
-    if url.path().is_empty() || url.path() == "/" {
-        url.set_path("/metadata/identity/oauth2/token");
-    }
-    Ok(Credential::ManagedIdentity {
-        endpoint: url.to_string(),
-        client_id: non_empty(&cfg.managed_identity_client_id).or_else(|| env.get(env::CLIENT_ID)),
-    })
+    Ok(Credential::Token(spec))
 }
 
 /// A SAS token as it goes into a query string: no leading `?`. It must look
@@ -733,7 +814,7 @@ mod tests {
     fn precedence_is_connection_string_then_sas_then_key_then_managed_identity() {
         let mut cfg = AzureBlobConfig::with_shared_key("acct", KEY_B64, "c");
         cfg.sas_token = Some("?sv=x&sig=a".into());
-        cfg.use_managed_identity = true;
+        cfg.use_managed_identity = Some(true);
         assert_eq!(
             resolve(&cfg, &no_env()).unwrap().credential,
             Credential::Sas("sv=x&sig=a".into())
@@ -744,10 +825,7 @@ mod tests {
             Credential::SharedKey(_)
         ));
         cfg.account_key = None;
-        assert!(matches!(
-            resolve(&cfg, &no_env()).unwrap().credential,
-            Credential::ManagedIdentity { .. }
-        ));
+        assert_eq!(resolve(&cfg, &no_env()).unwrap().credential.method(), "managed_identity");
         cfg.connection_string = Some("BlobEndpoint=http://h/x;SharedAccessSignature=sv=cs&sig=c".into());
         assert_eq!(
             resolve(&cfg, &no_env()).unwrap().credential,
@@ -756,26 +834,21 @@ mod tests {
     }
 
     #[test]
-    fn no_credentials_lists_the_four_ways() {
+    fn without_an_account_the_error_says_how_to_name_one() {
         let err = resolve(&AzureBlobConfig::new("c"), &no_env()).unwrap_err();
-        let msg = err.to_string();
-        for way in [
-            "connection_string",
-            "sas_token",
-            "account_key",
-            "use_managed_identity",
-        ] {
-            assert!(msg.contains(way), "{msg}");
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+        for way in ["account_name", "AZURE_STORAGE_ACCOUNT", "connection_string", "endpoint"] {
+            assert!(err.to_string().contains(way), "{err}");
         }
-        let err = resolve(
-            &AzureBlobConfig {
-                account_key: Some(KEY_B64.into()),
-                ..AzureBlobConfig::new("c")
-            },
-            &no_env(),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("account_name is missing"), "{err}");
+        let cfg = AzureBlobConfig { account_key: Some(KEY_B64.into()), ..AzureBlobConfig::new("c") };
+        assert!(resolve(&cfg, &no_env()).unwrap_err().to_string().contains("account_name"));
+        // A path-style endpoint names it.
+        let cfg = AzureBlobConfig {
+            account_key: Some(KEY_B64.into()),
+            endpoint: Some("http://127.0.0.1:1/devstoreaccount1".into()),
+            ..AzureBlobConfig::new("c")
+        };
+        assert_eq!(resolve(&cfg, &no_env()).unwrap().account, "devstoreaccount1");
     }
 
     #[test]
@@ -842,23 +915,53 @@ mod tests {
         let mut cfg = AzureBlobConfig::with_managed_identity("acct", "c");
         cfg.managed_identity_endpoint = Some("http://127.0.0.1:9999".into());
         let env = env_of(&[(env::CLIENT_ID, "cid")]);
-        assert_eq!(
-            resolve(&cfg, &env).unwrap().credential,
-            Credential::ManagedIdentity {
-                endpoint: "http://127.0.0.1:9999/metadata/identity/oauth2/token".into(),
-                client_id: Some("cid".into())
-            }
-        );
+        let shown = |cfg: &AzureBlobConfig, env: &MapEnv| format!("{:?}", resolve(cfg, env).unwrap().credential);
+        let text = shown(&cfg, &env);
+        assert!(text.contains("\"http://127.0.0.1:9999/metadata/identity/oauth2/token\""), "{text}");
+        assert!(text.contains("(\"client_id\", \"cid\")"), "{text}");
         cfg.managed_identity_endpoint = None;
         let env = env_of(&[(env::MSI_ENDPOINT, "http://127.0.0.1:1/custom/token")]);
-        assert!(matches!(
-            resolve(&cfg, &env).unwrap().credential,
-            Credential::ManagedIdentity { endpoint, client_id: None } if endpoint == "http://127.0.0.1:1/custom/token"
-        ));
-        let r = resolve(&cfg, &no_env()).unwrap();
-        assert!(
-            matches!(r.credential, Credential::ManagedIdentity { endpoint, .. } if endpoint == DEFAULT_IMDS_ENDPOINT)
-        );
+        let text = shown(&cfg, &env);
+        assert!(text.contains("\"http://127.0.0.1:1/custom/token\"") && text.contains("id: None"), "{text}");
+        assert!(shown(&cfg, &no_env()).contains(DEFAULT_IMDS_ENDPOINT));
+        // object_id and msi_res_id name the identity instead; two is an error.
+        cfg.object_id = Some("oid".into());
+        assert!(shown(&cfg, &no_env()).contains("(\"object_id\", \"oid\")"));
+        cfg.msi_res_id = Some("/subscriptions/x".into());
+        assert!(resolve(&cfg, &no_env()).is_err());
+        // App Service's endpoint and header, when no endpoint is configured.
+        let env = env_of(&[(env::IDENTITY_ENDPOINT, "http://127.0.0.1:2/msi/token"), (env::IDENTITY_HEADER, "h")]);
+        cfg.msi_res_id = None;
+        let r = resolve(&cfg, &env).unwrap();
+        assert_eq!(r.credential.method(), "app_service");
+        assert!(format!("{:?}", r.credential).contains("(\"principal_id\", \"oid\")"));
+    }
+
+    #[test]
+    fn nothing_found_is_permission_denied_listing_the_chain() {
+        let mut cfg = AzureBlobConfig { account_name: Some("acct".into()), ..AzureBlobConfig::new("c") };
+        cfg.use_managed_identity = Some(false);
+        let err = resolve(&cfg, &no_env()).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::PermissionDenied);
+        for part in ["no Azure credentials found", "connection_string", "AZURE_STORAGE_KEY",
+            "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "use_managed_identity=false"] {
+            assert!(err.to_string().contains(part), "{part}: {err}");
+        }
+        // IMDS as the last step, with an http endpoint: not tried.
+        cfg.use_managed_identity = None;
+        cfg.endpoint = Some("http://127.0.0.1:1/acct".into());
+        let err = resolve(&cfg, &no_env()).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::PermissionDenied);
+        assert!(err.to_string().contains("not https"), "{err}");
+        // Asked for explicitly, over http: refused.
+        cfg.use_managed_identity = Some(true);
+        assert_eq!(resolve(&cfg, &no_env()).unwrap_err().kind(), crate::ErrorKind::InvalidArgument);
+        // skip_signature wins over everything.
+        cfg.skip_signature = true;
+        cfg.account_key = Some(KEY_B64.into());
+        assert_eq!(resolve(&cfg, &no_env()).unwrap().credential, Credential::Anonymous);
+        let err = resolve(&AzureBlobConfig::new("c"), &no_env()).unwrap_err();
+        assert!(err.to_string().contains("account_name"), "{err}");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The Azure Blob protocol: requests signed by hand (Shared Key), or
-//! carrying a SAS token or a managed identity's bearer token, and every
+//! carrying a SAS token or a bearer token (the credential chain's, see
+//! `src/credentials/azure/`), or nothing (`skip_signature`), and every
 //! answer read here; the rest is the remote engine's (`src/remote/`).
 //!
 //! Layout: `config.rs` (configuration, connection strings, environment
-//! fallbacks), `auth.rs` (Shared Key string-to-sign and signature, SAS,
-//! managed-identity token cache), `request.rs` (URLs and authorising a
+//! fallbacks, the chain's storage steps), `auth.rs` (Shared Key
+//! string-to-sign and signature, SAS, bearer tokens), `request.rs` (URLs and authorising a
 //! request), `get.rs` (Get Blob, Get Blob Properties), `put.rs` (Put Blob),
 //! `blocks.rs` (Put Block + Put Block List), `list.rs` (List Blobs),
 //! `delete.rs` (Delete Blob), `batch_delete.rs` (the Blob Batch API),
@@ -111,13 +112,19 @@ impl RemoteStore<Azure> {
             ("account_name", cfg.account_name.as_ref()),
             ("endpoint", cfg.endpoint.as_ref()),
             ("connection string", cfg.connection_string.as_ref()),
+            ("client secret", cfg.client_secret.as_ref()),
+            ("client_id", cfg.client_id.as_ref()),
+            ("tenant_id", cfg.tenant_id.as_ref()),
+            ("federated_token_file", cfg.federated_token_file.as_ref()),
+            ("object_id", cfg.object_id.as_ref()),
+            ("msi_res_id", cfg.msi_res_id.as_ref()),
         ] {
             if let Some(v) = value {
-                // A connection string is a secret: never shown.
-                if what == "connection string" && v.chars().any(char::is_control) {
-                    return Err(Error::invalid_argument(
-                        "Azure connection string contains a control character",
-                    ));
+                // A connection string or secret is never shown.
+                if what.contains(' ') && v.chars().any(char::is_control) {
+                    return Err(Error::invalid_argument(format!(
+                        "Azure {what} contains a control character"
+                    )));
                 }
                 no_control("Azure", what, v)?;
             }
@@ -156,19 +163,9 @@ impl RemoteStore<Azure> {
             },
         };
         let resolved = config::resolve(&cfg, &config::ProcessEnv)?;
-        // A bearer token is as good as a key for an hour: never in clear
-        // text (Azure and Azurite refuse it over http anyway).
-        if matches!(resolved.credential, config::Credential::ManagedIdentity { .. })
-            && resolved.endpoint.scheme() != "https"
-        {
-            return Err(Error::invalid_argument(format!(
-                "managed identity tokens are only sent over https; the endpoint is {}",
-                resolved.endpoint
-            )));
-        }
         let mut http = cfg.http.clone();
         http.ca_bundle = resolved.ca_bundle.clone();
-        let auth = Auth::new(&resolved.account, resolved.credential.clone(), &http)?;
+        let auth = Auth::new(&resolved.account, resolved.credential.clone(), &http, &cfg.retry)?;
         let url = &resolved.endpoint;
         let origin = url.origin().ascii_serialization();
         let base_path = url.path().trim_end_matches('/');
@@ -184,7 +181,7 @@ impl RemoteStore<Azure> {
             http: cfg.http.clone(),
         };
         log::info!(
-            "Azure Blob store: container {} at {} ({})",
+            "Azure Blob store: container {} at {}, credentials from {}",
             proto.container,
             proto.endpoint,
             resolved.credential.method()
@@ -263,7 +260,10 @@ impl Ops for Azure {
         out.insert("container".into(), self.container.clone().into());
         out.insert("account_name".into(), self.account.clone().into());
         out.insert("endpoint".into(), self.endpoint.clone().into());
+        // `auth` is the older name of `credential_source`.
         out.insert("auth".into(), self.auth.method().into());
+        out.insert("credential_source".into(), self.auth.method().into());
+        out.insert("skip_signature".into(), (self.auth.method() == "anonymous").into());
         out.insert("list_page_size".into(), self.list_page_size.into());
         self.http.config_json(out);
     }
@@ -313,7 +313,8 @@ mod tests {
             endpoint: String::new(),
             origin: "http://127.0.0.1:1".into(),
             container_path: "/devstoreaccount1/data".into(),
-            auth: Auth::new("devstoreaccount1", resolved.credential, &HttpConfig::default()).unwrap(),
+            auth: Auth::new("devstoreaccount1", resolved.credential, &HttpConfig::default(), &crate::RetryPolicy::default())
+                .unwrap(),
             list_page_size: 1,
             http: HttpConfig::default(),
         };

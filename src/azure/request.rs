@@ -67,12 +67,11 @@ impl Azure {
     }
 
     /// `req`, authorised now for a body of `content_length` bytes.
-    fn authorised(&self, path: &str, req: &Req, content_length: u64) -> Result<Request> {
+    fn authorised(&self, req: &Req, content_length: u64) -> Result<Request> {
         let query: Vec<(&str, &str)> = req.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let headers: Vec<(&str, &str)> =
             req.headers.iter().map(|(k, v)| (&**k, v.as_str())).collect();
         let authz = self.auth.authorize(
-            path,
             req.method,
             &req.path,
             &query,
@@ -126,6 +125,6 @@ impl Azure {
         handled: &dyn Fn(&crate::Error) -> bool,
     ) -> Result<Response> {
         let len = body_len(&body);
-        c.send_unless(path, &|| self.authorised(path, req, len), body, handled)
+        c.send_unless(path, &|| self.authorised(req, len), body, handled)
     }
 }

@@ -20,7 +20,7 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{AwsCredentials, Provider};
+use super::{AwsCredentials, Expiring, Provider};
 use crate::error::{Error, Result};
 
 /// Refresh this long before the credentials expire (or at half their
@@ -35,17 +35,17 @@ pub(crate) const LAST_RETRY: Duration = Duration::from_secs(60);
 /// turns every request into a fetch.
 const MIN_LIFE: Duration = Duration::from_secs(1);
 
-/// The credentials of one store and where they come from.
-pub(crate) struct Cached {
-    provider: Option<Box<dyn Provider>>,
+/// The credentials of one store and where they come from: AWS
+/// credentials, or an Azure bearer token.
+pub(crate) struct Cached<C: Expiring = AwsCredentials> {
+    provider: Option<Box<dyn Provider<C>>>,
     source: String,
-    state: Mutex<State>,
+    state: Mutex<State<C>>,
     changed: Condvar,
 }
 
-#[derive(Default)]
-struct State {
-    current: Option<Arc<AwsCredentials>>,
+struct State<C> {
+    current: Option<Arc<C>>,
     /// When `current` should be replaced; `None`: never.
     refresh_at: Option<SystemTime>,
     /// The process whose thread is fetching (a fetch of a parent process
@@ -59,16 +59,30 @@ struct State {
     fetches: u64,
 }
 
-impl std::fmt::Debug for Cached {
+impl<C> Default for State<C> {
+    fn default() -> Self {
+        State {
+            current: None,
+            refresh_at: None,
+            refreshing: None,
+            failures: 0,
+            retry_after: None,
+            last_error: None,
+            fetches: 0,
+        }
+    }
+}
+
+impl<C: Expiring> std::fmt::Debug for Cached<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cached").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
-impl Cached {
+impl<C: Expiring> Cached<C> {
     /// Credentials that `provider` fetches when needed; `source` names it
     /// (`web_identity`, `profile:dev`, ...).
-    pub(crate) fn new(provider: Box<dyn Provider>, source: impl Into<String>) -> Self {
+    pub(crate) fn new(provider: Box<dyn Provider<C>>, source: impl Into<String>) -> Self {
         Cached {
             provider: Some(provider),
             source: source.into(),
@@ -79,7 +93,7 @@ impl Cached {
 
     /// Credentials known now that never expire (explicit keys, the
     /// environment, a profile's static keys).
-    pub(crate) fn fixed(creds: AwsCredentials, source: impl Into<String>) -> Self {
+    pub(crate) fn fixed(creds: C, source: impl Into<String>) -> Self {
         Cached {
             provider: None,
             source: source.into(),
@@ -103,12 +117,12 @@ impl Cached {
         self.lock().fetches
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State<C>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The credentials to sign a request with now.
-    pub(crate) fn get(&self) -> Result<Arc<AwsCredentials>> {
+    pub(crate) fn get(&self) -> Result<Arc<C>> {
         let mut st = self.lock();
         loop {
             let now = SystemTime::now();
@@ -119,12 +133,12 @@ impl Cached {
             }
             let Some(provider) = &self.provider else {
                 // Fixed credentials have no refresh time: not reached.
-                return st.current.clone().ok_or_else(|| Error::invalid_argument("no AWS credentials"));
+                return st.current.clone().ok_or_else(|| Error::invalid_argument(format!("no {}", C::WHAT)));
             };
             let usable = st
                 .current
                 .as_ref()
-                .filter(|c| c.expires.map_or(true, |e| now < e))
+                .filter(|c| c.expires().map_or(true, |e| now < e))
                 .cloned();
             let me = std::process::id();
             if st.refreshing == Some(me) {
@@ -152,7 +166,7 @@ impl Cached {
             let fetched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| provider.fetch()))
                 .unwrap_or_else(|_| {
                     Err(Error::Other {
-                        path: format!("AWS credentials from {}", self.source),
+                        path: format!("{} from {}", C::WHAT, self.source),
                         message: "the credential provider panicked".into(),
                         remote: None,
                         source: None,
@@ -164,10 +178,11 @@ impl Cached {
             let now = SystemTime::now();
             return match fetched {
                 Ok(creds) => {
-                    st.refresh_at = creds.expires.map(|e| refresh_time(now, e));
-                    if creds.expires.is_some_and(|e| e <= now) {
+                    st.refresh_at = creds.expires().map(|e| refresh_time(now, e));
+                    if creds.expires().is_some_and(|e| e <= now) {
                         log::warn!(
-                            "AWS credentials from {} arrived already expired (is the clock right?)",
+                            "{} from {} arrived already expired (is the clock right?)",
+                            C::WHAT,
                             self.source
                         );
                     }
@@ -185,7 +200,7 @@ impl Cached {
                         .min(LAST_RETRY);
                     if let Some(left) = usable
                         .as_ref()
-                        .and_then(|c| c.expires)
+                        .and_then(|c| c.expires())
                         .and_then(|e| e.duration_since(now).ok())
                     {
                         pause = pause.min(left);
@@ -195,8 +210,9 @@ impl Cached {
                     match usable {
                         Some(c) => {
                             log::warn!(
-                                "refreshing AWS credentials from {} failed, using the current ones \
+                                "refreshing {} from {} failed, using the current ones \
                                  until they expire (next try in {pause:?}): {e}",
+                                C::WHAT,
                                 self.source
                             );
                             Ok(c)
@@ -261,7 +277,7 @@ pub(crate) fn replay(e: &Error) -> Error {
             source: text(source),
         },
         other => Error::Other {
-            path: other.path().unwrap_or("AWS credentials").to_owned(),
+            path: other.path().unwrap_or("credentials").to_owned(),
             message: other.to_string(),
             remote: other.service_detail().cloned().map(Box::new),
             source: None,
@@ -369,7 +385,7 @@ mod tests {
     fn without_usable_credentials_a_failure_is_replayed_until_the_pause_ends() {
         let calls = Arc::new(AtomicU32::new(0));
         let counted = Arc::clone(&calls);
-        let cache = Cached::new(
+        let cache: Cached = Cached::new(
             Box::new(move || {
                 counted.fetch_add(1, Ordering::SeqCst);
                 Err(Error::PermissionDenied {

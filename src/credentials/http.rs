@@ -1,5 +1,6 @@
 //! How every identity endpoint (STS, the container and instance metadata
-//! endpoints) is called: over its own transport with short timeouts, and
+//! endpoints, Microsoft Entra ID, App Service's identity endpoint) is
+//! called: over its own transport with short timeouts, and
 //! through the store's retry policy with a budget of its own.
 //!
 //! A credential fetch happens while a storage request is being signed,
@@ -52,6 +53,22 @@ pub(crate) const ECS_LIMITS: Limits = Limits {
 pub(crate) const IMDS_LIMITS: Limits = Limits {
     connect: Duration::from_secs(1),
     request: Duration::from_secs(1),
+    max_retries: 1,
+    deadline: Duration::from_secs(10),
+};
+
+/// Microsoft Entra ID's token endpoint: a regional service, as STS is.
+pub(crate) const AAD_LIMITS: Limits = STS_LIMITS;
+
+/// App Service's identity endpoint, on the app's own host.
+pub(crate) const APP_SERVICE_LIMITS: Limits = ECS_LIMITS;
+
+/// Azure's instance metadata token endpoint: 1 s to connect, so a machine
+/// off Azure finds out at once, but up to 5 s for the answer (issuing a
+/// token can take a few seconds); one retry.
+pub(crate) const AZURE_IMDS_LIMITS: Limits = Limits {
+    connect: Duration::from_secs(1),
+    request: Duration::from_secs(5),
     max_retries: 1,
     deadline: Duration::from_secs(10),
 };

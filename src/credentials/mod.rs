@@ -1,22 +1,25 @@
 //! Credentials: where a store's identity comes from, and how it is kept
 //! fresh.
 //!
-//! A [`Provider`] fetches one set of [`AwsCredentials`] from one place (the
+//! A [`Provider`] fetches one set of [`AwsCredentials`] (from the
 //! environment, a profile, a process, STS, the container or instance
-//! metadata endpoint). The [`cache::Cached`] in front of it is what a store
+//! metadata endpoint) or one Azure bearer token ([`azure::Token`], from
+//! Microsoft Entra ID, a federated token, IMDS or App Service). The
+//! [`cache::Cached`] in front of it is what a store
 //! holds: it hands out the current credentials, refreshes them before they
 //! expire (one refresh at a time, however many threads ask), keeps using
 //! unexpired ones when a refresh fails and tries again later.
 //!
 //! Layout: `cache.rs` (the per-store cache), `http.rs` (how every identity
 //! endpoint is called: short timeouts, the retry policy), `aws/` (the AWS
-//! chain and its providers).
+//! chain and its providers), `azure/` (the Azure chain's token providers).
 //!
 //! Nothing here ever prints a secret: [`AwsCredentials`]'s `Debug` shows
 //! the key id only, errors name the provider and what the endpoint said,
 //! never a request.
 
 pub(crate) mod aws;
+pub(crate) mod azure;
 pub(crate) mod cache;
 pub(crate) mod http;
 
@@ -58,17 +61,36 @@ impl fmt::Debug for AwsCredentials {
     }
 }
 
-/// A source of credentials.
-pub(crate) trait Provider: Send + Sync {
-    /// Fetches a fresh set (a network call or a process, for most).
-    fn fetch(&self) -> Result<AwsCredentials>;
+/// Reads an environment variable: the process's, or a test's map. Unset
+/// and blank are the same.
+pub(crate) type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// What the cache needs to know of a credential.
+pub(crate) trait Expiring: Send + Sync + 'static {
+    /// Names the kind in messages.
+    const WHAT: &'static str;
+    /// When it stops working; `None`: never.
+    fn expires(&self) -> Option<SystemTime>;
 }
 
-impl<F> Provider for F
+impl Expiring for AwsCredentials {
+    const WHAT: &'static str = "AWS credentials";
+    fn expires(&self) -> Option<SystemTime> {
+        self.expires
+    }
+}
+
+/// A source of credentials.
+pub(crate) trait Provider<C = AwsCredentials>: Send + Sync {
+    /// Fetches a fresh set (a network call or a process, for most).
+    fn fetch(&self) -> Result<C>;
+}
+
+impl<F, C> Provider<C> for F
 where
-    F: Fn() -> Result<AwsCredentials> + Send + Sync,
+    F: Fn() -> Result<C> + Send + Sync,
 {
-    fn fetch(&self) -> Result<AwsCredentials> {
+    fn fetch(&self) -> Result<C> {
         self()
     }
 }

@@ -141,10 +141,12 @@ pub(crate) fn open_config_store(kind: &str, config_json: &str, options: &Options
 
 /// A non-secret setting of `store`, by option name (or alias):
 /// `bucket`, `prefix`, `region`, `endpoint`, `container`, `account_name`,
-/// `base_path`, `part_size`, ...; for S3, `credential_source` says which
-/// provider of the AWS chain supplied the credentials (`options`, `env`,
-/// `web_identity`, `profile:NAME`, `ecs`, `imds`, or `anonymous` with
-/// `skip_signature`). Asking for a secret is
+/// `base_path`, `part_size`, ...; `credential_source` says which
+/// provider of the chain supplied the credentials: for S3 `options`,
+/// `env`, `web_identity`, `profile:NAME`, `ecs`, `imds`; for Azure
+/// `shared_key`, `sas`, `client_secret`, `workload_identity`,
+/// `app_service`, `managed_identity`; `anonymous` with `skip_signature`
+/// for both. Asking for a secret is
 /// [`crate::ErrorKind::PermissionDenied`]; a setting the store does not
 /// have is [`crate::ErrorKind::InvalidArgument`].
 pub fn store_option(store: &dyn Backend, key: &str) -> Result<String> {
@@ -245,11 +247,7 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             cfg.profile = o.text("profile");
             cfg.sts_endpoint = o.text("sts_endpoint");
             cfg.imds_endpoint = o.text("imds_endpoint");
-            if o.get("credential_source").is_some() {
-                return Err(Error::invalid_argument(
-                    "credential_source is read back from a store (store_option), never set",
-                ));
-            }
+            read_only(o)?;
             http(o, &mut cfg.http);
             set(o, "multipart_threshold", &mut cfg.multipart_threshold);
             set(o, "part_size", &mut cfg.part_size);
@@ -271,9 +269,18 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             cfg.sas_token = o.text("sas_token");
             cfg.connection_string = o.text("connection_string");
             cfg.endpoint = o.text("endpoint");
-            cfg.use_managed_identity = o.flag("use_managed_identity") == Some(true);
+            cfg.skip_signature = o.flag("skip_signature") == Some(true);
+            cfg.use_managed_identity = o.flag("use_managed_identity");
             cfg.managed_identity_client_id = o.text("managed_identity_client_id");
             cfg.managed_identity_endpoint = o.text("managed_identity_endpoint");
+            cfg.object_id = o.text("object_id");
+            cfg.msi_res_id = o.text("msi_res_id");
+            cfg.client_id = o.text("client_id");
+            cfg.client_secret = o.text("client_secret");
+            cfg.tenant_id = o.text("tenant_id");
+            cfg.federated_token_file = o.text("federated_token_file");
+            cfg.authority_host = o.text("authority_host");
+            read_only(o)?;
             http(o, &mut cfg.http);
             set(o, "multipart_threshold", &mut cfg.single_put_threshold);
             set(o, "part_size", &mut cfg.block_size);
@@ -306,6 +313,16 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
         retry_timeout: policy.retry_timeout,
     };
     Ok(Opened::Resilient(Box::new(ResilientBackend::new(store, cfg)?)))
+}
+
+/// `credential_source` is read back from a store, never set.
+fn read_only(o: &Options) -> Result<()> {
+    match o.get("credential_source") {
+        Some(_) => Err(Error::invalid_argument(
+            "credential_source is read back from a store (store_option), never set",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// An endpoint on an IP address or `localhost`: path-style URLs, as

@@ -4,8 +4,11 @@
 //! what moto's IMDS cannot show (a region other than us-east-1, request
 //! counts, hangs), EC2 instance metadata IMDSv2 (`PUT /latest/api/token`,
 //! then `GET /latest/meta-data/...` with `X-aws-ec2-metadata-token`).
+//! For Azure it plays Microsoft Entra ID (the v2.0 token endpoint), the
+//! instance metadata token endpoint and App Service's identity endpoint,
+//! minting unsigned JWTs with the claims Azurite's `--oauth basic` checks
+//! (`aud` storage, `iss` sts.windows.net, `nbf`/`exp`/`iat`).
 //! It counts the requests it answered and can delay or never answer them.
-//! Std only.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -191,5 +194,144 @@ pub fn imds(region: &'static str, creds: impl Fn() -> String + Send + Sync + 'st
             ("GET", "/latest/meta-data/iam/security-credentials/role-x") => Reply::ok(creds()),
             _ => Reply::status(404, ""),
         }
+    })
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The tenant the Azure tokens name.
+pub const TENANT: &str = "dd0d0b8f-0000-4000-8000-000000000001";
+
+/// An unsigned JWT (alg none) for Azure Storage, valid for `life_secs`,
+/// that Azurite's `--oauth basic` accepts.
+pub fn azure_jwt(life_secs: u64) -> String {
+    use base64::Engine as _;
+    let now = unix_now();
+    let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.",
+        b64(serde_json::json!({"alg": "none", "typ": "JWT"})),
+        b64(serde_json::json!({
+            "aud": "https://storage.azure.com",
+            "iss": format!("https://sts.windows.net/{TENANT}/"),
+            "iat": now - 60, "nbf": now - 60, "exp": now + life_secs,
+            "oid": "0b0b0b0b-0000-4000-8000-000000000002", "tid": TENANT,
+            "sub": "0b0b0b0b-0000-4000-8000-000000000002",
+        }))
+    )
+}
+
+/// What Entra ID's v2.0 endpoint answers: `expires_in` a number.
+pub fn aad_token_json(life_secs: u64) -> String {
+    serde_json::json!({
+        "token_type": "Bearer", "expires_in": life_secs, "ext_expires_in": life_secs,
+        "access_token": azure_jwt(life_secs),
+    })
+    .to_string()
+}
+
+/// What IMDS and App Service answer: every field a string, `expires_on`
+/// in unix seconds.
+pub fn msi_token_json(life_secs: u64) -> String {
+    let now = unix_now();
+    serde_json::json!({
+        "access_token": azure_jwt(life_secs), "expires_in": life_secs.to_string(),
+        "expires_on": (now + life_secs).to_string(), "not_before": (now - 60).to_string(),
+        "resource": "https://storage.azure.com/", "token_type": "Bearer",
+    })
+    .to_string()
+}
+
+/// An Entra ID / IMDS error body.
+pub fn aad_error(code: &str, description: &str) -> String {
+    serde_json::json!({"error": code, "error_description": description, "error_codes": [7000215],
+        "trace_id": "0000-trace", "correlation_id": "0000-corr"})
+    .to_string()
+}
+
+/// Name-value pairs of a form body or a query string, decoded.
+pub fn form(text: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(text.as_bytes()).into_owned().collect()
+}
+
+impl Request {
+    /// The path without its query.
+    pub fn route(&self) -> &str {
+        self.path.split('?').next().unwrap_or("")
+    }
+
+    /// The query's parameters.
+    pub fn query(&self) -> HashMap<String, String> {
+        form(self.path.split_once('?').map_or("", |(_, q)| q))
+    }
+
+    /// The body as a form.
+    pub fn form(&self) -> HashMap<String, String> {
+        form(&String::from_utf8_lossy(&self.body))
+    }
+}
+
+/// Entra ID for one tenant: a client-credentials POST to
+/// `/{TENANT}/oauth2/v2.0/token` whose form `accept` approves gets a token
+/// living `life(n)` seconds (n counts requests from 1); anything else an
+/// `invalid_client` error.
+pub fn aad(
+    accept: impl Fn(&HashMap<String, String>, u64) -> bool + Send + Sync + 'static,
+    life: impl Fn(u64) -> u64 + Send + Sync + 'static,
+) -> Server {
+    Server::start(move |req, n| {
+        let f = req.form();
+        let well_formed = req.method == "POST"
+            && req.route() == format!("/{TENANT}/oauth2/v2.0/token")
+            && req.headers.get("content-type").map(String::as_str) == Some("application/x-www-form-urlencoded")
+            && f.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && f.get("scope").map(String::as_str) == Some("https://storage.azure.com/.default");
+        if !well_formed {
+            return Reply::status(400, aad_error("invalid_request", "AADSTS900144: malformed request"));
+        }
+        if !accept(&f, n) {
+            return Reply::status(401, aad_error("invalid_client", "AADSTS7000215: Invalid client secret provided."));
+        }
+        Reply::ok(aad_token_json(life(n)))
+    })
+}
+
+/// A managed identity endpoint: IMDS (`header` None: `Metadata: true`,
+/// api-version 2018-02-01) or App Service (`X-IDENTITY-HEADER: header`,
+/// 2019-08-01). `id` is the user-assigned identity's query parameter and
+/// value it requires, if any.
+pub fn msi(
+    header: Option<&'static str>,
+    id: Option<(&'static str, &'static str)>,
+    life: impl Fn(u64) -> u64 + Send + Sync + 'static,
+    delay: Duration,
+) -> Server {
+    Server::start(move |req, n| {
+        let q = req.query();
+        let (route, version, proof) = match header {
+            Some(h) => ("/msi/token", "2019-08-01", req.headers.get("x-identity-header").map(String::as_str) == Some(h)),
+            None => ("/metadata/identity/oauth2/token", "2018-02-01", req.headers.get("metadata").map(String::as_str) == Some("true")),
+        };
+        if !proof {
+            return Reply::status(400, aad_error("invalid_request", "Required metadata header not specified"));
+        }
+        let id_ok = match id {
+            Some((k, v)) => q.get(k).map(String::as_str) == Some(v),
+            None => !["client_id", "object_id", "msi_res_id", "principal_id", "mi_res_id"].iter().any(|k| q.contains_key(*k)),
+        };
+        let ok = req.method == "GET"
+            && req.route() == route
+            && q.get("api-version").map(String::as_str) == Some(version)
+            && q.get("resource").map(String::as_str) == Some("https://storage.azure.com/");
+        if !ok {
+            return Reply::status(400, aad_error("invalid_request", &format!("unexpected request {}", req.path)));
+        }
+        if !id_ok {
+            return Reply::status(400, aad_error("invalid_request", "Identity not found"));
+        }
+        Reply::ok(msi_token_json(life(n))).after(delay)
     })
 }

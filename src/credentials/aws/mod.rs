@@ -60,9 +60,7 @@ use crate::error::{Error, Result};
 use crate::http::HttpConfig;
 use crate::retry::RetryPolicy;
 
-/// Reads an environment variable: the process's, or a test's map. Unset
-/// and blank are the same.
-pub(crate) type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+pub(crate) use super::Env;
 
 /// This process's environment.
 pub(crate) fn process_env(name: &str) -> Option<String> {
