@@ -15,6 +15,8 @@
 #   $BLOBIO_TEST_CACHE/s3s-fs/    cargo install root (bin/s3s-fs)
 #   $BLOBIO_TEST_CACHE/venv/      Python venv with moto, boto3, azure-storage-blob
 #   $BLOBIO_TEST_CACHE/venv/.blobio-requirements   marker: written last
+#   $BLOBIO_TEST_CACHE/cmake/     Python venv holding the pinned cmake (PyPI wheel),
+#                                 for the install test's find_package(blobio)
 #   $BLOBIO_TEST_CACHE/s3s-fs.build/  cargo's build dir, only while installing
 #   $BLOBIO_TEST_CACHE/.NAME.lock     serialise concurrent installs of NAME
 # Each server's logs and data go in a per-run temp folder, $BLOBIO_RUN_DIR.
@@ -22,6 +24,7 @@
 BLOBIO_TEST_CACHE="${BLOBIO_TEST_CACHE:-$HOME/.cache/blobio-test}"
 
 AZURITE_VERSION=3.35.0        # 3.36+ needs Node 21
+CMAKE_VERSION=4.4.4           # PyPI's cmake wheel: a registry install, no download of our own
 S3S_FS_VERSION=0.14.1         # 0.15+ needs a newer rustc than the machines had
 # What the tests' Python needs, and every package it pulls in pinned to the set
 # resolved and tried here (pip freeze), so a new upstream release can't break a
@@ -144,10 +147,34 @@ _install_venv() {
     _log "venv ready in $((SECONDS - t0)) s"
 }
 
+cmake_bin() { printf '%s' "$BLOBIO_TEST_CACHE/cmake/bin/cmake"; }
+
+# cmake is not a server, but like them it is installed once into the cache
+# (a venv of its own, so the servers' venv and its marker stay as they are).
+_install_cmake() {
+    local venv="$BLOBIO_TEST_CACHE/cmake" marker want
+    marker="$venv/.blobio-requirements"
+    want="$(python3 -c 'import sys; print(sys.version.split()[0])') $venv cmake==$CMAKE_VERSION"
+    if [[ -f "$marker" && "$(cat "$marker")" == "$want" && -x "$(cmake_bin)" ]]; then
+        return 0
+    fi
+    _log "creating venv $venv: cmake==$CMAKE_VERSION"
+    local t0=$SECONDS
+    rm -rf "$venv"
+    if ! (python3 -m venv "$venv" \
+            && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+                "cmake==$CMAKE_VERSION" >&2); then
+        rm -rf "$venv"; _die "installing cmake $CMAKE_VERSION failed"; return 1
+    fi
+    printf '%s' "$want" > "$marker.tmp" && mv "$marker.tmp" "$marker" || return 1
+    _log "cmake ready in $((SECONDS - t0)) s"
+}
+
+install_cmake()   { _with_install_lock cmake _install_cmake; }
 install_azurite() { _with_install_lock azurite _install_azurite; }
 install_s3s()     { _with_install_lock s3s-fs _install_s3s; }
 install_venv()    { _with_install_lock venv _install_venv; }
-install_all()     { install_venv && install_azurite && install_s3s; }
+install_all()     { install_venv && install_azurite && install_s3s && install_cmake; }
 
 # --- ports ----------------------------------------------------------------
 
