@@ -1212,3 +1212,38 @@ fn pruning_emptied_directories_races_safely_with_writes_into_them() {
     }
     assert!(!dir.join("base/race").exists(), "emptied directories stayed");
 }
+
+/// A source that never ends: every read fills the buffer with `b'x'`.
+struct Endless;
+
+impl Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        buf.fill(b'x');
+        Ok(buf.len())
+    }
+}
+
+/// A source with more bytes than announced fails once the announced bytes
+/// are in, and writes nothing more: neither write_reader nor append_reader
+/// fills the disk from an endless source, and the partial an append found
+/// is left as it was, so a retry appends the same bytes once.
+#[test]
+fn sources_longer_than_announced_fail_and_write_nothing_more() {
+    let dir = TempDir::new("longer-source");
+    let store = LocalBackend::new(dir.path()).unwrap();
+    let err = store.write_reader("endless", &mut Endless, Some(1000)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(err.to_string().contains("more than the 1000 bytes announced"), "{err}");
+    assert!(!store.exists("endless").unwrap());
+
+    // A partial of 5 bytes (a short source), then an endless append.
+    let err = store.write_reader("resumed", &mut &b"hello"[..], Some(10)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(store.stat_file("resumed").unwrap(), Some(5), "the partial is kept");
+    let app = store.as_appending().unwrap();
+    let err = app.append_reader("resumed", &mut Endless, 5).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(store.stat_file("resumed").unwrap(), Some(5), "the partial is as it was");
+    app.append_reader("resumed", &mut &b"world"[..], 5).unwrap();
+    assert_eq!(store.read("resumed").unwrap(), b"helloworld");
+}

@@ -720,16 +720,51 @@ fn read_buffer(path: &str, len: u64) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// Copies `reader` into `file` until end of data; returns the byte count.
-/// Source errors are reported as such, distinct from write errors. `size`
-/// (when announced) only sizes the buffer; the end is where the source ends.
+/// A source with more bytes than it announced.
+#[derive(Debug)]
+struct LongerSource(u64);
+
+impl std::fmt::Display for LongerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the source has more than the {} bytes announced", self.0)
+    }
+}
+
+impl std::error::Error for LongerSource {}
+
+/// Copies `reader` to the end of `file`; returns the byte count. `size`
+/// (when announced) sizes the buffer and bounds the copy: a source that
+/// has more than that gives [`Error::Io`] once the announced bytes are in
+/// and writes nothing more (an endless source never fills the disk).
 fn copy_into(path: &str, reader: &mut dyn Read, file: &mut File, size: Option<u64>) -> Result<u64> {
     let mut buf = copy_buf(size);
     let mut total = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
+        let want = match size {
+            Some(s) if total >= s => {
+                // Every announced byte is in: the source must end here.
+                let mut probe = [0u8; 1];
+                return match reader.read(&mut probe) {
+                    Ok(0) => Ok(total),
+                    Ok(_) => Err(Error::Io {
+                        path: path.to_owned(),
+                        operation: "read source",
+                        source: io::Error::new(io::ErrorKind::InvalidData, LongerSource(s)),
+                    }),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(Error::Io {
+                        path: path.to_owned(),
+                        operation: "read source",
+                        source: e,
+                    }),
+                };
+            }
+            Some(s) => buf.len().min(usize::try_from(s - total).unwrap_or(usize::MAX)),
+            None => buf.len(),
+        };
+        let n = match reader.read(&mut buf[..want]) {
             Ok(0) => return Ok(total),
-            Ok(n) => n,
+            Ok(n) => n.min(want),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Err(Error::Io {
@@ -1334,7 +1369,21 @@ impl AppendingBackend for LocalBackend {
             });
         }
         self.sweep(dir_key, &dir);
-        let written = copy_into(path, reader, &mut file, Some(append_size))?;
+        let before = file
+            .metadata()
+            .map_err(|e| Error::from_io(path, "stat staged partial", e))?
+            .len();
+        let written = match copy_into(path, reader, &mut file, Some(append_size)) {
+            Ok(n) => n,
+            Err(e) => {
+                // A source longer than announced: the partial goes back to
+                // what it was, so a retry appends the same bytes once.
+                if matches!(&e, Error::Io { source, .. } if source.get_ref().is_some_and(|i| i.is::<LongerSource>())) {
+                    let _ = file.set_len(before);
+                }
+                return Err(e);
+            }
+        };
         if written != append_size {
             // The partial stays, longer by `written`, for another attempt.
             return Err(short_source(
