@@ -31,14 +31,21 @@ commands:
   cat URL...             write objects to standard output
   cp [-r] SRC DST        copy an object (-r: every object under SRC, in
                          parallel); SRC or DST may be a local path, or - for
-                         standard input / output
+                         standard input / output; within one store the
+                         store copies (server-side), no byte passes here
   mv [-r] SRC DST        cp, then delete the source(s)
   rm [-r] URL...         delete objects (-r: every object under URL), in
                          batches where the store has batch deletes
-  stat URL               an object's size (exit status 4 when missing)
+  stat URL               an object's size, version (ETag), modification time,
+                         content type and metadata (exit status 4 when missing)
   put - DST              store standard input at DST; its size need not be
                          known (a large one goes up in parts as it is read)
-  (presign is not here yet: the library cannot presign URLs so far)
+  presign [--method M] [--expires S] URL
+                         a URL that lets anyone holding it GET (default), PUT
+                         or HEAD the object for S seconds (default 3600, at
+                         most 7 days), with no credentials: S3 signs it with
+                         the store's credentials, Azure makes a SAS from the
+                         account key; local paths have none (exit status 7)
 
 URLs: s3://BUCKET/KEY, az://CONTAINER/KEY (also s3a://, azure://, abfss://
 and the AWS and Azure https forms), file:///PATH or a plain path. A URL
@@ -125,6 +132,9 @@ pub struct Flags {
     pub json: bool,
     pub quiet: bool,
     pub jobs: usize,
+    /// presign: seconds the URL lasts, and its method.
+    pub expires: Option<u64>,
+    pub method: Option<String>,
 }
 
 /// The command line once read.
@@ -143,7 +153,8 @@ enum Parsed {
 }
 
 fn parse_args(argv: Vec<String>) -> Result<Parsed, Failure> {
-    let mut flags = Flags { long: false, recursive: false, json: false, quiet: false, jobs: 8 };
+    let mut flags =
+        Flags { long: false, recursive: false, json: false, quiet: false, jobs: 8, expires: None, method: None };
     let mut options = Vec::new();
     let mut positional = Vec::new();
     let mut it = argv.into_iter();
@@ -166,6 +177,10 @@ fn parse_args(argv: Vec<String>) -> Result<Parsed, Failure> {
             "--quiet" => flags.quiet = true,
             "-o" | "--option" => options.push(parse_option(&take_value(&mut it, &a)?)?),
             "-j" | "--jobs" => flags.jobs = parse_jobs(&take_value(&mut it, &a)?)?,
+            "--expires" => flags.expires = Some(parse_expires(&take_value(&mut it, &a)?)?),
+            "--method" => flags.method = Some(take_value(&mut it, &a)?),
+            _ if a.starts_with("--expires=") => flags.expires = Some(parse_expires(&a["--expires=".len()..])?),
+            _ if a.starts_with("--method=") => flags.method = Some(a["--method=".len()..].to_owned()),
             _ if a.starts_with("--option=") => options.push(parse_option(&a["--option=".len()..])?),
             _ if a.starts_with("--jobs=") => flags.jobs = parse_jobs(&a["--jobs=".len()..])?,
             _ if a.starts_with("--") => return Err(Failure::usage(format!("unknown flag {a}"))),
@@ -198,6 +213,13 @@ fn parse_args(argv: Vec<String>) -> Result<Parsed, Failure> {
     }
     let command = positional.remove(0);
     Ok(Parsed::Run(Cli { command, args: positional, flags, options }))
+}
+
+fn parse_expires(v: &str) -> Result<u64, Failure> {
+    match v.parse::<u64>() {
+        Ok(n) if (1..=7 * 24 * 3600).contains(&n) => Ok(n),
+        _ => Err(Failure::usage(format!("--expires {v:?}: seconds, 1 to 604800 (7 days)"))),
+    }
 }
 
 fn parse_jobs(v: &str) -> Result<usize, Failure> {
@@ -297,12 +319,7 @@ fn run(command: &str, args: &[String], flags: &Flags, stores: &mut Stores) -> Re
         "rm" => &["recursive"],
         "stat" => &["json"],
         "cat" | "put" => &[],
-        "presign" => {
-            return Err(Failure {
-                code: 7,
-                message: "presign is not supported yet: the library cannot presign URLs so far".into(),
-            })
-        }
+        "presign" => &["expires", "method"],
         other => return Err(Failure::usage(format!("unknown command {other:?}"))),
     };
     for (name, set) in [
@@ -310,6 +327,8 @@ fn run(command: &str, args: &[String], flags: &Flags, stores: &mut Stores) -> Re
         ("recursive", flags.recursive),
         ("json", flags.json),
         ("jobs", flags.jobs != 8),
+        ("expires", flags.expires.is_some()),
+        ("method", flags.method.is_some()),
     ] {
         if set && !allowed.contains(&name) {
             return Err(Failure::usage(format!("{command} takes no --{name}")));
@@ -350,6 +369,10 @@ fn run(command: &str, args: &[String], flags: &Flags, stores: &mut Stores) -> Re
         "rm" => {
             want(1..=usize::MAX, "[-r] URL...")?;
             rm(args, flags, stores)
+        }
+        "presign" => {
+            want(1..=1, "[--method GET|PUT|HEAD] [--expires S] URL")?;
+            presign(&Loc::parse(&args[0]).map_err(Failure::usage)?, flags, stores)
         }
         _ => unreachable!(),
     }
@@ -424,24 +447,61 @@ fn ls(loc: &Loc, flags: &Flags, stores: &mut Stores) -> Result<(), Failure> {
 
 fn stat(loc: &Loc, flags: &Flags, stores: &mut Stores) -> Result<(), Failure> {
     let store = stores.get(loc)?;
-    // A HEAD with ETag, time and content type will come with the library's
-    // head(); until then the size is what a store tells for a key.
-    let size = store.stat_file(&loc.key).map_err(|e| Failure::of(&loc.shown(), &e))?;
-    let Some(size) = size else {
+    if loc.key.is_empty() || loc.key.ends_with('/') {
         return Err(Failure { code: 4, message: format!("{}: not found", loc.shown()) });
-    };
+    }
+    let meta = store.head(&loc.key).map_err(|e| match e.kind() {
+        blobio::ErrorKind::NotFound => Failure { code: 4, message: format!("{}: not found", loc.shown()) },
+        _ => Failure::of(&loc.shown(), &e),
+    })?;
     let url = loc.shown();
+    let modified = meta.last_modified.map(fmt::rfc3339);
     let text = if flags.json {
+        let opt = |v: &Option<String>| v.as_deref().map_or("null".to_owned(), fmt::json_str);
+        let metadata: Vec<String> =
+            meta.metadata.iter().map(|(k, v)| format!("{}:{}", fmt::json_str(k), fmt::json_str(v))).collect();
         format!(
-            "{{\"url\":{},\"key\":{},\"size\":{size},\"store\":{}}}\n",
+            "{{\"url\":{},\"key\":{},\"size\":{},\"version\":{},\"last_modified\":{},\"content_type\":{},\"metadata\":{{{}}},\"store\":{}}}\n",
             fmt::json_str(&url),
             fmt::json_str(&loc.key),
+            meta.size,
+            opt(&meta.version),
+            opt(&modified),
+            opt(&meta.content_type),
+            metadata.join(","),
             fmt::json_str(store.kind())
         )
     } else {
-        format!("url:   {url}\nsize:  {size}\nstore: {}\n", store.kind())
+        let mut t = format!("url:           {url}\nsize:          {}\n", meta.size);
+        for (name, value) in [("version", &meta.version), ("last modified", &modified), ("content type", &meta.content_type)] {
+            if let Some(v) = value {
+                t.push_str(&format!("{:<15}{v}\n", format!("{name}:")));
+            }
+        }
+        for (k, v) in &meta.metadata {
+            t.push_str(&format!("{:<15}{v}\n", format!("meta {k}:")));
+        }
+        t.push_str(&format!("store:         {}\n", store.kind()));
+        t
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(out_err)
+}
+
+fn presign(loc: &Loc, flags: &Flags, stores: &mut Stores) -> Result<(), Failure> {
+    let method = match flags.method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("GET") => blobio::PresignMethod::Get,
+        Some("PUT") => blobio::PresignMethod::Put,
+        Some("HEAD") => blobio::PresignMethod::Head,
+        Some(other) => return Err(Failure::usage(format!("--method {other}: GET, PUT or HEAD"))),
+    };
+    if loc.key.is_empty() || loc.key.ends_with('/') {
+        return Err(Failure::usage(format!("{}: presign names an object, not a folder", loc.shown())));
+    }
+    let store = stores.get(loc)?;
+    let expires = std::time::Duration::from_secs(flags.expires.unwrap_or(3600));
+    let url = store.presign(method, &loc.key, expires).map_err(|e| Failure::of(&loc.shown(), &e))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{url}").map_err(out_err)
 }
 
 fn rm(args: &[String], flags: &Flags, stores: &mut Stores) -> Result<(), Failure> {

@@ -301,9 +301,25 @@ fn transfer(
     size: Option<u64>,
     counters: &Counters,
 ) -> Result<(), Failure> {
-    // Within one store a server-side copy (S3 CopyObject, Azure Copy Blob)
-    // will replace the stream once the library's Backend has `copy`; until
-    // then the bytes pass through this process in either case.
+    // Within one store the store copies (S3 CopyObject or UploadPartCopy,
+    // Azure Copy Blob, a local copy_file_range): no byte passes through here.
+    let same_store = std::ptr::eq(
+        src_store as *const dyn Backend as *const (),
+        dst_store as *const dyn Backend as *const (),
+    );
+    if same_store {
+        match dst_store.copy(src_key, dst_key, &blobio::PutOptions::default()) {
+            Ok(_) => {
+                counters.bytes.fetch_add(size.unwrap_or(0), Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(e) if e.kind() != blobio::ErrorKind::Unsupported => {
+                let at = if e.kind() == blobio::ErrorKind::NotFound { src.show(src_key) } else { dst.show(dst_key) };
+                return Err(Failure::of(&at, &e));
+            }
+            Err(_) => {} // streamed below
+        }
+    }
     let (tx, rx) = sync_channel::<Msg>(PIPE_DEPTH);
     let source_failed = AtomicBool::new(false);
     let (read_result, write_result): (Result<u64, Error>, Result<(), Error>) = std::thread::scope(|s| {

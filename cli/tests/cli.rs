@@ -134,7 +134,13 @@ fn help_version_and_command_line_errors() {
     assert!(fails(2, run(&["ls", "ftp://host/x"], None)).contains("ftp"));
     // A local option that does not apply to a local store.
     assert!(fails(2, run(&["-o", "local:region=x", "ls", &dir], None)).contains("region"));
-    assert!(fails(7, run(&["presign", "s3://b/k"], None)).contains("presign"));
+    // presign: a local path has no URL to give; bad lifetimes and methods.
+    std::fs::write(t.path("k"), b"x").unwrap();
+    assert!(fails(7, run(&["presign", &t.path("k")], None)).contains("presign"));
+    assert!(fails(2, run(&["presign", "--expires", "0", &t.path("k")], None)).contains("--expires"));
+    assert!(fails(2, run(&["presign", "--expires=999999999", &t.path("k")], None)).contains("--expires"));
+    assert!(fails(2, run(&["presign", "--method", "POST", &t.path("k")], None)).contains("POST"));
+    assert!(fails(2, run(&["--expires", "5", "ls", &dir], None)).contains("--expires"));
 }
 
 #[test]
@@ -148,9 +154,12 @@ fn every_command_on_local_folders() {
     ok(&["put", "-", &t.path("src/top.txt")], Some(b"hello\n"));
     assert_eq!(ok(&["cat", &t.path("src/top.txt")], None), "hello\n");
     let st = ok(&["stat", &t.path("src/top.txt")], None);
-    assert!(st.contains("size:  6") && st.contains("store: local"), "{st}");
+    assert!(st.contains("size:          6\n") && st.contains("store:         local\n"), "{st}");
+    assert!(st.contains("version:") && st.contains("last modified: 20"), "{st}");
     let js = ok(&["stat", "--json", &t.path("src/top.txt")], None);
-    assert_eq!(js, format!("{{\"url\":\"{}\",\"key\":\"top.txt\",\"size\":6,\"store\":\"local\"}}\n", t.path("src/top.txt")));
+    let head = format!("{{\"url\":\"{}\",\"key\":\"top.txt\",\"size\":6,\"version\":\"", t.path("src/top.txt"));
+    assert!(js.starts_with(&head) && js.ends_with(",\"store\":\"local\"}\n"), "{js}");
+    assert!(js.contains("\"last_modified\":\"20") && js.contains("\"metadata\":{}"), "{js}");
 
     // ls: one level (folders once, with /), -r, -l, --json
     let one = ok(&["ls", &src], None);
@@ -406,6 +415,52 @@ mod servers {
         assert_eq!(s_ok(&opts, &["ls", "-r", &az], None), b"");
     }
 
+    /// curl's status and body for `url` (with `args`).
+    fn curl(args: &[&str], url: &str) -> (u16, Vec<u8>) {
+        let o = Command::new("curl").args(["-sS", "-o", "-", "-w", "\n%{http_code}"]).args(args).arg(url).output().unwrap();
+        assert!(o.status.success(), "curl: {}", text(&o.stderr));
+        let mut body = o.stdout;
+        let at = body.iter().rposition(|&b| b == b'\n').unwrap();
+        let code = text(&body[at + 1..]).trim().parse().unwrap();
+        body.truncate(at);
+        (code, body)
+    }
+
+    /// presign gives URLs that curl uses with no credentials, which expire;
+    /// cp within one store is the store's own copy.
+    #[test]
+    fn presigned_urls_and_copies_within_a_store() {
+        let t = Temp::new();
+        let (b, s3o) = s3s_bucket();
+        let (c, azo) = azure_container();
+        let opts: Vec<String> = s3o.iter().chain(azo.iter()).cloned().collect();
+        let data = random_bytes(200_000, 5);
+        std::fs::write(t.path("up.bin"), &data).unwrap();
+        for root in [format!("s3://{b}"), format!("az://{c}")] {
+            let k = format!("{root}/p/obj.bin");
+            s_ok(&opts, &["put", "-", &k], Some(&data));
+            let url = text(&s_ok(&opts, &["presign", &k], None)).trim().to_owned();
+            assert!(url.starts_with("http"), "{url}");
+            assert_eq!(curl(&[], &url), (200, data.clone()), "{root}: GET through the URL");
+            let put = text(&s_ok(&opts, &["presign", "--method", "put", "--expires", "600", &format!("{root}/p/by-curl.bin")], None));
+            let (code, _) = curl(&["-X", "PUT", "-H", "x-ms-blob-type: BlockBlob", "-T", &t.path("up.bin")], put.trim());
+            assert!((200..300).contains(&code), "{root}: PUT through the URL: {code}");
+            assert_eq!(s_ok(&opts, &["cat", &format!("{root}/p/by-curl.bin")], None), data);
+            let short = text(&s_ok(&opts, &["presign", "--expires=1", &k], None));
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+            let (code, _) = curl(&[], short.trim());
+            assert!((400..500).contains(&code), "{root}: an expired URL answered {code}");
+
+            // Within the store: copied there, byte-exact, the source kept.
+            s_ok(&opts, &["cp", &k, &format!("{root}/q/")], None);
+            assert_eq!(s_ok(&opts, &["cat", &format!("{root}/q/obj.bin")], None), data);
+            assert_eq!(s_ok(&opts, &["cat", &k], None), data);
+            let st = text(&s_ok(&opts, &["stat", &format!("{root}/q/obj.bin")], None));
+            assert!(st.contains("version:") && st.contains("content type:"), "{st}");
+            s_ok(&opts, &["rm", "-r", &format!("{root}/p/"), &format!("{root}/q/")], None);
+        }
+    }
+
     #[test]
     fn a_pipe_of_unknown_size_goes_up_in_parts() {
         // 12 MiB through stdin with 5 MiB parts: three parts. moto tells the
@@ -432,7 +487,7 @@ mod servers {
         s3o.extend(["-o".to_string(), "part_size=5MiB".to_string()]);
         let url = format!("s3://{b}/piped.bin");
         s_ok(&s3o, &["put", "-", &url], Some(&data));
-        assert_eq!(text(&s_ok(&s3o, &["stat", &url], None)).lines().nth(1), Some("size:  12582912"));
+        assert_eq!(text(&s_ok(&s3o, &["stat", &url], None)).lines().nth(1), Some("size:          12582912"));
         assert_eq!(s_ok(&s3o, &["cat", &url], None), data);
         let (c, azo) = azure_container();
         let mut azo = azo;
