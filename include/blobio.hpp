@@ -70,6 +70,64 @@ struct ObjectInfo {
     int64_t last_modified_unix_ms = 0;
 };
 
+/// What head() reports of an object.
+struct ObjectMeta {
+    uint64_t size = 0;
+    /// The ETag (local: a token of the file); what PutOptions::update takes.
+    std::optional<std::string> version;
+    /// Milliseconds since 1970-01-01T00:00:00Z, when the store says.
+    std::optional<int64_t> last_modified_unix_ms;
+    std::optional<std::string> content_type;
+    /// User metadata, sorted by name.
+    std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+/// How a write treats an object already at its key, and what it stores
+/// besides the bytes. Move-only (it owns a blobio_put_options).
+class PutOptions {
+public:
+    PutOptions() {
+        if (blobio_put_options_new(&p_) != BLOBIO_STATUS_OK) throw std::bad_alloc();
+    }
+    ~PutOptions() { blobio_put_options_free(p_); }
+    PutOptions(PutOptions &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    PutOptions &operator=(PutOptions &&o) noexcept {
+        if (this != &o) {
+            blobio_put_options_free(p_);
+            p_ = std::exchange(o.p_, nullptr);
+        }
+        return *this;
+    }
+    PutOptions(const PutOptions &) = delete;
+    PutOptions &operator=(const PutOptions &) = delete;
+
+    /// Write only if nothing is at the key (else ALREADY_EXISTS).
+    static PutOptions create() {
+        PutOptions o;
+        o.mode(BLOBIO_PUT_CREATE, nullptr);
+        return o;
+    }
+    /// Write only if the object is still `version` (else PRECONDITION_FAILED).
+    static PutOptions update(std::string_view version);
+
+    PutOptions &content_type(std::string_view v);
+    PutOptions &metadata(std::string_view name, std::string_view value);
+    const blobio_put_options *native() const noexcept { return p_; }
+
+private:
+    void mode(int32_t m, const char *version);
+    blobio_put_options *p_ = nullptr;
+};
+
+/// One range of Store::read_ranges: `length` bytes at `offset` into `data`.
+struct Range {
+    uint64_t offset = 0;
+    size_t length = 0;
+    void *data = nullptr;
+    /// Set by the call: bytes read (fewer only at the end of the object).
+    size_t read = 0;
+};
+
 namespace detail {
 
 [[noreturn]] inline void throw_last(blobio_status st) {
@@ -210,6 +268,26 @@ int32_t rewind_cb(void *user) noexcept {
 
 }  // namespace detail
 
+inline void PutOptions::mode(int32_t m, const char *version) {
+    detail::check(blobio_put_options_set_mode(p_, m, version));
+}
+inline PutOptions PutOptions::update(std::string_view version) {
+    PutOptions o;
+    detail::CStr v(version);
+    o.mode(BLOBIO_PUT_UPDATE, v.c_str());
+    return o;
+}
+inline PutOptions &PutOptions::content_type(std::string_view v) {
+    detail::CStr c(v);
+    detail::check(blobio_put_options_set_content_type(p_, c.c_str()));
+    return *this;
+}
+inline PutOptions &PutOptions::metadata(std::string_view name, std::string_view value) {
+    detail::CStr n(name), v(value);
+    detail::check(blobio_put_options_set_metadata(p_, n.c_str(), v.c_str()));
+    return *this;
+}
+
 /// Bytes blobio allocated (Store::read_buffer), released when it goes.
 class Buffer {
 public:
@@ -325,6 +403,14 @@ public:
     /// Gives the store up to the caller (to blobio_store_free).
     blobio_store *release() noexcept { return std::exchange(s_, nullptr); }
 
+private:
+    static std::optional<std::string> take_optional(char *s) {
+        if (!s) return std::nullopt;
+        return detail::take_string(s);
+    }
+
+public:
+
     /// "local", "s3" or "azure".
     std::string kind() const {
         const char *k = blobio_store_kind(s_);
@@ -435,6 +521,69 @@ public:
         std::vector<uint8_t> out(len);
         out.resize(read_range(path, offset, out.data(), len));
         return out;
+    }
+
+    /// Many ranges of one object in one call (see blobio_read_ranges): each
+    /// range's `read` is set; merged, parallel requests of one version.
+    void read_ranges(std::string_view path, std::vector<Range> &ranges) const {
+        detail::CStr p(path);
+        std::vector<blobio_range> c(ranges.size());
+        for (size_t i = 0; i < ranges.size(); ++i)
+            c[i] = blobio_range{ranges[i].offset, ranges[i].length, static_cast<uint8_t *>(ranges[i].data), 0};
+        detail::check(blobio_read_ranges(s_, p.c_str(), c.empty() ? nullptr : c.data(), c.size()));
+        for (size_t i = 0; i < ranges.size(); ++i) ranges[i].read = c[i].read;
+    }
+
+    /// Writes `data` as `opts` says; the new version (ETag), if the store names one.
+    std::optional<std::string> write(std::string_view path, std::string_view data, const PutOptions &opts) const {
+        detail::CStr p(path);
+        char *version = nullptr;
+        detail::check(blobio_write_ex(s_, p.c_str(), reinterpret_cast<const uint8_t *>(data.data()), data.size(),
+                                      opts.native(), &version));
+        return take_optional(version);
+    }
+    /// A server-side copy (a local copy_file_range); the new version.
+    std::optional<std::string> copy(std::string_view from, std::string_view to,
+                                    const PutOptions *opts = nullptr) const {
+        detail::CStr f(from), t(to);
+        char *version = nullptr;
+        detail::check(blobio_copy(s_, f.c_str(), t.c_str(), opts ? opts->native() : nullptr, &version));
+        return take_optional(version);
+    }
+    /// Moves an object: atomic on the local store, copy then delete remotely.
+    std::optional<std::string> rename(std::string_view from, std::string_view to,
+                                      const PutOptions *opts = nullptr) const {
+        detail::CStr f(from), t(to);
+        char *version = nullptr;
+        detail::check(blobio_rename(s_, f.c_str(), t.c_str(), opts ? opts->native() : nullptr, &version));
+        return take_optional(version);
+    }
+    /// Size, version, time, content type and metadata; throws NOT_FOUND for a missing object.
+    ObjectMeta head(std::string_view path) const {
+        detail::CStr p(path);
+        blobio_object_meta *m = nullptr;
+        detail::check(blobio_head(s_, p.c_str(), &m));
+        struct Guard {
+            blobio_object_meta *m;
+            ~Guard() { blobio_object_meta_free(m); }
+        } guard{m};
+        ObjectMeta out;
+        out.size = blobio_object_meta_size(m);
+        if (const char *v = blobio_object_meta_version(m)) out.version = v;
+        int64_t ms = 0;
+        if (blobio_object_meta_last_modified(m, &ms)) out.last_modified_unix_ms = ms;
+        if (const char *ct = blobio_object_meta_content_type(m)) out.content_type = ct;
+        size_t n = blobio_object_meta_metadata_len(m);
+        for (size_t i = 0; i < n; ++i)
+            out.metadata.emplace_back(blobio_object_meta_metadata_name(m, i), blobio_object_meta_metadata_value(m, i));
+        return out;
+    }
+    /// A URL granting one GET, PUT or HEAD of `path` for `expires_seconds`, no credentials needed.
+    std::string presign(std::string_view method, std::string_view path, uint64_t expires_seconds) const {
+        detail::CStr m(method), p(path);
+        char *out = nullptr;
+        detail::check(blobio_presign(s_, m.c_str(), p.c_str(), expires_seconds, &out));
+        return detail::take_string(out);
     }
 
     /// The size, or nullopt when there is no such object.
