@@ -533,6 +533,22 @@ blobio_status blobio_store_config_json(const struct blobio_store *store,
                                        char **out);
 
 /**
+ * The store's counters as JSON (see the README's "Stats"): calls by
+ * operation with their errors and latency percentiles (`p50_us`,
+ * `p90_us`, `p99_us`), requests by HTTP method and answer class (`2xx`,
+ * `3xx`, `4xx`, `5xx`, `network`), `requests_total`, `bytes_sent`,
+ * `bytes_received`, `retries`, and errors by kind. On success `*out`
+ * receives it, to release with `blobio_string_free()`.
+ */
+blobio_status blobio_store_stats_json(const struct blobio_store *store,
+                                      char **out);
+
+/**
+ * Sets every counter of `blobio_store_stats_json()` back to 0.
+ */
+blobio_status blobio_store_stats_reset(const struct blobio_store *store);
+
+/**
  * Makes an empty set of options. On success `*out` receives a handle to
  * release with `blobio_options_free()`.
  */

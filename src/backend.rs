@@ -426,6 +426,20 @@ pub trait Backend: Send + Sync + fmt::Debug {
         })
     }
 
+    /// The store's counters as JSON: calls by operation (count, errors,
+    /// latency p50/p90/p99 in µs), requests by HTTP method and answer class
+    /// (2xx, 3xx, 4xx, 5xx, network), bytes sent and received (request
+    /// bodies and the lengths answers announced; the local store sends no
+    /// requests), retries, errors by kind. A resilient store reports its
+    /// inner store's, which sees each of the wrapper's attempts as a call. `None` for a store that keeps
+    /// none (the provided implementation).
+    fn stats_json(&self) -> Option<String> {
+        None
+    }
+
+    /// Sets every counter of [`Backend::stats_json`] back to 0.
+    fn reset_stats(&self) {}
+
     /// The object's size, or `None` when it does not exist.
     fn stat_file(&self, path: &str) -> Result<Option<u64>>;
 

@@ -24,6 +24,7 @@ pub mod remote;
 pub mod resilient;
 pub mod retry;
 pub mod s3;
+mod stats;
 mod time;
 mod tls;
 mod xml;

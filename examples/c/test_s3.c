@@ -180,6 +180,35 @@ static void test_log_callback_receives_records(void) {
     pthread_mutex_unlock(&log_lock);
 }
 
+static void test_stats_count_calls_and_requests(void) {
+    blobio_store *store = open_s3("c-stats");
+    if (!store) return;
+    CHECK_OK(blobio_store_stats_reset(store));
+    CHECK_OK(blobio_write(store, "s.txt", (const uint8_t *)"abc", 3));
+    blobio_buffer buf = {0};
+    CHECK_OK(blobio_read(store, "s.txt", &buf));
+    blobio_buffer_free(&buf);
+    CHECK_STATUS(blobio_read(store, "missing.txt", &buf), BLOBIO_STATUS_NOT_FOUND);
+    char *json = NULL;
+    CHECK_OK(blobio_store_stats_json(store, &json));
+    CHECK(json && strstr(json, "\"requests_total\":3") != NULL);
+    CHECK(json && strstr(json, "\"write\":{\"count\":1,\"errors\":0") != NULL);
+    CHECK(json && strstr(json, "\"read\":{\"count\":2,\"errors\":1") != NULL);
+    CHECK(json && strstr(json, "\"GET\":{\"2xx\":1,\"4xx\":1}") != NULL);
+    CHECK(json && strstr(json, "\"not_found\":1") != NULL);
+    CHECK(json && strstr(json, secret_key) == NULL);
+    blobio_string_free(json);
+    CHECK_OK(blobio_store_stats_reset(store));
+    CHECK_OK(blobio_store_stats_json(store, &json));
+    CHECK(json && strstr(json, "\"requests_total\":0") != NULL);
+    blobio_string_free(json);
+    CHECK_STATUS(blobio_store_stats_json(NULL, &json), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(blobio_store_stats_json(store, NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(blobio_store_stats_reset(NULL), BLOBIO_STATUS_NULL_ARGUMENT);
+    CHECK_OK(blobio_delete(store, "s.txt"));
+    blobio_store_free(store);
+}
+
 static void test_wrong_secret_is_permission_denied(void) {
     struct blobio_options *opts = base_options();
     SET_OPTION(opts, "secret_access_key", "not-the-secret"); /* the last value wins */
@@ -392,6 +421,7 @@ int main(void) {
         {"round_trip_list_and_delete", test_round_trip_list_and_delete},
         {"streamed_multipart_write_and_read", test_streamed_multipart_write_and_read},
         {"log_callback_receives_records", test_log_callback_receives_records},
+        {"stats_count_calls_and_requests", test_stats_count_calls_and_requests},
         {"conditional_writes", test_conditional_writes},
         {"head_and_metadata", test_head_and_metadata},
         {"copy_and_rename", test_copy_and_rename},

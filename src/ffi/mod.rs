@@ -110,6 +110,7 @@ pub use s3::{blobio_s3_path, blobio_s3_query_path, blobio_s3_query_path_range};
 pub use status::{blobio_status, blobio_status_str};
 pub use store::{
     blobio_local_new, blobio_store, blobio_store_config_json, blobio_store_free, blobio_store_kind,
+    blobio_store_stats_json, blobio_store_stats_reset,
 };
 pub use strings::{
     blobio_local_base_path, blobio_sanitize_s3_prefix, blobio_storage_path, blobio_string_free,

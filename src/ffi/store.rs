@@ -151,3 +151,33 @@ pub unsafe extern "C" fn blobio_store_config_json(
         Ok(())
     })
 }
+
+/// The store's counters as JSON (see the README's "Stats"): calls by
+/// operation with their errors and latency percentiles (`p50_us`,
+/// `p90_us`, `p99_us`), requests by HTTP method and answer class (`2xx`,
+/// `3xx`, `4xx`, `5xx`, `network`), `requests_total`, `bytes_sent`,
+/// `bytes_received`, `retries`, and errors by kind. On success `*out`
+/// receives it, to release with `blobio_string_free()`.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_store_stats_json(
+    store: *const blobio_store,
+    out: *mut *mut c_char,
+) -> blobio_status {
+    boundary("blobio_store_stats_json", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        let out = unsafe { arg_out(out, "out") }?;
+        let json = store.backend().stats_json().unwrap_or_else(|| "{}".to_owned());
+        out.write(into_c_string(json)?.into_raw());
+        Ok(())
+    })
+}
+
+/// Sets every counter of `blobio_store_stats_json()` back to 0.
+#[no_mangle]
+pub unsafe extern "C" fn blobio_store_stats_reset(store: *const blobio_store) -> blobio_status {
+    boundary("blobio_store_stats_reset", || {
+        let store = unsafe { arg_ref(store, "store") }?;
+        store.backend().reset_stats();
+        Ok(())
+    })
+}

@@ -80,6 +80,8 @@ pub struct LocalBackend {
     /// containment check (nothing is opened through it): it only spares a
     /// directory a second sweep within [`STALE_TEMP_AGE`].
     swept: Mutex<HashMap<String, Instant>>,
+    /// Calls, errors and latencies ([`Backend::stats_json`]).
+    stats: crate::stats::Stats,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -131,6 +133,7 @@ impl LocalBackend {
             base,
             root,
             swept: Mutex::new(HashMap::new()),
+            stats: crate::stats::Stats::default(),
         };
         store.sweep("", &store.root.base());
         Ok(store)
@@ -968,18 +971,32 @@ impl LocalBackend {
 }
 
 impl Backend for LocalBackend {
+    fn stats_json(&self) -> Option<String> {
+        Some(self.stats.to_json())
+    }
+
+    fn reset_stats(&self) {
+        self.stats.reset()
+    }
+
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.put_bytes(path, data, &PutOptions::default()).map(drop)
+        self.stats.call("write", || {
+            self.put_bytes(path, data, &PutOptions::default()).map(drop)
+        })
     }
 
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
-        self.put_stream(path, reader, size, &PutOptions::default())
-            .map(drop)
+        self.stats.call("write_reader", || {
+            self.put_stream(path, reader, size, &PutOptions::default())
+                .map(drop)
+        })
     }
 
     fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
-        let version = self.put_bytes(path, data, options)?;
-        Ok(PutResult::new(Some(version)))
+        self.stats.call("put", || {
+            let version = self.put_bytes(path, data, options)?;
+            Ok(PutResult::new(Some(version)))
+        })
     }
 
     fn put_reader(
@@ -989,8 +1006,10 @@ impl Backend for LocalBackend {
         size: Option<u64>,
         options: &PutOptions,
     ) -> Result<PutResult> {
-        let version = self.put_stream(path, reader, size, options)?;
-        Ok(PutResult::new(Some(version)))
+        self.stats.call("put", || {
+            let version = self.put_stream(path, reader, size, options)?;
+            Ok(PutResult::new(Some(version)))
+        })
     }
 
     /// Reads the whole file into memory, in a buffer sized once from the
@@ -1003,37 +1022,43 @@ impl Backend for LocalBackend {
     /// `read_to`, `read_to_at` and `read_range`, which hold only a copy
     /// buffer at a time.
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let (file, meta) = self.open_object(path, false)?;
-        let len = meta.len();
-        let mut data = read_buffer(path, len)?;
-        // File::read_to_end stats and seeks the file again to size its
-        // buffer: two syscalls a small read cannot afford. For small objects
-        // Take reads the size already known in one call, without a read that
-        // only confirms the end. It ramps its reads up from 8 KiB, though,
-        // so large objects go through File::read_to_end's single exact read.
-        let result = if len <= SMALL_READ as u64 {
-            (&file).take(len).read_to_end(&mut data)
-        } else {
-            (&file).read_to_end(&mut data)
-        };
-        result.map_err(|e| Error::from_io(path, "read", e))?;
-        Ok(data)
+        self.stats.call("read", || {
+            let (file, meta) = self.open_object(path, false)?;
+            let len = meta.len();
+            let mut data = read_buffer(path, len)?;
+            // File::read_to_end stats and seeks the file again to size its
+            // buffer: two syscalls a small read cannot afford. For small objects
+            // Take reads the size already known in one call, without a read that
+            // only confirms the end. It ramps its reads up from 8 KiB, though,
+            // so large objects go through File::read_to_end's single exact read.
+            let result = if len <= SMALL_READ as u64 {
+                (&file).take(len).read_to_end(&mut data)
+            } else {
+                (&file).read_to_end(&mut data)
+            };
+            result.map_err(|e| Error::from_io(path, "read", e))?;
+            Ok(data)
+        })
     }
 
     fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        let (mut file, meta) = self.open_object(path, false)?;
-        copy_out(path, &mut file, writer, meta.len())
+        self.stats.call("read_to", || {
+            let (mut file, meta) = self.open_object(path, false)?;
+            copy_out(path, &mut file, writer, meta.len())
+        })
     }
 
     fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        let (mut file, meta) = self.open_object(path, true)?;
-        let size = meta.len();
-        Self::check_offset(path, offset, size)?;
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| Error::from_io(path, "seek", e))?;
-        }
-        copy_out(path, &mut file, writer, size - offset)
+        self.stats.call("read_to", || {
+            let (mut file, meta) = self.open_object(path, true)?;
+            let size = meta.len();
+            Self::check_offset(path, offset, size)?;
+            if offset > 0 {
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| Error::from_io(path, "seek", e))?;
+            }
+            copy_out(path, &mut file, writer, size - offset)
+        })
     }
 
     fn read_to_checked(
@@ -1042,10 +1067,12 @@ impl Backend for LocalBackend {
         writer: &mut dyn Write,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        let (mut file, meta) = self.open_object(path, false)?;
-        let len = meta.len();
-        *seen_version = Some(file_version(&meta));
-        copy_out(path, &mut file, writer, len)
+        self.stats.call("read_to", || {
+            let (mut file, meta) = self.open_object(path, false)?;
+            let len = meta.len();
+            *seen_version = Some(file_version(&meta));
+            copy_out(path, &mut file, writer, len)
+        })
     }
 
     /// The version is the open file's size, modification time and inode:
@@ -1059,94 +1086,110 @@ impl Backend for LocalBackend {
         if_match: Option<&str>,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        let (mut file, meta) = self.open_object(path, true)?;
-        let size = meta.len();
-        let version = file_version(&meta);
-        if if_match.is_some_and(|want| want != version) {
-            return Err(Error::PreconditionFailed {
-                path: path.to_owned(),
-                remote: None,
-            });
-        }
-        *seen_version = Some(version);
-        if if_match.is_some() && offset == size {
-            return Ok(0);
-        }
-        Self::check_offset(path, offset, size)?;
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| Error::from_io(path, "seek", e))?;
-        }
-        copy_out(path, &mut file, writer, size - offset)
+        self.stats.call("read_to", || {
+            let (mut file, meta) = self.open_object(path, true)?;
+            let size = meta.len();
+            let version = file_version(&meta);
+            if if_match.is_some_and(|want| want != version) {
+                return Err(Error::PreconditionFailed {
+                    path: path.to_owned(),
+                    remote: None,
+                });
+            }
+            *seen_version = Some(version);
+            if if_match.is_some() && offset == size {
+                return Ok(0);
+            }
+            Self::check_offset(path, offset, size)?;
+            if offset > 0 {
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| Error::from_io(path, "seek", e))?;
+            }
+            copy_out(path, &mut file, writer, size - offset)
+        })
     }
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        let (file, meta) = self.open_object(path, false)?;
-        Self::check_offset(path, offset, meta.len())?;
-        read_at(path, &file, offset, buf)
+        self.stats.call("read_range", || {
+            let (file, meta) = self.open_object(path, false)?;
+            Self::check_offset(path, offset, meta.len())?;
+            read_at(path, &file, offset, buf)
+        })
     }
 
     /// Every range from one open file: one version, whatever replaces the
     /// object meanwhile (a write renames a new file into place).
     fn read_ranges(&self, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
-        ranges.iter_mut().for_each(|r| r.read = 0);
-        let (file, meta) = self.open_object(path, false)?;
-        for r in ranges.iter() {
-            Self::check_offset(path, r.offset, meta.len())?;
-        }
-        let mut read = Vec::with_capacity(ranges.len());
-        for r in ranges.iter_mut() {
-            read.push(read_at(path, &file, r.offset, r.buf)?);
-        }
-        for (r, n) in ranges.iter_mut().zip(read) {
-            r.read = n;
-        }
-        Ok(())
+        self.stats.call("read_ranges", || {
+            ranges.iter_mut().for_each(|r| r.read = 0);
+            let (file, meta) = self.open_object(path, false)?;
+            for r in ranges.iter() {
+                Self::check_offset(path, r.offset, meta.len())?;
+            }
+            let mut read = Vec::with_capacity(ranges.len());
+            for r in ranges.iter_mut() {
+                read.push(read_at(path, &file, r.offset, r.buf)?);
+            }
+            for (r, n) in ranges.iter_mut().zip(read) {
+                r.read = n;
+            }
+            Ok(())
+        })
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {
-        let (dir_key, name) = split_key(path)?;
-        let Some(dir) = self.open_key_dir(path, dir_key)? else {
-            return Ok(None);
-        };
-        if let Some(size) = self.file_size(path, &dir, name)? {
-            return Ok(Some(size));
-        }
-        self.file_size(path, &dir, &staging_name(name))
+        self.stats.call("stat", || {
+            let (dir_key, name) = split_key(path)?;
+            let Some(dir) = self.open_key_dir(path, dir_key)? else {
+                return Ok(None);
+            };
+            if let Some(size) = self.file_size(path, &dir, name)? {
+                return Ok(Some(size));
+            }
+            self.file_size(path, &dir, &staging_name(name))
+        })
     }
 
     fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
-        let version = self.copy_object(from, to, options)?;
-        Ok(PutResult::new(Some(version)))
+        self.stats.call("copy", || {
+            let version = self.copy_object(from, to, options)?;
+            Ok(PutResult::new(Some(version)))
+        })
     }
 
     /// An atomic rename: readers see the object at `from` or at `to`,
     /// never both, never neither.
     fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
-        let version = self.rename_object(from, to, options)?;
-        Ok(PutResult::new(Some(version)))
+        self.stats.call("rename", || {
+            let version = self.rename_object(from, to, options)?;
+            Ok(PutResult::new(Some(version)))
+        })
     }
 
     /// The content type is the one the write gave, else the default of
     /// the key (as on S3 and Azure).
     fn head(&self, path: &str) -> Result<ObjectMeta> {
-        let (file, meta) = self.open_object(path, false)?;
-        let (content_type, metadata) = attrs::get(path, &file)?;
-        let mut head = ObjectMeta::new(meta.len());
-        head.version = Some(file_version(&meta));
-        head.last_modified = meta.modified().ok();
-        head.content_type =
-            Some(content_type.unwrap_or_else(|| crate::remote::content_type(path).to_owned()));
-        head.metadata = metadata;
-        Ok(head)
+        self.stats.call("head", || {
+            let (file, meta) = self.open_object(path, false)?;
+            let (content_type, metadata) = attrs::get(path, &file)?;
+            let mut head = ObjectMeta::new(meta.len());
+            head.version = Some(file_version(&meta));
+            head.last_modified = meta.modified().ok();
+            head.content_type =
+                Some(content_type.unwrap_or_else(|| crate::remote::content_type(path).to_owned()));
+            head.metadata = metadata;
+            Ok(head)
+        })
     }
 
     fn exists(&self, path: &str) -> Result<bool> {
-        let (dir_key, name) = split_key(path)?;
-        let Some(dir) = self.open_key_dir(path, dir_key)? else {
-            return Ok(false);
-        };
-        Ok(self.file_size(path, &dir, name)?.is_some())
+        self.stats.call("exists", || {
+            let (dir_key, name) = split_key(path)?;
+            let Some(dir) = self.open_key_dir(path, dir_key)? else {
+                return Ok(false);
+            };
+            Ok(self.file_size(path, &dir, name)?.is_some())
+        })
     }
 
     /// Deletes the object and any staged partial of it, then removes the
@@ -1155,37 +1198,41 @@ impl Backend for LocalBackend {
     /// in the way of an object of that name). A key that is only a
     /// directory of other keys holds no object: deleting it is a no-op.
     fn delete(&self, path: &str) -> Result<()> {
-        let (dir_key, name) = split_key(path)?;
-        let Some(dir) = self.open_key_dir(path, dir_key)? else {
-            return Ok(());
-        };
-        let mut removed = false;
-        if let Some(st) = self.refuse_symlink(path, &dir, name)? {
-            if file_type(&st) != FileType::Directory {
-                removed |= unlink_file(path, &dir, name, "delete")?;
+        self.stats.call("delete", || {
+            let (dir_key, name) = split_key(path)?;
+            let Some(dir) = self.open_key_dir(path, dir_key)? else {
+                return Ok(());
+            };
+            let mut removed = false;
+            if let Some(st) = self.refuse_symlink(path, &dir, name)? {
+                if file_type(&st) != FileType::Directory {
+                    removed |= unlink_file(path, &dir, name, "delete")?;
+                }
             }
-        }
-        // A staged partial of a deleted object would never be found again.
-        removed |= unlink_file(path, &dir, &staging_name(name), "delete staged partial")?;
-        drop(dir);
-        if removed {
-            dir::prune_empty(&self.root, path, dir_key);
-        }
-        Ok(())
+            // A staged partial of a deleted object would never be found again.
+            removed |= unlink_file(path, &dir, &staging_name(name), "delete staged partial")?;
+            drop(dir);
+            if removed {
+                dir::prune_empty(&self.root, path, dir_key);
+            }
+            Ok(())
+        })
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        walk::walk(&self.root, prefix, &mut |key, _, _| {
-            out.push(key);
-            Ok(())
-        })?;
-        // walk() visits keys in byte order already.
-        debug_assert!(
-            out.windows(2).all(|w| w[0] < w[1]),
-            "walk order is not sorted"
-        );
-        Ok(out)
+        self.stats.call("list", || {
+            let mut out = Vec::new();
+            walk::walk(&self.root, prefix, &mut |key, _, _| {
+                out.push(key);
+                Ok(())
+            })?;
+            // walk() visits keys in byte order already.
+            debug_assert!(
+                out.windows(2).all(|w| w[0] < w[1]),
+                "walk order is not sorted"
+            );
+            Ok(out)
+        })
     }
 
     fn kind(&self) -> &'static str {
@@ -1235,166 +1282,176 @@ impl Backend for LocalBackend {
 
 impl BatchDeleter for LocalBackend {
     fn delete_batch(&self, paths: &[&str]) -> Result<()> {
-        let failures: Vec<BatchFailure> = paths
-            .iter()
-            .filter_map(|p| {
-                self.delete(p).err().map(|error| BatchFailure {
-                    path: (*p).to_owned(),
-                    error,
+        self.stats.call("delete_batch", || {
+            let failures: Vec<BatchFailure> = paths
+                .iter()
+                .filter_map(|p| {
+                    self.delete(p).err().map(|error| BatchFailure {
+                        path: (*p).to_owned(),
+                        error,
+                    })
                 })
-            })
-            .collect();
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Batch { failures })
-        }
+                .collect();
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Batch { failures })
+            }
+        })
     }
 }
 
 impl ObjectLister for LocalBackend {
     fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        let mut out = Vec::new();
-        walk::walk(&self.root, prefix, &mut |key, dir, name_at| {
-            let Some(st) = stat_at(&key, dir, &key[name_at..])? else {
-                return Ok(());
-            };
-            if file_type(&st) != FileType::RegularFile {
-                return Ok(());
-            }
-            out.push(ObjectInfo {
-                size: st.st_size as u64,
-                last_modified: names::stat_mtime(st.st_mtime as i64, st.st_mtime_nsec as i64),
-                path: key,
-            });
-            Ok(())
-        })?;
-        // walk() visits keys in byte order already.
-        debug_assert!(
-            out.windows(2).all(|w| w[0].path < w[1].path),
-            "walk order is not sorted"
-        );
-        Ok(out)
+        self.stats.call("list_objects", || {
+            let mut out = Vec::new();
+            walk::walk(&self.root, prefix, &mut |key, dir, name_at| {
+                let Some(st) = stat_at(&key, dir, &key[name_at..])? else {
+                    return Ok(());
+                };
+                if file_type(&st) != FileType::RegularFile {
+                    return Ok(());
+                }
+                out.push(ObjectInfo {
+                    size: st.st_size as u64,
+                    last_modified: names::stat_mtime(st.st_mtime as i64, st.st_mtime_nsec as i64),
+                    path: key,
+                });
+                Ok(())
+            })?;
+            // walk() visits keys in byte order already.
+            debug_assert!(
+                out.windows(2).all(|w| w[0].path < w[1].path),
+                "walk order is not sorted"
+            );
+            Ok(out)
+        })
     }
 }
 
 impl DirectoryLister for LocalBackend {
     fn list_directories(&self, prefix: &str) -> Result<Vec<String>> {
-        let key = validate_prefix(prefix)?.trim_end_matches('/');
-        check_dir_key(prefix, key)?;
-        let Some(dir) = self.open_key_dir(prefix, key)? else {
-            return Ok(Vec::new());
-        };
-        let fd = walk::own_handle(prefix, dir)?;
-        let mut out = Vec::new();
-        walk::read_entries(prefix, fd.as_fd(), &mut Vec::new(), &mut |name, listed| {
-            // Hidden names are skipped here (and only here), as documented.
-            if !name.starts_with('.')
-                && !is_reserved(name)
-                && walk::entry_type(fd.as_fd(), name, listed) == FileType::Directory
-            {
-                out.push(name.to_owned());
-            }
-            Ok(())
-        })?;
-        out.sort_unstable();
-        Ok(out)
+        self.stats.call("list_directories", || {
+            let key = validate_prefix(prefix)?.trim_end_matches('/');
+            check_dir_key(prefix, key)?;
+            let Some(dir) = self.open_key_dir(prefix, key)? else {
+                return Ok(Vec::new());
+            };
+            let fd = walk::own_handle(prefix, dir)?;
+            let mut out = Vec::new();
+            walk::read_entries(prefix, fd.as_fd(), &mut Vec::new(), &mut |name, listed| {
+                // Hidden names are skipped here (and only here), as documented.
+                if !name.starts_with('.')
+                    && !is_reserved(name)
+                    && walk::entry_type(fd.as_fd(), name, listed) == FileType::Directory
+                {
+                    out.push(name.to_owned());
+                }
+                Ok(())
+            })?;
+            out.sort_unstable();
+            Ok(out)
+        })
     }
 }
 
 impl DirectoryRemover for LocalBackend {
     fn remove_directory(&self, path: &str) -> Result<()> {
-        // A directory may be named with or without its trailing '/'.
-        let key = validate_prefix(path)?.trim_end_matches('/');
-        if key.is_empty() {
-            return Err(Error::invalid_path(
-                path,
-                "empty directory path (the base itself)",
-            ));
-        }
-        check_dir_key(path, key)?;
-        let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
-        let Some(dir) = self.open_key_dir(path, parent)? else {
-            return Ok(());
-        };
-        match rfs::unlinkat(dir.as_fd(), name, AtFlags::REMOVEDIR) {
-            Ok(()) => Ok(()),
-            Err(e) if e == Errno::NOENT => Ok(()),
-            Err(e) if e == Errno::NOTEMPTY || e == Errno::EXIST => Err(Error::Io {
-                path: path.to_owned(),
-                operation: "remove directory (it is not empty)",
-                source: e.into(),
-            }),
-            Err(e) if e == Errno::NOTDIR => {
-                dir::not_a_symlink(path, dir.as_fd(), name)?;
-                Err(Error::from_io(path, "remove directory", e.into()))
+        self.stats.call("remove_directory", || {
+            // A directory may be named with or without its trailing '/'.
+            let key = validate_prefix(path)?.trim_end_matches('/');
+            if key.is_empty() {
+                return Err(Error::invalid_path(
+                    path,
+                    "empty directory path (the base itself)",
+                ));
             }
-            Err(e) => Err(Error::from_io(path, "remove directory", e.into())),
-        }
+            check_dir_key(path, key)?;
+            let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
+            let Some(dir) = self.open_key_dir(path, parent)? else {
+                return Ok(());
+            };
+            match rfs::unlinkat(dir.as_fd(), name, AtFlags::REMOVEDIR) {
+                Ok(()) => Ok(()),
+                Err(e) if e == Errno::NOENT => Ok(()),
+                Err(e) if e == Errno::NOTEMPTY || e == Errno::EXIST => Err(Error::Io {
+                    path: path.to_owned(),
+                    operation: "remove directory (it is not empty)",
+                    source: e.into(),
+                }),
+                Err(e) if e == Errno::NOTDIR => {
+                    dir::not_a_symlink(path, dir.as_fd(), name)?;
+                    Err(Error::from_io(path, "remove directory", e.into()))
+                }
+                Err(e) => Err(Error::from_io(path, "remove directory", e.into())),
+            }
+        })
     }
 }
 
 impl AppendingBackend for LocalBackend {
     fn append_reader(&self, path: &str, reader: &mut dyn Read, append_size: u64) -> Result<()> {
-        let (dir_key, name) = split_key(path)?;
-        let Some(dir) = self.open_key_dir(path, dir_key)? else {
-            return Err(no_partial(path));
-        };
-        self.refuse_symlink(path, &dir, name)?;
-        let staging = staging_name(name);
-        let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let mut file = match rfs::openat(dir.as_fd(), &staging, flags, Mode::empty()) {
-            Ok(fd) => File::from(fd),
-            Err(e) if e == Errno::NOENT => return Err(no_partial(path)),
-            Err(e) if e == Errno::LOOP => {
-                return Err(Error::invalid_path(path, "staging file is a symlink"))
-            }
-            Err(e) => return Err(Error::from_io(path, "open staged partial", e.into())),
-        };
-        // A live stream of this key holds the partial: appending to it
-        // would interleave two sources.
-        if let Err(e) = rfs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            let busy = e == Errno::WOULDBLOCK;
-            return Err(Error::Io {
-                path: path.to_owned(),
-                operation: "lock staged partial",
-                source: if busy {
-                    io::Error::new(
-                        io::ErrorKind::WouldBlock,
-                        "another write of this key is streaming into it",
-                    )
-                } else {
-                    e.into()
-                },
-            });
-        }
-        self.sweep(dir_key, &dir);
-        let before = file
-            .metadata()
-            .map_err(|e| Error::from_io(path, "stat staged partial", e))?
-            .len();
-        let written = match copy_into(path, reader, &mut file, Some(append_size)) {
-            Ok(n) => n,
-            Err(e) => {
-                // A source longer than announced: the partial goes back to
-                // what it was, so a retry appends the same bytes once.
-                if matches!(&e, Error::Io { source, .. } if source.get_ref().is_some_and(|i| i.is::<LongerSource>())) {
-                    let _ = file.set_len(before);
+        self.stats.call("append", || {
+            let (dir_key, name) = split_key(path)?;
+            let Some(dir) = self.open_key_dir(path, dir_key)? else {
+                return Err(no_partial(path));
+            };
+            self.refuse_symlink(path, &dir, name)?;
+            let staging = staging_name(name);
+            let flags = OFlags::RDWR | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let mut file = match rfs::openat(dir.as_fd(), &staging, flags, Mode::empty()) {
+                Ok(fd) => File::from(fd),
+                Err(e) if e == Errno::NOENT => return Err(no_partial(path)),
+                Err(e) if e == Errno::LOOP => {
+                    return Err(Error::invalid_path(path, "staging file is a symlink"))
                 }
-                return Err(e);
+                Err(e) => return Err(Error::from_io(path, "open staged partial", e.into())),
+            };
+            // A live stream of this key holds the partial: appending to it
+            // would interleave two sources.
+            if let Err(e) = rfs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                let busy = e == Errno::WOULDBLOCK;
+                return Err(Error::Io {
+                    path: path.to_owned(),
+                    operation: "lock staged partial",
+                    source: if busy {
+                        io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            "another write of this key is streaming into it",
+                        )
+                    } else {
+                        e.into()
+                    },
+                });
             }
-        };
-        if written != append_size {
-            // The partial stays, longer by `written`, for another attempt.
-            return Err(short_source(
-                path,
-                format!(
-                    "appended {written} bytes, {append_size} were announced; the partial was kept"
-                ),
-            ));
-        }
-        self.publish_staged(path, dir_key, &dir, name, file, &PutMode::Overwrite)
-            .map(drop)
+            self.sweep(dir_key, &dir);
+            let before = file
+                .metadata()
+                .map_err(|e| Error::from_io(path, "stat staged partial", e))?
+                .len();
+            let written = match copy_into(path, reader, &mut file, Some(append_size)) {
+                Ok(n) => n,
+                Err(e) => {
+                    // A source longer than announced: the partial goes back to
+                    // what it was, so a retry appends the same bytes once.
+                    if matches!(&e, Error::Io { source, .. } if source.get_ref().is_some_and(|i| i.is::<LongerSource>())) {
+                        let _ = file.set_len(before);
+                    }
+                    return Err(e);
+                }
+            };
+            if written != append_size {
+                // The partial stays, longer by `written`, for another attempt.
+                return Err(short_source(
+                    path,
+                    format!(
+                        "appended {written} bytes, {append_size} were announced; the partial was kept"
+                    ),
+                ));
+            }
+            self.publish_staged(path, dir_key, &dir, name, file, &PutMode::Overwrite)
+                .map(drop)
+        })
     }
 }
 

@@ -9,6 +9,7 @@ use std::io::{self, Read};
 use crate::error::{Error, Result};
 use crate::http::{read_small_body, RequestBody, Response, Transport};
 use crate::retry::{self, RetryPolicy};
+use crate::stats::Stats;
 
 /// A header's name: static, but for user metadata (`x-amz-meta-<name>`).
 pub(crate) type HeaderName = Cow<'static, str>;
@@ -30,6 +31,8 @@ pub(crate) struct Client {
     transport: Transport,
     policy: RetryPolicy,
     answer: AnswerParser,
+    /// The store's counters (every request counts here).
+    stats: std::sync::Arc<Stats>,
 }
 
 impl std::fmt::Debug for Client {
@@ -55,12 +58,26 @@ impl Read for Counting<'_, '_> {
     }
 }
 
+/// Counts every attempt after the first as a retry.
+fn attempt(stats: &Stats, attempts: &Cell<u32>) {
+    if attempts.get() > 0 {
+        stats.retry();
+    }
+    attempts.set(attempts.get() + 1);
+}
+
 impl Client {
+    /// The store's counters.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
     pub(crate) fn new(transport: Transport, policy: RetryPolicy, answer: AnswerParser) -> Self {
         Client {
             transport,
             policy,
             answer,
+            stats: std::sync::Arc::default(),
         }
     }
 
@@ -100,17 +117,23 @@ impl Client {
                     taken: &taken,
                 };
                 let repeatable = |e: &Error| taken.get() == 0 && !handled(e);
+                let attempts = Cell::new(0);
                 retry::retrying_while(&self.policy, &what, &repeatable, || {
+                    attempt(&self.stats, &attempts);
                     self.send_once(path, build, RequestBody::Reader(&mut counting, len))
                 })
             }
             RequestBody::Bytes(b) => {
+                let attempts = Cell::new(0);
                 retry::retrying_while(&self.policy, &what, &|e| !handled(e), || {
+                    attempt(&self.stats, &attempts);
                     self.send_once(path, build, RequestBody::Bytes(b))
                 })
             }
             RequestBody::Empty => {
+                let attempts = Cell::new(0);
                 retry::retrying_while(&self.policy, &what, &|e| !handled(e), || {
+                    attempt(&self.stats, &attempts);
                     self.send_once(path, build, RequestBody::Empty)
                 })
             }
@@ -133,7 +156,9 @@ impl Client {
         check: &dyn Fn(&[u8]) -> Option<Error>,
     ) -> Result<Vec<u8>> {
         let what = || format!("request for {path}");
+        let attempts = Cell::new(0);
         retry::retrying_while(&self.policy, &what, &|_| true, || {
+            attempt(&self.stats, &attempts);
             let sent = match body {
                 [] => RequestBody::Empty,
                 bytes => RequestBody::Bytes(bytes),
@@ -157,9 +182,22 @@ impl Client {
         let req = build()?;
         let headers: Vec<(&str, &str)> =
             req.headers.iter().map(|(k, v)| (&**k, v.as_str())).collect();
-        let resp = self
-            .transport
-            .send(path, req.method, &req.url, &headers, body)?;
+        let sent = match &body {
+            RequestBody::Empty => 0,
+            RequestBody::Bytes(b) => b.len() as u64,
+            RequestBody::Reader(_, len) => *len,
+        };
+        let resp = match self.transport.send(path, req.method, &req.url, &headers, body) {
+            Ok(resp) => resp,
+            Err(e) => {
+                self.stats.request(req.method, None, 0, 0);
+                return Err(e);
+            }
+        };
+        let received = crate::http::header(&resp, "content-length")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        self.stats.request(req.method, Some(resp.status().as_u16()), sent, received);
         if resp.status().is_success() {
             Ok(resp)
         } else {

@@ -799,17 +799,23 @@ impl Engine {
 #[allow(private_bounds)]
 impl<P: Protocol> Backend for RemoteStore<P> {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.inner.put(path, data, &PutOptions::default()).map(drop)
+        self.inner.client.stats().call("write", || {
+            self.inner.put(path, data, &PutOptions::default()).map(drop)
+        })
     }
 
     fn write_reader(&self, path: &str, reader: &mut dyn Read, size: Option<u64>) -> Result<()> {
-        self.inner
-            .put_reader(path, reader, size, &PutOptions::default())
-            .map(drop)
+        self.inner.client.stats().call("write_reader", || {
+            self.inner
+                .put_reader(path, reader, size, &PutOptions::default())
+                .map(drop)
+        })
     }
 
     fn put(&self, path: &str, data: &[u8], options: &PutOptions) -> Result<PutResult> {
-        self.inner.put(path, data, options)
+        self.inner.client.stats().call("put", || {
+            self.inner.put(path, data, options)
+        })
     }
 
     fn put_reader(
@@ -819,19 +825,27 @@ impl<P: Protocol> Backend for RemoteStore<P> {
         size: Option<u64>,
         options: &PutOptions,
     ) -> Result<PutResult> {
-        self.inner.put_reader(path, reader, size, options)
+        self.inner.client.stats().call("put", || {
+            self.inner.put_reader(path, reader, size, options)
+        })
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        self.inner.read(path)
+        self.inner.client.stats().call("read", || {
+            self.inner.read(path)
+        })
     }
 
     fn read_to(&self, path: &str, writer: &mut dyn Write) -> Result<u64> {
-        self.inner.read_to(path, writer)
+        self.inner.client.stats().call("read_to", || {
+            self.inner.read_to(path, writer)
+        })
     }
 
     fn read_to_at(&self, path: &str, writer: &mut dyn Write, offset: u64) -> Result<u64> {
-        self.inner.read_to_at(path, writer, offset)
+        self.inner.client.stats().call("read_to", || {
+            self.inner.read_to_at(path, writer, offset)
+        })
     }
 
     fn read_to_checked(
@@ -840,7 +854,9 @@ impl<P: Protocol> Backend for RemoteStore<P> {
         writer: &mut dyn Write,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        self.inner.read_to_checked(path, writer, seen_version)
+        self.inner.client.stats().call("read_to", || {
+            self.inner.read_to_checked(path, writer, seen_version)
+        })
     }
 
     /// The version is the ETag, taken from the response before any byte is
@@ -854,50 +870,72 @@ impl<P: Protocol> Backend for RemoteStore<P> {
         if_match: Option<&str>,
         seen_version: &mut Option<String>,
     ) -> Result<u64> {
-        self.inner
-            .read_to_at_checked(path, writer, offset, if_match, seen_version)
+        self.inner.client.stats().call("read_to", || {
+            self.inner
+                .read_to_at_checked(path, writer, offset, if_match, seen_version)
+        })
     }
 
     fn read_range(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        self.inner.read_range(path, offset, buf)
+        self.inner.client.stats().call("read_range", || {
+            self.inner.read_range(path, offset, buf)
+        })
     }
 
     fn read_ranges(&self, path: &str, ranges: &mut [ReadRange<'_>]) -> Result<()> {
-        self.inner.read_ranges(path, ranges)
+        self.inner.client.stats().call("read_ranges", || {
+            self.inner.read_ranges(path, ranges)
+        })
     }
 
     fn presign(&self, method: PresignMethod, path: &str, expires: Duration) -> Result<String> {
-        self.inner.presign(method, path, expires)
+        self.inner.client.stats().call("presign", || {
+            self.inner.presign(method, path, expires)
+        })
     }
 
     fn stat_file(&self, path: &str) -> Result<Option<u64>> {
-        self.inner.stat_file(path)
+        self.inner.client.stats().call("stat", || {
+            self.inner.stat_file(path)
+        })
     }
 
     fn exists(&self, path: &str) -> Result<bool> {
-        self.inner.exists(path)
+        self.inner.client.stats().call("exists", || {
+            self.inner.exists(path)
+        })
     }
 
     fn head(&self, path: &str) -> Result<ObjectMeta> {
-        self.inner.head_object(path)
+        self.inner.client.stats().call("head", || {
+            self.inner.head_object(path)
+        })
     }
 
     fn copy(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
-        self.inner.copy(from, to, options)
+        self.inner.client.stats().call("copy", || {
+            self.inner.copy(from, to, options)
+        })
     }
 
     /// A server-side copy, then the delete of `from`: not atomic (a reader
     /// may see both objects for a moment; a failed delete leaves both).
     fn rename(&self, from: &str, to: &str, options: &PutOptions) -> Result<PutResult> {
-        self.inner.rename(from, to, options)
+        self.inner.client.stats().call("rename", || {
+            self.inner.rename(from, to, options)
+        })
     }
 
     fn delete(&self, path: &str) -> Result<()> {
-        self.inner.delete(path)
+        self.inner.client.stats().call("delete", || {
+            self.inner.delete(path)
+        })
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        self.inner.list(prefix)
+        self.inner.client.stats().call("list", || {
+            self.inner.list(prefix)
+        })
     }
 
     fn close(&self) -> Result<()> {
@@ -914,6 +952,14 @@ impl<P: Protocol> Backend for RemoteStore<P> {
 
     fn storage_root(&self) -> String {
         self.inner.storage_root()
+    }
+
+    fn stats_json(&self) -> Option<String> {
+        Some(self.inner.client.stats().to_json())
+    }
+
+    fn reset_stats(&self) {
+        self.inner.client.stats().reset()
     }
 
     fn as_batch_deleter(&self) -> Option<&dyn BatchDeleter> {
@@ -940,14 +986,18 @@ impl<P: Protocol> Backend for RemoteStore<P> {
 #[allow(private_bounds)]
 impl<P: Protocol> ObjectLister for RemoteStore<P> {
     fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
-        self.inner.list_objects(prefix)
+        self.inner.client.stats().call("list_objects", || {
+            self.inner.list_objects(prefix)
+        })
     }
 }
 
 #[allow(private_bounds)]
 impl<P: Protocol> DirectoryLister for RemoteStore<P> {
     fn list_directories(&self, prefix: &str) -> Result<Vec<String>> {
-        self.inner.list_directories(prefix)
+        self.inner.client.stats().call("list_directories", || {
+            self.inner.list_directories(prefix)
+        })
     }
 }
 
@@ -955,21 +1005,27 @@ impl<P: Protocol> DirectoryLister for RemoteStore<P> {
 impl<P: Protocol> DirectoryRemover for RemoteStore<P> {
     /// Object stores have no directories: nothing to remove.
     fn remove_directory(&self, path: &str) -> Result<()> {
-        self.inner.remove_directory(path)
+        self.inner.client.stats().call("remove_directory", || {
+            self.inner.remove_directory(path)
+        })
     }
 }
 
 #[allow(private_bounds)]
 impl<P: Protocol> AppendingBackend for RemoteStore<P> {
     fn append_reader(&self, path: &str, reader: &mut dyn Read, append_size: u64) -> Result<()> {
-        self.inner.append_reader(path, reader, append_size)
+        self.inner.client.stats().call("append", || {
+            self.inner.append_reader(path, reader, append_size)
+        })
     }
 }
 
 #[allow(private_bounds)]
 impl<P: Protocol> BatchDeleter for RemoteStore<P> {
     fn delete_batch(&self, paths: &[&str]) -> Result<()> {
-        self.inner.delete_batch(paths)
+        self.inner.client.stats().call("delete_batch", || {
+            self.inner.delete_batch(paths)
+        })
     }
 }
 

@@ -605,6 +605,14 @@ impl Backend for ResilientBackend {
         self.call(path, |_| self.inner.read_ranges(path, &mut *ranges))
     }
 
+    fn stats_json(&self) -> Option<String> {
+        self.inner.stats_json()
+    }
+
+    fn reset_stats(&self) {
+        self.inner.reset_stats()
+    }
+
     /// Signing is local: nothing to retry or to count against the circuit.
     fn presign(&self, method: PresignMethod, path: &str, expires: std::time::Duration) -> Result<String> {
         self.inner.presign(method, path, expires)
