@@ -23,9 +23,7 @@ use std::time::{Duration, Instant};
 
 use blobio::{open, store_option, Backend, ErrorKind, Options};
 use identity::{credentials_json, Reply, Server};
-use support::{env, pseudo_random, unique, S3Server};
-
-const CHILD_ENV: &str = "BLOBIO_CREDS_CHILD";
+use support::{env, is_child, pseudo_random, unique, S3Server};
 
 /// Variables of a developer's shell that would change the chain.
 const AWS_ENV: &[&str] = &[
@@ -38,32 +36,17 @@ const AWS_ENV: &[&str] = &[
     "AWS_STS_REGIONAL_ENDPOINTS",
 ];
 
-fn is_child(name: &str) -> bool {
-    std::env::var(CHILD_ENV).as_deref() == Ok(name)
-}
-
 /// Runs test `name` in a child of this binary with a clean AWS
 /// environment plus `vars` (IMDS disabled unless `vars` say otherwise);
 /// fails unless the child passed.
 fn run_child(name: &str, vars: &[(&str, String)]) {
     let home = common::TempDir::new(&format!("{name}-home"));
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD_ENV, name);
-    for v in AWS_ENV {
-        cmd.env_remove(v);
-    }
-    cmd.env("HOME", home.path()).env("AWS_EC2_METADATA_DISABLED", "true");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name} in a child process: {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut set = vec![
+        ("HOME", home.path().display().to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ];
+    set.extend(vars.iter().cloned());
+    support::run_child(name, AWS_ENV, &set);
 }
 
 fn var(name: &str) -> String {

@@ -15,16 +15,13 @@ mod common;
 #[path = "support/identity.rs"]
 mod identity;
 
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use blobio::{open, store_option, Backend, ErrorKind, Options};
 use identity::{Reply, Server, TENANT};
 use support::azure::Azurite;
-use support::{pseudo_random, python};
-
-const CHILD_ENV: &str = "BLOBIO_AZCREDS_CHILD";
+use support::{is_child, pseudo_random, python};
 
 /// Variables of a developer's shell (or of Azure itself) that would change
 /// the chain.
@@ -35,29 +32,10 @@ const AZURE_ENV: &[&str] = &[
     "MSI_ENDPOINT", "MSI_SECRET", "BLOBIO_CA_BUNDLE",
 ];
 
-fn is_child(name: &str) -> bool {
-    std::env::var(CHILD_ENV).as_deref() == Ok(name)
-}
-
 /// Runs test `name` in a child of this binary with a clean Azure
 /// environment plus `vars`; fails unless the child passed.
 fn run_child(name: &str, vars: &[(&str, String)]) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD_ENV, name);
-    for v in AZURE_ENV {
-        cmd.env_remove(v);
-    }
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name} in a child process: {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::run_child(name, AZURE_ENV, vars);
 }
 
 fn var(name: &str) -> String {

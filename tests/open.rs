@@ -7,40 +7,20 @@
 
 mod support;
 
-use std::process::Command;
 
 use blobio::{open, open_config, store_option, Backend, ErrorKind, Options};
 use support::azure::Azurite;
 use support::{pseudo_random, S3Server};
 
-/// The variable telling a child process of this binary which test body to
-/// run (see [`in_child`]).
-const CHILD_ENV: &str = "BLOBIO_OPEN_CHILD";
-
 /// Runs the test `name` again in a child process of this test binary with
 /// `env` added to (and `remove` taken from) its environment; `body` is what
 /// the child runs. Fails unless the child passed.
 fn in_child(name: &str, env: &[(&str, String)], remove: &[&str], body: impl FnOnce()) {
-    if std::env::var(CHILD_ENV).as_deref() == Ok(name) {
+    if support::is_child(name) {
         body();
         return;
     }
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD_ENV, name);
-    for var in remove {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name} in a child process: {:?}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::run_child(name, remove, env);
 }
 
 /// The variables a developer's shell may have that would change what a

@@ -16,6 +16,39 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use blobio::{S3Backend, S3Config};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
+/// The variable telling a child process of a test binary which test body
+/// to run (see [`run_child`]).
+const CHILD_ENV: &str = "BLOBIO_TEST_CHILD";
+
+/// Whether this process is the child [`run_child`] started for test `name`.
+pub fn is_child(name: &str) -> bool {
+    std::env::var(CHILD_ENV).as_deref() == Ok(name)
+}
+
+/// Runs the test `name` again in a child process of this test binary,
+/// with `remove` taken from its environment and `set` added (later pairs
+/// win); the test's body sees [`is_child`]. Fails unless the child passed.
+/// Tests run in parallel threads: environment variables are set here, in
+/// the child, never in this process.
+pub fn run_child(name: &str, remove: &[&str], set: &[(&str, String)]) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD_ENV, name);
+    for var in remove {
+        cmd.env_remove(var);
+    }
+    for (k, v) in set {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} in a child process: {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A required environment variable set by `scripts/test`.
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
