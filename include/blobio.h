@@ -237,6 +237,13 @@ enum blobio_status
      * A conditional request's precondition did not hold (HTTP 412).
      */
     BLOBIO_STATUS_PRECONDITION_FAILED = 18,
+    /**
+     * Bytes damaged on the way: a read whose bytes do not have the
+     * checksum the store keeps, or a write the store refused because the
+     * bytes it got do not have the checksum sent. Nothing was stored, and
+     * a read's bytes must not be used.
+     */
+    BLOBIO_STATUS_CHECKSUM_MISMATCH = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

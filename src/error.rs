@@ -50,6 +50,10 @@ pub enum ErrorKind {
     Io,
     /// The operation was cancelled by the caller.
     Cancelled,
+    /// The bytes do not have the checksum the store gave for them (read),
+    /// or the store found that the bytes it got do not have the one sent
+    /// (write): damaged on the way. Nothing was stored or reported as read.
+    ChecksumMismatch,
     /// Anything else.
     Other,
 }
@@ -72,6 +76,7 @@ impl ErrorKind {
             ErrorKind::Server => "server",
             ErrorKind::Io => "io",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::ChecksumMismatch => "checksum_mismatch",
             ErrorKind::Other => "other",
         }
     }
@@ -318,6 +323,17 @@ pub enum Error {
         failures: Vec<BatchFailure>,
     },
 
+    /// Bytes damaged on the way: see [`ErrorKind::ChecksumMismatch`].
+    #[error("{path}: checksum mismatch: {message}{}", Remote(.remote))]
+    ChecksumMismatch {
+        /// The path concerned.
+        path: String,
+        /// Which checksum, what it should be and what it is.
+        message: String,
+        /// What the server said, when it found the mismatch.
+        remote: Option<Box<ServiceDetail>>,
+    },
+
     /// Anything else.
     #[error("{path}: {message}{}", Remote(.remote))]
     Other {
@@ -354,6 +370,7 @@ impl Error {
             Error::Server { .. } | Error::ServerBusy { .. } => ErrorKind::Server,
             Error::Io { .. } => ErrorKind::Io,
             Error::Cancelled { .. } => ErrorKind::Cancelled,
+            Error::ChecksumMismatch { .. } => ErrorKind::ChecksumMismatch,
             Error::Batch { failures } => failures
                 .first()
                 .map(|f| f.error.kind())
@@ -380,6 +397,7 @@ impl Error {
             | Error::ServerBusy { path, .. }
             | Error::Io { path, .. }
             | Error::Cancelled { path }
+            | Error::ChecksumMismatch { path, .. }
             | Error::Other { path, .. } => Some(path),
             Error::Batch { failures } => failures.first().map(|f| f.path.as_str()),
             Error::InvalidArgument { .. } | Error::Unsupported { .. } => None,
@@ -397,6 +415,7 @@ impl Error {
             | Error::ChangedDuringRead { remote, .. }
             | Error::Server { remote, .. }
             | Error::ServerBusy { remote, .. }
+            | Error::ChecksumMismatch { remote, .. }
             | Error::Other { remote, .. } => remote.as_deref(),
             Error::Batch { failures } => failures.first().and_then(|f| f.error.service_detail()),
             _ => None,

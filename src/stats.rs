@@ -24,7 +24,7 @@ const METHODS: [&str; 6] = ["GET", "PUT", "HEAD", "DELETE", "POST", "other"];
 const CLASSES: [&str; 5] = ["2xx", "3xx", "4xx", "5xx", "network"];
 
 /// Error kinds counted.
-const KINDS: [ErrorKind; 15] = [
+const KINDS: [ErrorKind; 16] = [
     ErrorKind::InvalidArgument,
     ErrorKind::InvalidPath,
     ErrorKind::NotFound,
@@ -39,6 +39,7 @@ const KINDS: [ErrorKind; 15] = [
     ErrorKind::Io,
     ErrorKind::Cancelled,
     ErrorKind::PreconditionFailed,
+    ErrorKind::ChecksumMismatch,
     ErrorKind::Other,
 ];
 

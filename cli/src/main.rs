@@ -119,6 +119,7 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Io => 13,
         ErrorKind::Cancelled => 15,
         ErrorKind::PreconditionFailed => 18,
+        ErrorKind::ChecksumMismatch => 19,
         _ => 17,
     }
 }

@@ -204,13 +204,14 @@ static void test_status_str_names_every_value(void) {
         {BLOBIO_STATUS_PANIC, 16, "panic"},
         {BLOBIO_STATUS_OTHER, 17, "other"},
         {BLOBIO_STATUS_PRECONDITION_FAILED, 18, "precondition_failed"},
+        {BLOBIO_STATUS_CHECKSUM_MISMATCH, 19, "checksum_mismatch"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         CHECK((int)table[i].status == table[i].value);
         const char *name = blobio_status_str(table[i].status);
         CHECK(name != NULL && strcmp(name, table[i].name) == 0);
     }
-    CHECK(strcmp(blobio_status_str(19), "unknown") == 0);
+    CHECK(strcmp(blobio_status_str(20), "unknown") == 0);
     CHECK(strcmp(blobio_status_str(-1), "unknown") == 0);
     CHECK(strcmp(blobio_status_str(INT32_MAX), "unknown") == 0);
 }

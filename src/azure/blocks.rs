@@ -12,13 +12,14 @@
 
 use base64::Engine as _;
 
-use super::put::{conditioned, with_metadata};
+use super::put::{conditioned, with_checksum, with_metadata};
 use super::request::Req;
 use super::Azure;
+use crate::checksum::Checksum;
 use crate::error::Result;
 use crate::http::{header, RequestBody};
 use crate::remote::client::Client;
-use crate::remote::{Parts, PutArgs};
+use crate::remote::{Part, Parts, PutArgs};
 use crate::retry::random_u64;
 
 /// A value unlikely to repeat across processes, threads and time, as 16
@@ -59,7 +60,7 @@ impl Parts for Azure {
         Ok(upload_id())
     }
 
-    /// Put Block `n` of `upload`; returns its id.
+    /// Put Block `n` of `upload`, with its checksum; returns its id.
     fn put_part(
         &self,
         c: &Client,
@@ -68,13 +69,15 @@ impl Parts for Azure {
         upload: &str,
         n: u32,
         data: &[u8],
-    ) -> Result<String> {
+        checksum: Option<Checksum>,
+    ) -> Result<Part> {
         let id = block_id(upload, n);
         let req = Req::new("PUT", self.blob_path(key))
             .query("comp", "block")
             .query("blockid", id.clone());
+        let req = with_checksum(req, checksum.as_ref());
         self.send(c, path, &req, RequestBody::Bytes(data))?;
-        Ok(id)
+        Ok(Part { id, checksum: None })
     }
 
     /// Put Block List: makes the blob what the blocks say, atomically,
@@ -85,14 +88,20 @@ impl Parts for Azure {
         path: &str,
         key: &str,
         _upload: &str,
-        ids: &[String],
+        parts: &[Part],
         o: &PutArgs<'_>,
     ) -> Result<Option<String>> {
-        let body = block_list_xml(ids);
-        let req = Req::new("PUT", self.blob_path(key))
+        let ids: Vec<String> = parts.iter().map(|p| p.id.clone()).collect();
+        let body = block_list_xml(&ids);
+        let mut req = Req::new("PUT", self.blob_path(key))
             .query("comp", "blocklist")
             .header("content-type", "application/xml")
             .header("x-ms-blob-content-type", o.content_type);
+        // The whole blob's MD5, kept as its Content-MD5 for reads to check
+        // (Put Block List computes none of its own).
+        if let Some(sum @ Checksum::Md5(_)) = &o.digest {
+            req = req.header("x-ms-blob-content-md5", sum.base64());
+        }
         let req = conditioned(with_metadata(req, o), o);
         self.send(c, path, &req, RequestBody::Bytes(body.as_bytes()))
             .map(|resp| header(&resp, "etag").map(str::to_owned))

@@ -3,6 +3,7 @@
 //! four ways to authenticate.
 
 use std::fmt;
+use crate::checksum::ChecksumAlgorithm;
 use std::path::PathBuf;
 
 use base64::Engine as _;
@@ -182,6 +183,16 @@ pub struct AzureBlobConfig {
     /// stays within `download_part_size`. 0: only touching ranges merge.
     /// Default 1 MiB.
     pub coalesce_gap: u64,
+    /// What uploads send so that Azure refuses damaged bytes. Azure
+    /// carries only MD5 and CRC-64: [`ChecksumAlgorithm::Md5`] sends
+    /// `Content-MD5` with Put Blob and every Put Block and gives the blob
+    /// its MD5 at Put Block List (computed as the blocks are read);
+    /// [`ChecksumAlgorithm::Crc64Nvme`] sends `x-ms-content-crc64`. The
+    /// default, [`ChecksumAlgorithm::Crc32c`], and `Sha256` have no Azure
+    /// header and send nothing. Reads check the MD5 Azure keeps of a blob
+    /// (it computes one for every Put Blob) unless this is
+    /// [`ChecksumAlgorithm::None`].
+    pub checksum: ChecksumAlgorithm,
     /// Blobs asked for per List Blobs request (`maxresults`), 1 to 5,000.
     /// Default 5,000, Azure's maximum.
     pub list_page_size: u32,
@@ -279,6 +290,7 @@ impl Default for AzureBlobConfig {
             download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
             coalesce_gap: DEFAULT_COALESCE_GAP,
+            checksum: ChecksumAlgorithm::default(),
             list_page_size: MAX_LIST_PAGE_SIZE,
             prefix: String::new(),
             retry: RetryPolicy::default(),
@@ -319,6 +331,7 @@ impl fmt::Debug for AzureBlobConfig {
             .field("download_part_size", &self.download_part_size)
             .field("download_concurrency", &self.download_concurrency)
             .field("coalesce_gap", &self.coalesce_gap)
+            .field("checksum", &self.checksum)
             .field("list_page_size", &self.list_page_size)
             .field("prefix", &self.prefix)
             .field("retry", &self.retry)

@@ -61,7 +61,7 @@ impl ServerCopy for Azure {
         _upload: &str,
         _n: u32,
         _range: (u64, u64),
-    ) -> Result<String> {
+    ) -> Result<crate::remote::Part> {
         Err(Error::Unsupported {
             operation: "copy in parts",
             backend: "azure",

@@ -21,8 +21,13 @@ fn first_line(text: &str) -> String {
 }
 
 /// What Azure's codes mean where the status does not say it.
-pub(super) fn meaning(code: &str) -> Option<Meaning> {
+pub(super) fn meaning(code: &str, message: Option<&str>) -> Option<Meaning> {
     Some(match code {
+        "Md5Mismatch" | "Crc64Mismatch" => Meaning::Checksum,
+        // Azurite says a damaged body only in words.
+        "InvalidOperation" if message.is_some_and(|m| m.contains("MD5 doesn't match")) => {
+            Meaning::Checksum
+        }
         "BlobNotFound" | "ContainerNotFound" | "ResourceNotFound" => Meaning::NotFound,
         "AuthenticationFailed"
         | "AuthorizationFailure"

@@ -4,7 +4,8 @@
 use super::request::Req;
 use super::Azure;
 use crate::error::{ErrorKind, Result};
-use crate::http::{RequestBody, Response};
+use crate::checksum::{Checksum, ChecksumAlgorithm};
+use crate::http::{header, RequestBody, Response};
 use crate::remote::client::Client;
 use crate::remote::{Get, GetOptions};
 
@@ -20,6 +21,13 @@ impl Get for Azure {
             req = req.header("if-match", v);
         }
         az.send(c, path, &req, RequestBody::Empty)
+    }
+
+    /// The MD5 Azure keeps of the blob: `Content-MD5` of a whole-blob
+    /// answer, `x-ms-blob-content-md5` of a ranged one.
+    fn stored_checksum(&self, resp: &Response) -> Option<Checksum> {
+        let value = header(resp, "x-ms-blob-content-md5").or_else(|| header(resp, "content-md5"))?;
+        Checksum::parse(ChecksumAlgorithm::Md5, value)
     }
 
     /// Get Blob Properties, with `If-Match` when given: the answer, or `None`

@@ -25,6 +25,7 @@ mod put;
 mod request;
 
 use std::fmt;
+use crate::checksum::ChecksumAlgorithm;
 use std::time::Duration;
 
 use self::auth::Auth;
@@ -148,6 +149,7 @@ impl RemoteStore<Azure> {
                 concurrency: cfg.download_concurrency,
                 coalesce_gap: cfg.coalesce_gap,
             },
+            checksum: cfg.checksum,
             retry: cfg.retry,
             limits: Limits {
                 unit: "block",
@@ -270,6 +272,19 @@ impl Ops for Azure {
 
     fn storage_root(&self) -> String {
         format!("azure://{}/", self.container)
+    }
+
+    /// Azure carries MD5 and CRC-64 only.
+    fn upload_checksum(&self, a: ChecksumAlgorithm) -> ChecksumAlgorithm {
+        match a {
+            ChecksumAlgorithm::Md5 | ChecksumAlgorithm::Crc64Nvme => a,
+            _ => ChecksumAlgorithm::None,
+        }
+    }
+
+    /// Put Block List gives the blob the MD5 it is sent.
+    fn whole_checksum(&self, a: ChecksumAlgorithm) -> bool {
+        a == ChecksumAlgorithm::Md5
     }
 
     fn meta_prefix(&self) -> &'static str {

@@ -58,10 +58,15 @@ pub enum blobio_status {
     Other = 17,
     /// A conditional request's precondition did not hold (HTTP 412).
     PreconditionFailed = 18,
+    /// Bytes damaged on the way: a read whose bytes do not have the
+    /// checksum the store keeps, or a write the store refused because the
+    /// bytes it got do not have the checksum sent. Nothing was stored, and
+    /// a read's bytes must not be used.
+    ChecksumMismatch = 19,
 }
 
 /// Every status, in value order (for `blobio_status_str` and tests).
-const ALL: [(blobio_status, &CStr); 19] = [
+const ALL: [(blobio_status, &CStr); 20] = [
     (blobio_status::Ok, c"ok"),
     (blobio_status::NullArgument, c"null_argument"),
     (blobio_status::InvalidArgument, c"invalid_argument"),
@@ -81,6 +86,7 @@ const ALL: [(blobio_status, &CStr); 19] = [
     (blobio_status::Panic, c"panic"),
     (blobio_status::Other, c"other"),
     (blobio_status::PreconditionFailed, c"precondition_failed"),
+    (blobio_status::ChecksumMismatch, c"checksum_mismatch"),
 ];
 
 impl blobio_status {
@@ -112,6 +118,7 @@ impl blobio_status {
             ErrorKind::Server => blobio_status::Server,
             ErrorKind::Io => blobio_status::Io,
             ErrorKind::Cancelled => blobio_status::Cancelled,
+            ErrorKind::ChecksumMismatch => blobio_status::ChecksumMismatch,
             ErrorKind::Other => blobio_status::Other,
             // No wildcard: `#[non_exhaustive]` does not apply inside the
             // crate, so a new kind fails to compile here until it gets a
@@ -163,6 +170,7 @@ mod tests {
             ErrorKind::Server,
             ErrorKind::Io,
             ErrorKind::Cancelled,
+            ErrorKind::ChecksumMismatch,
             ErrorKind::Other,
         ];
         for kind in kinds {
@@ -175,7 +183,7 @@ mod tests {
 
     #[test]
     fn unknown_status_values_have_a_name() {
-        for v in [-1, 19, 1000, i32::MIN, i32::MAX] {
+        for v in [-1, 20, 1000, i32::MIN, i32::MAX] {
             // SAFETY: as above.
             let name = unsafe { CStr::from_ptr(blobio_status_str(v)) };
             assert_eq!(name.to_bytes(), b"unknown");

@@ -257,6 +257,9 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             set(o, "download_part_size", &mut cfg.download_part_size);
             set_usize(o, "download_concurrency", &mut cfg.download_concurrency);
             set(o, "coalesce_gap", &mut cfg.coalesce_gap);
+            if let Some(c) = o.text("checksum") {
+                cfg.checksum = c.parse()?;
+            }
             cfg.retry = retry_policy(o);
             Box::new(S3Backend::new(cfg)?)
         }
@@ -289,6 +292,9 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             set(o, "download_part_size", &mut cfg.download_part_size);
             set_usize(o, "download_concurrency", &mut cfg.download_concurrency);
             set(o, "coalesce_gap", &mut cfg.coalesce_gap);
+            if let Some(c) = o.text("checksum") {
+                cfg.checksum = c.parse()?;
+            }
             if let Some(n) = o.number("list_page_size") {
                 cfg.list_page_size = n as u32;
             }

@@ -121,6 +121,7 @@ pub(crate) static KEYS: &[Key] = &[
     key!("download_part_size", [], Remote, Value::Size(1, 5 * GIB)),
     key!("download_concurrency", [], Remote, Value::Count(1, 256)),
     key!("coalesce_gap", [], Remote, Value::Size(0, 5 * GIB)),
+    key!("checksum", ["checksum_algorithm"], Remote, Value::Text),
     key!("max_retries", ["retries"], Any, Value::Count(0, 100)),
     key!("retry_delay_ms", [], Any, Value::Millis(0, DAY_MS)),
     key!("retry_max_delay_ms", [], Any, Value::Millis(0, DAY_MS)),

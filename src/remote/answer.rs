@@ -21,6 +21,8 @@ pub(crate) enum Meaning {
     Exists,
     Timeout,
     Busy,
+    /// The store found the body damaged (its checksum does not match).
+    Checksum,
 }
 
 /// What a protocol extracts from a failed answer.
@@ -40,8 +42,9 @@ pub(crate) struct Dialect {
     pub(crate) body: fn(&[u8]) -> (Option<String>, Option<String>, Option<String>),
     /// A code for a status that came without one.
     pub(crate) default_code: fn(u16) -> Option<&'static str>,
-    /// What the provider's codes mean.
-    pub(crate) meaning: fn(&str) -> Option<Meaning>,
+    /// What the provider's codes (and, where a code is too general, its
+    /// messages) mean.
+    pub(crate) meaning: fn(&str, Option<&str>) -> Option<Meaning>,
     /// The code of a missing bucket or container.
     pub(crate) missing_root: &'static str,
 }
@@ -94,14 +97,21 @@ pub(crate) fn name_root(dialect: &Dialect, root: &str, path: &str, err: Error) -
 
 /// The error for `path`, from what the server said and what its code
 /// means (`meaning`, the protocol's table), else from the status.
-pub(crate) fn error_for(path: &str, said: Said, meaning: fn(&str) -> Option<Meaning>) -> Error {
+pub(crate) fn error_for(
+    path: &str,
+    said: Said,
+    meaning: fn(&str, Option<&str>) -> Option<Meaning>,
+) -> Error {
     let Said {
         detail,
         retry_after,
     } = said;
     let path = path.to_owned();
     let status = detail.status;
-    let by_code = detail.code.as_deref().and_then(meaning);
+    let by_code = detail
+        .code
+        .as_deref()
+        .and_then(|code| meaning(code, detail.message.as_deref()));
     let by_status = match status {
         404 => Some(Meaning::NotFound),
         401 | 403 => Some(Meaning::Denied),
@@ -133,6 +143,11 @@ pub(crate) fn error_for(path: &str, said: Said, meaning: fn(&str) -> Option<Mean
             source: None,
         },
         Some(Meaning::Busy) => Error::Server { path, remote },
+        Some(Meaning::Checksum) => Error::ChecksumMismatch {
+            path,
+            message: "the store refused the bytes it got".into(),
+            remote,
+        },
         None if matches!(status, 400 | 411 | 413 | 414 | 416) => Error::BadRequest { path, remote },
         None => Error::Other {
             message: "unexpected response".into(),
@@ -161,7 +176,7 @@ mod tests {
         }
     }
 
-    fn none(_: &str) -> Option<Meaning> {
+    fn none(_: &str, _: Option<&str>) -> Option<Meaning> {
         None
     }
 
@@ -179,7 +194,7 @@ mod tests {
 
     #[test]
     fn the_code_wins_over_the_status_and_the_status_decides_otherwise() {
-        let timeout = |c: &str| (c == "RequestTimeout").then_some(Meaning::Timeout);
+        let timeout = |c: &str, _: Option<&str>| (c == "RequestTimeout").then_some(Meaning::Timeout);
         assert_eq!(
             error_for("k", said(400, "RequestTimeout"), timeout).kind(),
             ErrorKind::Timeout

@@ -44,6 +44,10 @@ pub(crate) fn copy(
         mode: &o.mode,
         content_type: meta.content_type.as_deref().unwrap_or(content_type(to)),
         metadata: &meta.metadata,
+        // The store copies the bytes it has; an upload of copied parts
+        // announces no checksum of its own.
+        checksum: crate::checksum::ChecksumAlgorithm::None,
+        digest: None,
     };
     if meta.size > e.settings.copy_threshold {
         return in_parts(e, to, src, dst, &meta, &args);

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{content_range, ByteRange, Engine, GetOptions};
+use crate::checksum::{Checksum, ChecksumAlgorithm, Verifier};
 use crate::error::{Error, Result};
 use crate::http::{copy_exact, header, io_error, Response};
 use crate::pool::{Pool, Ticket};
@@ -50,6 +51,16 @@ pub(super) struct Got {
     /// The object's size, when known.
     pub(super) total: Option<u64>,
     pub(super) etag: Option<String>,
+    /// The checksum the store keeps of the whole object, when it said.
+    pub(super) stored: Option<Checksum>,
+}
+
+impl Got {
+    /// Whether the body is the whole object, so its checksum can be
+    /// checked against the stored one.
+    fn is_whole(&self) -> bool {
+        self.start == 0 && (self.end == self.total || self.total.is_none() && self.end.is_none())
+    }
 }
 
 pub(super) fn other(path: &str, message: String) -> Error {
@@ -70,13 +81,18 @@ pub(super) fn get(
     range: Option<ByteRange>,
     if_match: Option<&str>,
 ) -> Result<Option<Got>> {
-    let o = GetOptions { range, if_match };
+    let o = GetOptions {
+        range,
+        if_match,
+        checksum_mode: e.settings.checksum != ChecksumAlgorithm::None,
+    };
     let resp = match e.proto.get(&e.client, path, key, &o) {
         Ok(resp) => resp,
         Err(err) if err.http_status() == Some(416) => return Ok(None),
         Err(err) => return Err(err),
     };
     let etag = header(&resp, "etag").map(str::to_owned);
+    let stored = o.checksum_mode.then(|| e.proto.stored_checksum(&resp)).flatten();
     let length: Option<u64> = header(&resp, "content-length").and_then(|v| v.trim().parse().ok());
     if resp.status().as_u16() != 206 {
         return Ok(Some(Got {
@@ -85,6 +101,7 @@ pub(super) fn get(
             end: length,
             total: length,
             etag,
+            stored,
         }));
     }
     let Some((a, b, total)) = content_range(&resp) else {
@@ -127,6 +144,7 @@ pub(super) fn get(
         end: Some(b + 1),
         total,
         etag,
+        stored,
     }))
 }
 
@@ -220,10 +238,43 @@ pub(crate) fn read(
 
 /// Streams one answer (the whole of what is left to read) into `sink`,
 /// dropping the bytes before `offset` when the server ignored the range.
+/// An answer that is the whole object, with the checksum the store keeps
+/// of it, is checked against it before the read succeeds.
 fn stream(path: &str, got: Got, offset: u64, sink: Sink<'_>) -> Result<u64> {
     let skip = offset.saturating_sub(got.start);
     let expected = got.end.map(|end| end - got.start);
-    let mut body = got.resp.into_body().into_reader();
+    let verifier = got.stored.filter(|_| got.is_whole() && offset == 0).and_then(Verifier::new);
+    let body = got.resp.into_body().into_reader();
+    let Some(verifier) = verifier else {
+        return stream_body(path, body, skip, expected, sink);
+    };
+    let mut checked = Checked { inner: body, verifier };
+    let n = stream_body(path, &mut checked, skip, expected, sink)?;
+    checked.verifier.check(path)?;
+    Ok(n)
+}
+
+/// A body that hashes what passes through it.
+struct Checked<R> {
+    inner: R,
+    verifier: Verifier,
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.verifier.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn stream_body(
+    path: &str,
+    mut body: impl Read,
+    skip: u64,
+    expected: Option<u64>,
+    sink: Sink<'_>,
+) -> Result<u64> {
     match sink {
         Sink::Vec(v) if skip == 0 && expected.is_some() => {
             let len = expected.unwrap_or(0);

@@ -36,6 +36,7 @@ use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
     ObjectLister, ObjectMeta, PresignMethod, PutMode, PutOptions, PutResult, ReadRange,
 };
+use crate::checksum::{Checksum, ChecksumAlgorithm};
 use crate::error::{BatchFailure, Error, Result};
 use crate::http::{header, RequestBody, Response};
 use crate::paths;
@@ -67,6 +68,9 @@ pub(crate) struct GetOptions<'a> {
     pub(crate) range: Option<ByteRange>,
     /// Only this version (ETag).
     pub(crate) if_match: Option<&'a str>,
+    /// Ask for the checksum the store keeps of the object (S3's
+    /// `x-amz-checksum-mode`; Azure always says it).
+    pub(crate) checksum_mode: bool,
 }
 
 /// What a put sends besides the bytes.
@@ -76,6 +80,19 @@ pub(crate) struct PutArgs<'a> {
     pub(crate) content_type: &'a str,
     /// Checked names and values (see [`PutOptions::metadata`]).
     pub(crate) metadata: &'a [(String, String)],
+    /// The store's checksum setting: what a part upload announces.
+    pub(crate) checksum: ChecksumAlgorithm,
+    /// The checksum of the whole body, where the request carries one: a
+    /// put's, or what an upload in parts gives its completion.
+    pub(crate) digest: Option<Checksum>,
+}
+
+/// A part uploaded: what the completion names it by, and the checksum sent
+/// with it (S3 lists it again in the completion).
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    pub(crate) id: String,
+    pub(crate) checksum: Option<Checksum>,
 }
 
 impl PutArgs<'_> {
@@ -160,6 +177,20 @@ pub(crate) trait Ops:
     /// The header prefix of user metadata (`x-amz-meta-`, `x-ms-meta-`).
     fn meta_prefix(&self) -> &'static str;
 
+    /// The checksum uploads send for the setting `a`: the store's own
+    /// name for it, or [`ChecksumAlgorithm::None`] where the store has
+    /// no header for it (nothing is computed then).
+    fn upload_checksum(&self, a: ChecksumAlgorithm) -> ChecksumAlgorithm {
+        a
+    }
+
+    /// Whether an upload in parts gives its completion the checksum of
+    /// the whole object (computed in order as the parts are read).
+    fn whole_checksum(&self, a: ChecksumAlgorithm) -> bool {
+        let _ = a;
+        false
+    }
+
     /// The protocol's fields of `Debug` (never a secret).
     fn describe(&self, f: &mut fmt::DebugStruct<'_, '_>);
 }
@@ -178,6 +209,10 @@ pub(crate) trait Presign {
 pub(crate) trait Get {
     /// GET; a 2xx answer.
     fn get(&self, c: &Client, path: &str, key: &str, o: &GetOptions<'_>) -> Result<Response>;
+
+    /// The checksum of the whole object that a GET answer carries, when it
+    /// carries one that blobio can check (not S3's checksums of parts).
+    fn stored_checksum(&self, resp: &Response) -> Option<Checksum>;
 
     /// HEAD, conditional on `if_match`; `None` when the object is missing.
     fn head(
@@ -227,8 +262,9 @@ pub(crate) trait Parts {
     /// Begins an upload in parts; returns its id.
     fn start_upload(&self, c: &Client, path: &str, key: &str, o: &PutArgs<'_>) -> Result<String>;
 
-    /// Uploads part `n` (from 0) of `upload`; returns what the commit
-    /// needs of it.
+    /// Uploads part `n` (from 0) of `upload`, with its checksum when there
+    /// is one; returns what the commit needs of it.
+    #[allow(clippy::too_many_arguments)]
     fn put_part(
         &self,
         c: &Client,
@@ -237,7 +273,8 @@ pub(crate) trait Parts {
         upload: &str,
         n: u32,
         data: &[u8],
-    ) -> Result<String>;
+        checksum: Option<Checksum>,
+    ) -> Result<Part>;
 
     /// Makes the object the parts, in order, atomically, under the mode's
     /// condition; returns the new ETag.
@@ -247,7 +284,7 @@ pub(crate) trait Parts {
         path: &str,
         key: &str,
         upload: &str,
-        parts: &[String],
+        parts: &[Part],
         o: &PutArgs<'_>,
     ) -> Result<Option<String>>;
 
@@ -290,7 +327,7 @@ pub(crate) trait ServerCopy {
         upload: &str,
         n: u32,
         range: (u64, u64),
-    ) -> Result<String>;
+    ) -> Result<Part>;
 }
 
 /// Deleting many objects per request.
@@ -422,6 +459,8 @@ impl Engine {
             mode: &o.mode,
             content_type: o.content_type.as_deref().unwrap_or(content_type(key)),
             metadata: &o.metadata,
+            checksum: self.proto.upload_checksum(self.settings.checksum),
+            digest: None,
         }
     }
 }
@@ -709,6 +748,7 @@ impl Engine {
         put("download_part_size", s.download.part_size.into());
         put("download_concurrency", s.download.concurrency.into());
         put("coalesce_gap", s.download.coalesce_gap.into());
+        put("checksum", s.checksum.as_str().into());
         put("max_retries", s.retry.max_retries.into());
         put(
             "retry_timeout_ms",

@@ -82,6 +82,8 @@ pub(crate) struct Settings {
     /// (`u64::MAX`: the store copies any size in one request).
     pub(crate) copy_threshold: u64,
     pub(crate) download: Download,
+    /// What uploads send to have their bytes checked.
+    pub(crate) checksum: crate::checksum::ChecksumAlgorithm,
     pub(crate) retry: RetryPolicy,
     pub(crate) limits: Limits,
     pub(crate) names: Names,
@@ -175,6 +177,7 @@ mod tests {
                 concurrency: 1,
                 coalesce_gap: 0,
             },
+            checksum: crate::checksum::ChecksumAlgorithm::Crc32c,
             retry: RetryPolicy::default(),
             limits: Limits {
                 unit: "part",

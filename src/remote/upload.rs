@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use super::Engine;
 use crate::backend::PutOptions;
+use crate::checksum::{Checksum, ChecksumAlgorithm, Hasher};
 use crate::error::{Error, Result};
 use crate::http::RequestBody;
 use crate::pool::{Pool, Ticket};
@@ -41,7 +42,8 @@ pub(crate) fn write(
     o: &PutOptions,
 ) -> Result<Version> {
     if (data.len() as u64) < e.settings.single_put_threshold {
-        let o = e.put_args(key, o);
+        let mut o = e.put_args(key, o);
+        o.digest = o.checksum.digest(data);
         return e
             .proto
             .put(&e.client, path, key, RequestBody::Bytes(data), &o);
@@ -61,7 +63,8 @@ pub(crate) fn write_reader(
     size: Option<u64>,
     options: &PutOptions,
 ) -> Result<Version> {
-    let o = e.put_args(key, options);
+    let mut o = e.put_args(key, options);
+    let checksum = o.checksum;
     match size {
         // Small enough to hold: read it first, so the request can be sent
         // again after a transient failure.
@@ -69,10 +72,13 @@ pub(crate) fn write_reader(
             let mut data = Vec::with_capacity(n as usize);
             let mut src = Exact::new(reader, n);
             src.read_to_end(&mut data).map_err(|_| src.failure(path))?;
+            o.digest = checksum.digest(&data);
             e.proto
                 .put(&e.client, path, key, RequestBody::Bytes(&data), &o)
         }
-        Some(n) if n < e.settings.single_put_threshold => {
+        // A checksum goes in the headers, before the body: a source too
+        // large to hold goes in parts, each checked.
+        Some(n) if n < e.settings.single_put_threshold && checksum == ChecksumAlgorithm::None => {
             let mut src = Exact::new(reader, n);
             let result = e
                 .proto
@@ -80,7 +86,9 @@ pub(crate) fn write_reader(
             result.map_err(|err| src.explain(path, err))
         }
         Some(n) => {
-            e.settings.check_upload_size(path, n)?;
+            if n >= e.settings.single_put_threshold {
+                e.settings.check_upload_size(path, n)?;
+            }
             in_parts(e, path, key, reader, size, options)
         }
         None => in_parts(e, path, key, reader, None, options),
@@ -98,10 +106,20 @@ fn in_parts(
     options: &PutOptions,
 ) -> Result<Version> {
     let part_size = e.settings.part_size as usize;
-    let o = e.put_args(key, options);
-    let first = fill_part(path, reader, part_size, Vec::new())?;
+    let mut o = e.put_args(key, options);
+    let checksum = o.checksum;
+    let mut sums = Sums {
+        algorithm: checksum,
+        whole: e
+            .proto
+            .whole_checksum(checksum)
+            .then(|| checksum.hasher())
+            .flatten(),
+    };
+    let (first, first_sum) = fill_part(path, reader, part_size, Vec::new(), &mut sums)?;
     if first.len() < part_size {
         check_size(path, first.len() as u64, size)?;
+        o.digest = first_sum;
         return e
             .proto
             .put(&e.client, path, key, RequestBody::Bytes(&first), &o);
@@ -115,19 +133,22 @@ fn in_parts(
     );
     let budget = retry::current_budget();
     let unit = e.settings.limits.unit;
-    let put_part = move |n: u32, data: &[u8]| {
+    let put_part = move |n: u32, data: &[u8], sum: Option<Checksum>| {
         let (e, path, key, upload) = &job;
         retry::within(budget.clone(), || {
             retry::retrying(
                 &e.settings.retry,
                 &|| format!("{unit} {n} of {path}"),
-                || e.proto.put_part(&e.client, path, key, upload, n, data),
+                || e.proto.put_part(&e.client, path, key, upload, n, data, sum),
             )
         })
     };
-    let result = upload_parts(e, &e.pool(), path, first, reader, size, put_part).and_then(|ids| {
+    let first = (first, first_sum);
+    let parts = upload_parts(e, &e.pool(), path, first, reader, size, &mut sums, put_part);
+    let result = parts.and_then(|parts| {
+        o.digest = sums.whole.map(Hasher::finish);
         e.proto
-            .complete_upload(&e.client, path, key, &upload, &ids, &o)
+            .complete_upload(&e.client, path, key, &upload, &parts, &o)
     });
     if result.is_err() {
         e.proto.abort_upload(&e.client, path, key, &upload);
@@ -135,28 +156,38 @@ fn in_parts(
     result
 }
 
-/// Uploads `first` (a full part already read) and the rest of `reader` in
-/// parts, up to the upload concurrency at once on `pool`. `put_part(n,
-/// bytes)` sends part `n` (from 0). Returns what `put_part` returned, in
-/// part order. Every part in flight has finished when this returns, so the
-/// caller can complete or abandon the upload knowing nothing lands after.
+/// The checksums computed as a source is read: each part's, and the
+/// whole object's where the protocol gives it to the completion.
+struct Sums {
+    algorithm: ChecksumAlgorithm,
+    whole: Option<Hasher>,
+}
+
+/// Uploads `first` (a full part already read, with its checksum) and the
+/// rest of `reader` in parts, up to the upload concurrency at once on
+/// `pool`. `put_part(n, bytes, checksum)` sends part `n` (from 0). Returns
+/// what `put_part` returned, in part order. Every part in flight has
+/// finished when this returns, so the caller can complete or abandon the
+/// upload knowing nothing lands after.
+#[allow(clippy::too_many_arguments)]
 fn upload_parts<T, F>(
     e: &Engine,
     pool: &Pool,
     path: &str,
-    first: Vec<u8>,
+    first: (Vec<u8>, Option<Checksum>),
     reader: &mut dyn Read,
     size: Option<u64>,
+    sums: &mut Sums,
     put_part: F,
 ) -> Result<Vec<T>>
 where
     T: Send + 'static,
-    F: Fn(u32, &[u8]) -> Result<T> + Send + Sync + 'static,
+    F: Fn(u32, &[u8], Option<Checksum>) -> Result<T> + Send + Sync + 'static,
 {
     let s = &e.settings;
     let (part_size, concurrency) = (s.part_size as usize, s.upload_concurrency);
     let put_part = Arc::new(put_part);
-    let mut read_total = first.len() as u64;
+    let mut read_total = first.0.len() as u64;
     let mut in_flight: VecDeque<Ticket<T>> = VecDeque::new();
     let mut done = Vec::new();
     let mut next = Some(first);
@@ -165,7 +196,7 @@ where
     // buffer of several MiB costs a page fault every 4 KiB.
     let spare: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(Vec::new()));
     let outcome = (|| -> Result<()> {
-        while let Some(data) = next.take() {
+        while let Some((data, sum)) = next.take() {
             if n >= s.limits.max_parts {
                 return Err(s.too_many_parts(path));
             }
@@ -176,7 +207,7 @@ where
             let job = Arc::clone(&put_part);
             let (job_spare, number) = (Arc::clone(&spare), n);
             in_flight.push_back(pool.submit(move || {
-                let sent = job(number, &data);
+                let sent = job(number, &data, sum);
                 if let Ok(mut spare) = job_spare.lock() {
                     if spare.len() < concurrency {
                         spare.push(data);
@@ -191,7 +222,7 @@ where
                     .ok()
                     .and_then(|mut s| s.pop())
                     .unwrap_or_default();
-                let data = fill_part(path, reader, part_size, buf)?;
+                let (data, sum) = fill_part(path, reader, part_size, buf, sums)?;
                 read_total += data.len() as u64;
                 if let Some(expected) = size {
                     if read_total > expected {
@@ -199,7 +230,7 @@ where
                     }
                 }
                 if !data.is_empty() {
-                    next = Some(data);
+                    next = Some((data, sum));
                 }
             }
         }
@@ -220,21 +251,49 @@ where
     }
 }
 
+/// Bytes read at a time while a checksum is computed: each slice is
+/// hashed while it is still in the CPU's cache, just after the reader
+/// wrote it (a whole part hashed afterwards comes from memory again).
+const HASHED_SLICE: usize = 256 * 1024;
+
 /// Fills `buf` (a recycled buffer, or an empty one) with up to `part_size`
-/// bytes of `reader`; shorter only at the end of the source.
-fn fill_part(path: &str, reader: &mut dyn Read, part_size: usize, buf: Vec<u8>) -> Result<Vec<u8>> {
+/// bytes of `reader`; shorter only at the end of the source. Returns the
+/// part's checksum, and adds its bytes to the whole object's.
+fn fill_part(
+    path: &str,
+    reader: &mut dyn Read,
+    part_size: usize,
+    buf: Vec<u8>,
+    sums: &mut Sums,
+) -> Result<(Vec<u8>, Option<Checksum>)> {
     let mut buf = sized(buf, part_size);
+    let mut part = sums.algorithm.hasher();
+    let slice = if part.is_some() || sums.whole.is_some() {
+        HASHED_SLICE
+    } else {
+        part_size
+    };
     let mut filled = 0;
     while filled < part_size {
-        match reader.read(&mut buf[filled..]) {
+        let end = part_size.min(filled + slice);
+        match reader.read(&mut buf[filled..end]) {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(n) => {
+                let new = &buf[filled..filled + n];
+                if let Some(h) = part.as_mut() {
+                    h.update(new);
+                }
+                if let Some(h) = sums.whole.as_mut() {
+                    h.update(new);
+                }
+                filled += n;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(source_error(path, e)),
         }
     }
     buf.truncate(filled);
-    Ok(buf)
+    Ok((buf, part.map(Hasher::finish)))
 }
 
 /// `buf` with exactly `len` bytes. A fresh buffer comes zeroed from the

@@ -2,6 +2,7 @@
 //! normalisation.
 
 use std::fmt;
+use crate::checksum::ChecksumAlgorithm;
 
 use crate::http::HttpConfig;
 use crate::remote::{
@@ -109,6 +110,12 @@ pub struct S3Config {
     /// stays within `download_part_size`. 0: only touching ranges merge.
     /// Default 1 MiB.
     pub coalesce_gap: u64,
+    /// What uploads send so that S3 refuses damaged bytes:
+    /// [`ChecksumAlgorithm::Crc32c`] by default (`x-amz-checksum-crc32c`
+    /// on PutObject and every part). [`ChecksumAlgorithm::None`] for stores
+    /// that refuse the headers (B2, R2); it also stops reads asking for
+    /// the stored checksum, which they check otherwise.
+    pub checksum: ChecksumAlgorithm,
     /// Retries of failed requests, parts and ranges; the budget of one
     /// call. Default: 3 retries from 100 ms up to 5 s, within 180 s.
     pub retry: RetryPolicy,
@@ -149,6 +156,7 @@ impl Default for S3Config {
             download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
             coalesce_gap: DEFAULT_COALESCE_GAP,
+            checksum: ChecksumAlgorithm::default(),
             retry: RetryPolicy::default(),
         }
     }
@@ -180,6 +188,7 @@ impl fmt::Debug for S3Config {
             .field("download_part_size", &self.download_part_size)
             .field("download_concurrency", &self.download_concurrency)
             .field("coalesce_gap", &self.coalesce_gap)
+            .field("checksum", &self.checksum)
             .field("retry", &self.retry)
             .finish()
     }

@@ -12,7 +12,7 @@ use super::S3;
 use crate::error::Result;
 use crate::http::PATH_SET;
 use crate::remote::client::{Client, HeaderName};
-use crate::remote::{CopyState, PutArgs, ServerCopy};
+use crate::remote::{CopyState, PutArgs, ServerCopy, Part};
 
 impl S3 {
     /// `x-amz-copy-source` of the object `key` of this bucket.
@@ -77,7 +77,7 @@ impl ServerCopy for S3 {
         upload: &str,
         n: u32,
         range: (u64, u64),
-    ) -> Result<String> {
+    ) -> Result<Part> {
         let number = (n + 1).to_string();
         let query = [("partNumber", number.as_str()), ("uploadId", upload)];
         let headers: Vec<(HeaderName, String)> = vec![
@@ -88,12 +88,14 @@ impl ServerCopy for S3 {
             ),
             ("x-amz-copy-source-if-match".into(), src_etag.to_owned()),
         ];
-        self.send_copy(c, path, dst, &query, headers, "CopyPartResult")?
+        let etag = self
+            .send_copy(c, path, dst, &query, headers, "CopyPartResult")?
             .ok_or_else(|| crate::Error::Other {
                 path: path.to_owned(),
                 message: format!("copy of part {number} answered no ETag"),
                 remote: None,
                 source: None,
-            })
+            })?;
+        Ok(Part { id: etag, checksum: None })
     }
 }

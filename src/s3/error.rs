@@ -35,8 +35,10 @@ pub(super) fn error_in_body(path: &str, body: &[u8]) -> Option<crate::Error> {
 }
 
 /// What S3's codes mean where the status does not say it.
-pub(super) fn meaning(code: &str) -> Option<Meaning> {
+pub(super) fn meaning(code: &str, _message: Option<&str>) -> Option<Meaning> {
     Some(match code {
+        // The body does not have the checksum (or Content-MD5) sent.
+        "BadDigest" | "XAmzContentChecksumMismatch" => Meaning::Checksum,
         "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" => Meaning::NotFound,
         "SignatureDoesNotMatch"
         | "AccessDenied"

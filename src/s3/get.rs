@@ -5,7 +5,9 @@ use rusty_s3::Method;
 use super::sign::request;
 use super::S3;
 use crate::error::{ErrorKind, Result};
-use crate::http::{RequestBody, Response};
+use super::put::checksum_names;
+use crate::checksum::{Checksum, ChecksumAlgorithm};
+use crate::http::{header, RequestBody, Response};
 use crate::remote::client::Client;
 use crate::remote::{ByteRange, Get, GetOptions};
 
@@ -24,11 +26,38 @@ impl Get for S3 {
                 if let Some(v) = o.if_match {
                     headers.push(("if-match", v.to_owned()));
                 }
-                let url = s3.sign_request(Method::Get, Some(key), &[], &[])?;
+                let mode = [("x-amz-checksum-mode", "ENABLED")];
+                let signed: &[(&str, &str)] = if o.checksum_mode { &mode } else { &[] };
+                let url = s3.sign_request(Method::Get, Some(key), &[], signed)?;
+                if o.checksum_mode {
+                    headers.push(("x-amz-checksum-mode", "ENABLED".to_owned()));
+                }
                 Ok(request("GET", url, headers))
             },
             RequestBody::Empty,
         )
+    }
+
+    /// `x-amz-checksum-<algorithm>` of the whole object: not one ending in
+    /// `-<parts>`, nor of type COMPOSITE (a checksum of the parts'
+    /// checksums, which the body alone cannot give).
+    fn stored_checksum(&self, resp: &Response) -> Option<Checksum> {
+        if header(resp, "x-amz-checksum-type").is_some_and(|t| t.eq_ignore_ascii_case("COMPOSITE")) {
+            return None;
+        }
+        [
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+            ChecksumAlgorithm::Sha256,
+        ]
+        .into_iter()
+        .find_map(|a| {
+            let value = header(resp, checksum_names(a).0)?;
+            if value.contains('-') {
+                return None;
+            }
+            Checksum::parse(a, value)
+        })
     }
 
     /// HeadObject, with `If-Match` when given: the answer, or `None` on 404.

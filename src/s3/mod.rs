@@ -119,6 +119,7 @@ impl RemoteStore<S3> {
                 concurrency: cfg.download_concurrency,
                 coalesce_gap: cfg.coalesce_gap,
             },
+            checksum: cfg.checksum,
             retry: cfg.retry,
             limits: Limits {
                 unit: "part",

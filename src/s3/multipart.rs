@@ -7,13 +7,14 @@
 use rusty_s3::Method;
 
 use super::error::error_in_body;
-use super::put::{attribute_headers, missing_bucket_on_write, signed};
+use super::put::{attribute_headers, checksum_names, missing_bucket_on_write, push_checksum, signed};
 use super::sign::{request, request_with};
 use super::S3;
+use crate::checksum::{Checksum, ChecksumAlgorithm};
 use crate::error::{Error, Result};
 use crate::http::{header, read_small_body, RequestBody};
 use crate::remote::client::Client;
-use crate::remote::{Parts, PutArgs};
+use crate::remote::{Part, Parts, PutArgs};
 use crate::xml::{escape, walk};
 
 impl Parts for S3 {
@@ -27,7 +28,20 @@ impl Parts for S3 {
     ) -> Result<String> {
         let s3 = self;
         let build = || {
-            let headers = attribute_headers(o);
+            let mut headers = attribute_headers(o);
+            // The parts' checksums make the object's: CRC-32C and SHA-256
+            // as a checksum of the parts' checksums (S3's default type),
+            // CRC-64/NVME of the whole object (its only type).
+            match o.checksum {
+                ChecksumAlgorithm::Md5 | ChecksumAlgorithm::None => {}
+                a => {
+                    let (_, name) = checksum_names(a);
+                    headers.push(("x-amz-checksum-algorithm".into(), name.to_owned()));
+                    if a == ChecksumAlgorithm::Crc64Nvme {
+                        headers.push(("x-amz-checksum-type".into(), "FULL_OBJECT".to_owned()));
+                    }
+                }
+            }
             let query = [("uploads", "")];
             let url = s3.sign_request(Method::Post, Some(key), &query, &signed(&headers))?;
             Ok(request_with("POST", url, headers))
@@ -44,8 +58,8 @@ impl Parts for S3 {
         })
     }
 
-    /// UploadPart of part `n` (from 0; S3 numbers them from 1); returns its
-    /// ETag.
+    /// UploadPart of part `n` (from 0; S3 numbers them from 1), with its
+    /// checksum; returns its ETag.
     fn put_part(
         &self,
         c: &Client,
@@ -54,25 +68,35 @@ impl Parts for S3 {
         upload_id: &str,
         n: u32,
         data: &[u8],
-    ) -> Result<String> {
+        checksum: Option<Checksum>,
+    ) -> Result<Part> {
         let s3 = self;
         // n < MAX_PARTS (10,000), so the part number fits.
         let number = (n + 1) as u16;
         let build = || {
             let number = number.to_string();
             let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
-            let url = s3.sign_request(Method::Put, Some(key), &query, &[])?;
-            Ok(request("PUT", url, Vec::new()))
+            let mut headers = Vec::new();
+            if let Some(sum) = &checksum {
+                push_checksum(&mut headers, sum);
+            }
+            let url = s3.sign_request(Method::Put, Some(key), &query, &signed(&headers))?;
+            Ok(request_with("PUT", url, headers))
         };
         let resp = c.send(path, &build, RequestBody::Bytes(data))?;
-        header(&resp, "etag")
+        let etag = header(&resp, "etag")
             .map(str::to_owned)
             .ok_or_else(|| Error::Other {
                 path: path.to_owned(),
                 message: format!("part {number} response has no ETag"),
                 remote: None,
                 source: None,
-            })
+            })?;
+        Ok(Part {
+            id: etag,
+            // The completion lists the checksums S3 keeps (not MD5).
+            checksum: checksum.filter(|s| !matches!(s, Checksum::Md5(_))),
+        })
     }
 
     /// CompleteMultipartUpload of the parts' ETags, in order, under the
@@ -83,11 +107,11 @@ impl Parts for S3 {
         path: &str,
         key: &str,
         upload_id: &str,
-        etags: &[String],
+        parts: &[Part],
         o: &PutArgs<'_>,
     ) -> Result<Option<String>> {
         let s3 = self;
-        let body = complete_body(etags);
+        let body = complete_body(parts);
         let build = || {
             let mut headers = vec![("content-type".into(), "application/xml".to_owned())];
             if let Some((name, value)) = o.condition() {
@@ -147,15 +171,25 @@ pub(super) fn parse_etag(xml: &[u8], root: &str) -> Option<String> {
 }
 
 /// The CompleteMultipartUpload document: every part, numbered from 1, with
-/// the ETag its upload answered.
-fn complete_body(etags: &[String]) -> String {
+/// the ETag its upload answered and the checksum it was sent with.
+fn complete_body(parts: &[Part]) -> String {
     let mut body = String::from("<CompleteMultipartUpload>");
-    for (i, etag) in etags.iter().enumerate() {
+    for (i, part) in parts.iter().enumerate() {
         body.push_str(&format!(
-            "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+            "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>",
             i + 1,
-            escape(etag)
+            escape(&part.id)
         ));
+        if let Some(sum) = &part.checksum {
+            let element = match sum.algorithm() {
+                ChecksumAlgorithm::Crc64Nvme => "ChecksumCRC64NVME",
+                ChecksumAlgorithm::Sha256 => "ChecksumSHA256",
+                _ => "ChecksumCRC32C",
+            };
+            // Base64 needs no XML escaping.
+            body.push_str(&format!("<{element}>{}</{element}>", sum.base64()));
+        }
+        body.push_str("</Part>");
     }
     body.push_str("</CompleteMultipartUpload>");
     body
@@ -191,12 +225,15 @@ mod tests {
 
     #[test]
     fn the_complete_document_lists_every_part_in_order() {
-        let etags = ["\"a1\"".to_owned(), "\"b&2\"".to_owned()];
+        let parts = [
+            Part { id: "\"a1\"".to_owned(), checksum: None },
+            Part { id: "\"b&2\"".to_owned(), checksum: Some(Checksum::Crc32c(0xE306_9283)) },
+        ];
         assert_eq!(
-            complete_body(&etags),
+            complete_body(&parts),
             "<CompleteMultipartUpload>\
 <Part><PartNumber>1</PartNumber><ETag>&quot;a1&quot;</ETag></Part>\
-<Part><PartNumber>2</PartNumber><ETag>&quot;b&amp;2&quot;</ETag></Part>\
+<Part><PartNumber>2</PartNumber><ETag>&quot;b&amp;2&quot;</ETag><ChecksumCRC32C>4waSgw==</ChecksumCRC32C></Part>\
 </CompleteMultipartUpload>"
         );
     }

@@ -4,6 +4,7 @@ use rusty_s3::Method;
 
 use super::sign::request_with;
 use super::{S3, META_PREFIX};
+use crate::checksum::{Checksum, ChecksumAlgorithm};
 use crate::error::{Error, Result};
 use crate::http::{header, RequestBody};
 use crate::remote::client::{Client, HeaderName};
@@ -37,14 +38,41 @@ impl Put for S3 {
     }
 }
 
-/// The headers of a PutObject: content type, user metadata and the mode's
-/// condition.
+/// The headers of a PutObject: content type, user metadata, the body's
+/// checksum and the mode's condition.
 pub(super) fn put_headers(o: &PutArgs<'_>) -> Vec<(HeaderName, String)> {
     let mut headers = attribute_headers(o);
+    if let Some(sum) = &o.digest {
+        push_checksum(&mut headers, sum);
+    }
     if let Some((name, value)) = o.condition() {
         headers.push((name.into(), value.to_owned()));
     }
     headers
+}
+
+/// The header S3 checks a body against: `x-amz-checksum-<algorithm>`
+/// (with `x-amz-sdk-checksum-algorithm`, which some servers need before
+/// they keep the checksum), or `Content-MD5`.
+pub(super) fn push_checksum(headers: &mut Vec<(HeaderName, String)>, sum: &Checksum) {
+    let value = sum.base64();
+    match sum {
+        Checksum::Md5(_) => headers.push(("content-md5".into(), value)),
+        _ => {
+            let (name, algorithm) = checksum_names(sum.algorithm());
+            headers.push((name.into(), value));
+            headers.push(("x-amz-sdk-checksum-algorithm".into(), algorithm.to_owned()));
+        }
+    }
+}
+
+/// S3's header and name of an algorithm it keeps (not MD5, nor none).
+pub(super) fn checksum_names(a: ChecksumAlgorithm) -> (&'static str, &'static str) {
+    match a {
+        ChecksumAlgorithm::Crc64Nvme => ("x-amz-checksum-crc64nvme", "CRC64NVME"),
+        ChecksumAlgorithm::Sha256 => ("x-amz-checksum-sha256", "SHA256"),
+        _ => ("x-amz-checksum-crc32c", "CRC32C"),
+    }
 }
 
 /// What the object is: content type and user metadata (`x-amz-meta-*`),

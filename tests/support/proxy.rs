@@ -13,6 +13,9 @@
 //!   close ([`Fault::Cut`]) or go silent ([`Fault::Stall`]);
 //! - forward the request and answer with the server's status and headers
 //!   but another body ([`Fault::Rewrite`]: S3's 200 with an `<Error>`);
+//! - damage one byte of the request's body on its way to the server
+//!   ([`Fault::FlipRequest`]) or of the answer's body on its way back
+//!   ([`Fault::FlipResponse`]), framing untouched;
 //! - refuse connections (listener closed, [`Proxy::refuse_connections`]) or
 //!   accept and reset them ([`Proxy::reset_next_connections`]).
 //!
@@ -94,6 +97,20 @@ pub enum Fault {
         /// The body the client gets.
         body: String,
     },
+    /// Forwards the request with one bit of its body's byte at this
+    /// offset (the last byte, for a shorter body) flipped; the answer
+    /// passes as it is.
+    FlipRequest(usize),
+    /// Forwards the request; the answer passes with one bit of its body's
+    /// byte at this offset (the last byte, for a shorter body) flipped.
+    FlipResponse(usize),
+}
+
+/// `body` with one bit of its byte at `at` (or its last) flipped.
+fn flip(body: &mut [u8], at: usize) {
+    if let Some(last) = body.len().checked_sub(1) {
+        body[at.min(last)] ^= 0x04;
+    }
 }
 
 impl Fault {
@@ -191,6 +208,8 @@ impl Fault {
             Fault::Cut(c) => format!("cut {c:?}"),
             Fault::Stall(c) => format!("stall {c:?}"),
             Fault::Rewrite { .. } => "rewrite body".into(),
+            Fault::FlipRequest(at) => format!("flip request byte {at}"),
+            Fault::FlipResponse(at) => format!("flip response byte {at}"),
         }
     }
 }
@@ -581,6 +600,7 @@ fn reset(stream: TcpStream) {
 }
 
 /// A request read from the client.
+#[derive(Clone)]
 struct Request {
     method: String,
     target: String,
@@ -922,6 +942,31 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
                     body.len()
                 ));
                 return answer_and_close(to_client, &head, &body, || run_hook(hook));
+            }
+            Some(Fault::FlipRequest(at)) => {
+                let mut damaged = req.clone();
+                flip(&mut damaged.body, at);
+                let resp = forward(&mut upstream, &sh.upstream, &damaged)?;
+                to_client.write_all(&resp.head)?;
+                to_client.write_all(&resp.body)?;
+                to_client.flush()?;
+                run_hook(hook);
+                if resp.close {
+                    let _ = to_client.shutdown(Shutdown::Both);
+                    return Ok(());
+                }
+            }
+            Some(Fault::FlipResponse(at)) => {
+                let mut resp = forward(&mut upstream, &sh.upstream, &req)?;
+                flip(&mut resp.body, at);
+                to_client.write_all(&resp.head)?;
+                to_client.write_all(&resp.body)?;
+                to_client.flush()?;
+                run_hook(hook);
+                if resp.close {
+                    let _ = to_client.shutdown(Shutdown::Both);
+                    return Ok(());
+                }
             }
             Some(Fault::Reset) => {
                 run_hook(hook);
