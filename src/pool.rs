@@ -24,10 +24,14 @@ use crate::fork::PerProcess;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// What an idle worker runs, every so often while it returns true.
+type IdleHook = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// A lazily started, fixed-size pool of worker threads.
 pub(crate) struct Pool {
     size: usize,
     name: &'static str,
+    idle: Option<(std::time::Duration, IdleHook)>,
     /// The workers of each process that used the pool: this one's, and
     /// leaked ones inherited from a parent.
     running: PerProcess<Running>,
@@ -78,6 +82,31 @@ fn panicked(panic: Box<dyn Any + Send>) -> Error {
     pool_error(&format!("a worker job panicked: {what}"))
 }
 
+/// A worker: runs jobs until the pool stops, and the idle hook when none
+/// comes for a while.
+fn work(rx: &Receiver<Job>, idle: Option<(std::time::Duration, IdleHook)>) {
+    use crossbeam_channel::RecvTimeoutError;
+    let mut hook_pending = false;
+    loop {
+        let job = match &idle {
+            Some((every, hook)) if hook_pending => match rx.recv_timeout(*every) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    hook_pending = hook();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+            _ => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        job();
+        hook_pending = idle.is_some();
+    }
+}
+
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
@@ -93,8 +122,17 @@ impl Pool {
         Pool {
             size: size.max(1),
             name,
+            idle: None,
             running: PerProcess::new(),
         }
+    }
+
+    /// Workers with no job for `every` run `hook`, again every `every`
+    /// while it returns true (something is left to release), then wait
+    /// for a job without waking.
+    pub(crate) fn on_idle(mut self, every: std::time::Duration, hook: IdleHook) -> Self {
+        self.idle = Some((every, hook));
+        self
     }
 
     /// Whether this process has started its workers.
@@ -116,13 +154,10 @@ impl Pool {
         let workers = (0..self.size)
             .filter_map(|i| {
                 let rx = rx.clone();
+                let idle = self.idle.clone();
                 std::thread::Builder::new()
                     .name(format!("{}-{i}", self.name))
-                    .spawn(move || {
-                        for job in rx.iter() {
-                            job();
-                        }
-                    })
+                    .spawn(move || work(&rx, idle))
                     .map_err(|e| log::error!("cannot start a blobio worker thread: {e}"))
                     .ok()
             })
@@ -293,6 +328,7 @@ mod tests {
         let pool = Pool {
             size: 2,
             name: "tchild",
+            idle: None,
             running: PerProcess::from_another_process(Running {
                 tx: Mutex::new(Some(old_tx)),
                 workers: Mutex::new(vec![stuck]),
@@ -327,6 +363,7 @@ mod tests {
         let pool = Pool {
             size: 1,
             name: "tu-child",
+            idle: None,
             running: PerProcess::from_another_process(Running {
                 tx: Mutex::new(Some(old_tx)),
                 workers: Mutex::new(vec![stuck]),

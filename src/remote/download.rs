@@ -517,7 +517,6 @@ fn in_order(
         part_size: d.part_size,
         window: d.concurrency,
         in_flight: VecDeque::new(),
-        spare: Arc::new(Mutex::new(Vec::new())),
     };
     // The next ranges are on their way while the first streams in.
     ranges.fill();
@@ -565,9 +564,6 @@ struct Ranges {
     part_size: u64,
     window: usize,
     in_flight: VecDeque<Ticket<Vec<u8>>>,
-    /// Buffers of ranges already written, for the next ranges: fresh ones
-    /// of several MiB each would cost a page fault every 4 KiB.
-    spare: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl Ranges {
@@ -577,21 +573,18 @@ impl Ranges {
             let start = self.next;
             let len = self.part_size.min(self.end - start);
             self.next += len;
-            let (e, path, key, etag, cancel, spare, budget) = (
+            let (e, path, key, etag, cancel, budget) = (
                 Arc::clone(&self.engine),
                 Arc::clone(&self.path),
                 Arc::clone(&self.key),
                 Arc::clone(&self.etag),
                 Arc::clone(&self.cancel),
-                Arc::clone(&self.spare),
                 self.budget.clone(),
             );
             self.in_flight.push_back(self.pool.submit(move || {
-                let buf = spare
-                    .lock()
-                    .ok()
-                    .and_then(|mut s| s.pop())
-                    .unwrap_or_default();
+                // The store's buffers of earlier ranges: fresh ones of
+                // several MiB each would cost a page fault every 4 KiB.
+                let buf = e.buffers.take(len as usize);
                 // Every byte is overwritten (or the range fails): a recycled
                 // buffer needs no clearing.
                 let mut buf = super::upload::sized(buf, len as usize);
@@ -605,11 +598,7 @@ impl Ranges {
 
     /// Keeps the buffer of a range written out for a later range.
     fn recycle(&self, buf: Vec<u8>) {
-        if let Ok(mut spare) = self.spare.lock() {
-            if spare.len() <= self.window {
-                spare.push(buf);
-            }
-        }
+        self.engine.buffers.give(buf);
     }
 
     /// The next range in order, once it has arrived; a new one takes its

@@ -12,6 +12,7 @@
 
 pub(crate) mod answer;
 pub(crate) mod batch;
+mod buffers;
 pub(crate) mod client;
 mod copy;
 mod download;
@@ -353,6 +354,8 @@ pub(crate) struct Engine {
     kind: &'static str,
     pool_name: &'static str,
     pool: Mutex<Option<Arc<Pool>>>,
+    /// Part and range buffers kept between transfers.
+    pub(crate) buffers: Arc<buffers::Buffers>,
 }
 
 /// A store over an HTTP object-storage protocol: [`crate::S3Backend`] and
@@ -420,7 +423,12 @@ impl Engine {
     pub(crate) fn pool(&self) -> Arc<Pool> {
         let mut guard = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         guard
-            .get_or_insert_with(|| Arc::new(Pool::new(self.pool_name, self.settings.pool_size())))
+            .get_or_insert_with(|| {
+                let buffers = Arc::clone(&self.buffers);
+                let pool = Pool::new(self.pool_name, self.settings.pool_size())
+                    .on_idle(buffers::IDLE, Arc::new(move || buffers.trim()));
+                Arc::new(pool)
+            })
             .clone()
     }
 
@@ -509,6 +517,7 @@ impl<P: Protocol> RemoteStore<P> {
         check: Option<Client>,
     ) -> Result<Self> {
         let settings = settings.check()?;
+        let kept = settings.upload_concurrency.max(settings.download.concurrency) + 1;
         let proto = Arc::new(proto);
         let store = RemoteStore {
             inner: Arc::new(Engine {
@@ -518,6 +527,7 @@ impl<P: Protocol> RemoteStore<P> {
                 kind: P::KIND,
                 pool_name: P::POOL_NAME,
                 pool: Mutex::new(None),
+                buffers: Arc::new(buffers::Buffers::new(kept)),
             }),
             proto,
         };

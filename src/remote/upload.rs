@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::Engine;
 use crate::backend::PutOptions;
@@ -171,7 +171,7 @@ struct Sums {
 /// upload knowing nothing lands after.
 #[allow(clippy::too_many_arguments)]
 fn upload_parts<T, F>(
-    e: &Engine,
+    e: &Arc<Engine>,
     pool: &Pool,
     path: &str,
     first: (Vec<u8>, Option<Checksum>),
@@ -192,9 +192,6 @@ where
     let mut done = Vec::new();
     let mut next = Some(first);
     let mut n: u32 = 0;
-    // Buffers of parts already sent, for the parts still to read: a fresh
-    // buffer of several MiB costs a page fault every 4 KiB.
-    let spare: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(Vec::new()));
     let outcome = (|| -> Result<()> {
         while let Some((data, sum)) = next.take() {
             if n >= s.limits.max_parts {
@@ -205,23 +202,17 @@ where
             }
             let full = data.len() == part_size;
             let job = Arc::clone(&put_part);
-            let (job_spare, number) = (Arc::clone(&spare), n);
+            let (number, engine) = (n, Arc::clone(e));
             in_flight.push_back(pool.submit(move || {
                 let sent = job(number, &data, sum);
-                if let Ok(mut spare) = job_spare.lock() {
-                    if spare.len() < concurrency {
-                        spare.push(data);
-                    }
-                }
+                engine.buffers.give(data);
                 sent
             }));
             n += 1;
             if full {
-                let buf = spare
-                    .lock()
-                    .ok()
-                    .and_then(|mut s| s.pop())
-                    .unwrap_or_default();
+                // The store's buffers of parts already sent: a fresh buffer
+                // of several MiB costs a page fault every 4 KiB.
+                let buf = e.buffers.take(part_size);
                 let (data, sum) = fill_part(path, reader, part_size, buf, sums)?;
                 read_total += data.len() as u64;
                 if let Some(expected) = size {

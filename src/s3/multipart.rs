@@ -30,16 +30,17 @@ impl Parts for S3 {
         let build = || {
             let mut headers = attribute_headers(o);
             // The parts' checksums make the object's: CRC-32C and SHA-256
-            // as a checksum of the parts' checksums (S3's default type),
-            // CRC-64/NVME of the whole object (its only type).
+            // as a checksum of the parts' checksums (S3's default type, said
+            // all the same: moto, told nothing, keeps that checksum as if
+            // it were the whole object's), CRC-64/NVME of the whole object
+            // (its only type).
             match o.checksum {
                 ChecksumAlgorithm::Md5 | ChecksumAlgorithm::None => {}
                 a => {
                     let (_, name) = checksum_names(a);
                     headers.push(("x-amz-checksum-algorithm".into(), name.to_owned()));
-                    if a == ChecksumAlgorithm::Crc64Nvme {
-                        headers.push(("x-amz-checksum-type".into(), "FULL_OBJECT".to_owned()));
-                    }
+                    let kind = if a == ChecksumAlgorithm::Crc64Nvme { "FULL_OBJECT" } else { "COMPOSITE" };
+                    headers.push(("x-amz-checksum-type".into(), kind.to_owned()));
                 }
             }
             let query = [("uploads", "")];
