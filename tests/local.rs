@@ -36,7 +36,7 @@ impl AsRef<dyn Backend> for LocalStore {
 fn local_store() -> (LocalStore, Options) {
     let dir = TempDir::new("local-conformance");
     let backend = LocalBackend::new(dir.join("store")).expect("open local backend");
-    (LocalStore { backend, _dir: dir }, Options::default())
+    (LocalStore { backend, _dir: dir }, Options::local())
 }
 
 /// A backend in `<tmp>/base`, with `<tmp>` free for things outside the base.

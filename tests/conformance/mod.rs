@@ -59,9 +59,11 @@ pub struct Options {
     pub large_object_size: usize,
     /// How far a listed `last_modified` may be from this machine's clock.
     pub max_clock_skew: Duration,
-    /// Whether a key that is only a prefix ("directory") of other keys can
-    /// be asked about. s3s-fs 0.14 stores keys as files, so a HEAD or GET of
-    /// such a key hits a directory and fails with 500 InternalError.
+    /// Whether a key that is only a prefix ("directory") of other keys, or
+    /// that lies below an object (`a/b` while `a` is one), can be asked
+    /// about. s3s-fs 0.14 stores keys as files, so a HEAD, GET or DELETE of
+    /// such a key hits a directory, or a path through a file, and fails
+    /// with 500 InternalError.
     pub prefix_keys_are_addressable: bool,
     /// Whether the server honours conditional writes as S3 documents them.
     /// When false only a create of a key that holds an object (one small
@@ -83,6 +85,18 @@ pub struct Options {
     /// file name: past about 140 bytes of key (less with a long bucket
     /// name) every PutObject fails with 500 InternalError (ENAMETOOLONG).
     pub longest_key: usize,
+    /// Whether one key can hold an object while other keys lie below it
+    /// (`a` and `a/b`), as on S3 and Azure. False where keys are files:
+    /// the local store (documented: a directory cannot be a file) and
+    /// s3s-fs 0.14; there, a write that would need both fails and changes
+    /// nothing. Only the model-based test (tests/model.rs) looks at it.
+    pub objects_and_directories_share_names: bool,
+    /// Whether a "directory" outlives the keys under it: once `a/b` was
+    /// written, `a` stays a directory after `a/b` is deleted, so it can no
+    /// longer hold an object or be asked about. s3s-fs 0.14 leaves the
+    /// emptied directories on its disk (500 InternalError for `a` then).
+    /// Only the model-based test looks at it.
+    pub directories_outlive_their_keys: bool,
 }
 
 impl Default for Options {
@@ -97,6 +111,8 @@ impl Default for Options {
             conditional_update_of_parts: true,
             conditional_copy: true,
             longest_key: 1024,
+            objects_and_directories_share_names: true,
+            directories_outlive_their_keys: false,
         }
     }
 }
@@ -118,6 +134,10 @@ impl Options {
             // The sidecar file named after base64 of bucket and key must
             // fit in 255 bytes (with the test buckets' names of about 30).
             longest_key: 100,
+            // Keys are files and directories under the bucket's directory.
+            objects_and_directories_share_names: false,
+            // A delete leaves the directories it empties.
+            directories_outlive_their_keys: true,
             ..Default::default()
         }
     }
@@ -129,6 +149,15 @@ impl Options {
             // conditions on CopyObject.
             conditional_update_of_parts: false,
             conditional_copy: false,
+            ..Default::default()
+        }
+    }
+
+    /// What the local store does differently from the object stores, as
+    /// documented: a key is a file, so it cannot also be a directory.
+    pub fn local() -> Options {
+        Options {
+            objects_and_directories_share_names: false,
             ..Default::default()
         }
     }
