@@ -615,16 +615,11 @@ impl Run<'_> {
                     }
                     None => self.check_err(s, result, ErrorKind::NotFound),
                     Some(data) => {
-                        // The source's own name is free once it has moved.
-                        let held = if rename {
-                            let v = self.model.remove(&f.canonical);
-                            let ok = self.can_hold(&t.canonical);
-                            self.model.insert(f.canonical.clone(), v.unwrap());
-                            ok
-                        } else {
-                            self.can_hold(&t.canonical)
-                        };
-                        if held {
+                        // The destination is made while the source is
+                        // still there (a local rename is atomic; S3 and
+                        // Azure copy, then delete): renaming `e` to `e/x`
+                        // needs `e` as a directory and an object at once.
+                        if self.can_hold(&t.canonical) {
                             self.ok(s, result);
                             if rename {
                                 self.model.remove(&f.canonical);
