@@ -8,7 +8,6 @@
 //! prints, then `cargo bench --features server-tests --bench s3_vs_boto3`.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::process::Command;

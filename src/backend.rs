@@ -223,8 +223,11 @@ impl PutResult {
 /// The blocking storage contract shared by every backend.
 ///
 /// Paths are `/`-separated keys relative to the store's root. A leading `/` is
-/// ignored. Every method validates its path: NUL bytes, empty keys and `..`
-/// components are [`crate::Error::InvalidPath`] errors on every backend.
+/// ignored. Every method validates its path: NUL bytes, empty keys, `..`
+/// components and keys longer than [`crate::MAX_KEY_BYTES`] (1,024 bytes of
+/// UTF-8) are [`crate::Error::InvalidPath`] errors on every backend, before
+/// any request; a remote store also refuses a key that its own prefix takes
+/// past the service's limit (1,024 bytes on S3, 1,024 characters on Azure).
 ///
 /// A backend is `Send + Sync`: one instance may be shared by many threads.
 pub trait Backend: Send + Sync + fmt::Debug {

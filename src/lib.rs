@@ -44,7 +44,7 @@ pub use resilient::{
 };
 pub use layout::{get_local_base_path, get_storage_path};
 pub use open::{open, open_config, store_option, Options};
-pub use paths::{sanitize_s3_prefix, validate_key, validate_prefix};
+pub use paths::{sanitize_s3_prefix, validate_key, validate_prefix, MAX_KEY_BYTES};
 pub use remote::RemoteStore;
 pub use retry::RetryPolicy;
 pub use s3::{S3Backend, S3Config};

@@ -3,13 +3,20 @@
 
 use crate::error::{Error, Result};
 
+/// The longest key, in bytes of UTF-8 (after its leading `/`s): S3's limit
+/// for an object's name, which is also within Azure's 1,024 characters. The
+/// local store holds keys to it too, so a key that is valid on one store is
+/// valid on every store (a remote store's own prefix counts against its
+/// limit: see [`check_name_length`]).
+pub const MAX_KEY_BYTES: usize = 1024;
+
 /// Validates an object key and returns it without its leading `/`s.
 ///
 /// Refused, as [`Error::InvalidPath`] naming the key: an empty key, a NUL
-/// byte, a `.` or `..` component, an empty component (`a//b`) and a trailing
-/// `/`. Every backend applies the same rule so that a key means the same
-/// object everywhere. Names that merely contain dots (`a..b.parquet`) are
-/// legal and kept as given.
+/// byte, a `.` or `..` component, an empty component (`a//b`), a trailing
+/// `/`, and a key longer than [`MAX_KEY_BYTES`]. Every backend applies the
+/// same rule so that a key means the same object everywhere. Names that
+/// merely contain dots (`a..b.parquet`) are legal and kept as given.
 pub fn validate_key(path: &str) -> Result<&str> {
     if path.contains('\0') {
         return Err(Error::invalid_path(path, "contains a NUL byte"));
@@ -18,8 +25,47 @@ pub fn validate_key(path: &str) -> Result<&str> {
     if key.is_empty() {
         return Err(Error::invalid_path(path, "empty key"));
     }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::invalid_path(
+            path,
+            "longer than 1024 bytes of UTF-8, the longest key S3 and Azure accept",
+        ));
+    }
     check_components(path, key, false)?;
     Ok(key)
+}
+
+/// How an object store measures the length of an object's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameUnit {
+    /// Bytes of UTF-8 (S3).
+    Bytes,
+    /// Characters (Azure Blob Storage).
+    Chars,
+}
+
+/// Refuses, before any request, a full object name (the store's prefix
+/// and the key) that the service would refuse: longer than 1,024 `unit`s.
+/// `path` is the caller's, for the error. The key alone is within the limit
+/// already ([`validate_key`]), so a name too long is the prefix's doing,
+/// and the message says so.
+pub(crate) fn check_name_length(path: &str, full_name: &str, unit: NameUnit) -> Result<()> {
+    let (too_long, reason) = match unit {
+        NameUnit::Bytes => (
+            full_name.len() > MAX_KEY_BYTES,
+            "with the store's prefix, longer than 1024 bytes of UTF-8, \
+             the longest object name S3 accepts",
+        ),
+        NameUnit::Chars => (
+            full_name.chars().count() > MAX_KEY_BYTES,
+            "with the store's prefix, longer than 1024 characters, \
+             the longest blob name Azure Blob Storage accepts",
+        ),
+    };
+    if too_long {
+        return Err(Error::invalid_path(path, reason));
+    }
+    Ok(())
 }
 
 /// Validates a listing prefix and returns it without its leading `/`s.
@@ -92,6 +138,37 @@ mod tests {
             assert_eq!(err.kind(), crate::ErrorKind::InvalidPath, "{bad:?}");
             assert_eq!(err.path(), Some(bad));
         }
+    }
+
+    #[test]
+    fn keys_longer_than_1024_bytes_are_invalid_path_saying_the_limit() {
+        let longest = format!("d/{}", "k".repeat(MAX_KEY_BYTES - 2));
+        assert_eq!(validate_key(&longest).unwrap(), longest);
+        // A leading `/` is not part of the key.
+        assert_eq!(validate_key(&format!("/{longest}")).unwrap(), longest);
+        let err = validate_key(&format!("{longest}x")).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidPath);
+        assert!(err.to_string().contains("longer than 1024 bytes of UTF-8"), "{err}");
+        // Bytes, not characters: 342 three-byte characters are 1,026 bytes.
+        let err = validate_key(&"\u{20ac}".repeat(342)).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidPath);
+        validate_key(&"\u{20ac}".repeat(341)).unwrap();
+    }
+
+    #[test]
+    fn full_names_are_measured_in_the_services_unit() {
+        // 1,000 characters after the prefix, 3,000 bytes.
+        let full = format!("tenant/{}", "\u{20ac}".repeat(1000));
+        let s3 = check_name_length("k", &full, NameUnit::Bytes).unwrap_err();
+        assert_eq!(s3.kind(), crate::ErrorKind::InvalidPath);
+        assert!(s3.to_string().contains("with the store's prefix"), "{s3}");
+        assert!(s3.to_string().contains("1024 bytes of UTF-8"), "{s3}");
+        check_name_length("k", &full, NameUnit::Chars).unwrap();
+        let full = format!("tenant/{}", "a".repeat(MAX_KEY_BYTES - 7));
+        check_name_length("k", &full, NameUnit::Bytes).unwrap();
+        check_name_length("k", &full, NameUnit::Chars).unwrap();
+        let az = check_name_length("k", &format!("{full}a"), NameUnit::Chars).unwrap_err();
+        assert!(az.to_string().contains("1024 characters"), "{az}");
     }
 
     #[test]

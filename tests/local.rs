@@ -36,7 +36,7 @@ impl AsRef<dyn Backend> for LocalStore {
 fn local_store() -> (LocalStore, Options) {
     let dir = TempDir::new("local-conformance");
     let backend = LocalBackend::new(dir.join("store")).expect("open local backend");
-    (LocalStore { backend, _dir: dir }, Options::default())
+    (LocalStore { backend, _dir: dir }, Options::local())
 }
 
 /// A backend in `<tmp>/base`, with `<tmp>` free for things outside the base.
@@ -1035,6 +1035,31 @@ fn delete_removes_the_directories_it_empties_up_to_the_base() {
     fs::create_dir_all(dir.join("base/stray")).unwrap();
     b.write("stray", b"object").unwrap();
     assert_object(&b, "stray", b"object");
+}
+
+/// A stream onto a key that is a directory of other keys arrives whole and
+/// is refused (a local directory cannot also be an object): it leaves no
+/// partial, so when the keys under it go, its directory goes too and the
+/// name can hold an object, as on S3. (Found by tests/model.rs: the kept
+/// `a/b.part` held `a` as a directory after `a/b/c` was deleted, and
+/// `write("a")` failed with "rename into place: Is a directory".)
+#[test]
+fn a_stream_refused_because_its_key_is_a_directory_leaves_no_partial() {
+    let dir = TempDir::new("stream-onto-dir");
+    let b = store_in(&dir);
+    b.write("a/b/c", b"c").unwrap();
+    let err = b
+        .write_reader("a/b", &mut io::Cursor::new(b"streamed".to_vec()), None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert_eq!(b.stat_file("a/b").unwrap(), None, "a partial of a/b stayed");
+    assert!(!dir.join("base/a/b.part").exists(), "a/b.part stayed");
+    assert_object(&b, "a/b/c", b"c");
+    b.delete("a/b/c").unwrap();
+    assert!(!dir.join("base/a").exists(), "the emptied directory a stayed");
+    b.write("a", b"now an object").unwrap();
+    assert_object(&b, "a", b"now an object");
+    assert_eq!(b.list("").unwrap(), ["a"]);
 }
 
 // ---------------------------------------------------------------------------

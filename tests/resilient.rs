@@ -413,12 +413,7 @@ mod conformance_wrapped_s3s {
     use super::*;
 
     fn store() -> (Wrapped, conformance::Options) {
-        let options = conformance::Options {
-            keys_with_plus_and_percent: false,
-            prefix_keys_are_addressable: false,
-            conditional_writes: false,
-            ..Default::default()
-        };
+        let options = conformance::Options::s3s_fs();
         let inner = S3Server::S3sFs.new_store("wconf");
         let store = ResilientBackend::new(Box::new(inner), fast_retries()).unwrap();
         (
@@ -464,13 +459,7 @@ mod conformance_wrapped_moto_flapping {
                 store,
                 _proxy: Some(proxy),
             },
-            conformance::Options {
-                // moto ignores If-Match on CompleteMultipartUpload, and
-                // both conditions on CopyObject.
-                conditional_update_of_parts: false,
-                conditional_copy: false,
-                ..Default::default()
-            },
+            conformance::Options::moto(),
         )
     }
 

@@ -534,18 +534,8 @@ mod conformance_on_s3s {
     use super::*;
 
     fn store() -> (Store, conformance::Options) {
-        let options = conformance::Options {
-            // s3s-fs lists keys with `+` or `%` wrongly (TEST-SERVERS.md),
-            // and answers 500 for a key that is a "directory" of others.
-            keys_with_plus_and_percent: false,
-            prefix_keys_are_addressable: false,
-            // Checks If-None-Match before it writes (racing creates all
-            // win), ignores If-Match, and refuses a large conditional PUT
-            // before reading its body.
-            conditional_writes: false,
-            ..Default::default()
-        };
-        (Store(S3Server::S3sFs.new_store("conf")), options)
+        // s3s-fs's quirks are declared in one place, beside the options.
+        (Store(S3Server::S3sFs.new_store("conf")), conformance::Options::s3s_fs())
     }
 
     conformance_tests!(store);
@@ -562,11 +552,7 @@ mod conformance_on_moto {
         cfg.prefix = "tenant/data".into();
         let options = conformance::Options {
             large_object_size: 9 * 1024 * 1024 + 17,
-            // moto ignores If-Match on CompleteMultipartUpload, and both
-            // conditions on CopyObject.
-            conditional_update_of_parts: false,
-            conditional_copy: false,
-            ..Default::default()
+            ..conformance::Options::moto()
         };
         (Store(S3Backend::new(cfg).unwrap()), options)
     }

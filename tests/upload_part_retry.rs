@@ -336,13 +336,17 @@ fn azure_store_with(tag: &str, policy: RetryPolicy) -> (Proxy, AzureBlobBackend)
     (proxy, AzureBlobBackend::new(cfg).unwrap())
 }
 
+/// Makes a store named after the test, with a retry policy, behind a fault
+/// proxy that it returns too.
+type MakeProxiedStore = dyn Fn(&str, RetryPolicy) -> (Proxy, Box<dyn Backend>);
+
 /// A part that fails every time is attempted the policy's `max_retries + 1`
 /// times in all: alone, and with the resilient wrapper around the store
 /// (whose budget the store then shares, so the attempts of the part and of
 /// the wrapper add up instead of multiplying). `part` names the failing
 /// part's requests at the proxy.
 fn a_failing_part_is_attempted_max_retries_plus_one_times(
-    make: &dyn Fn(&str, RetryPolicy) -> (Proxy, Box<dyn Backend>),
+    make: &MakeProxiedStore,
     part: &str,
     len: u64,
 ) {

@@ -532,6 +532,41 @@ static void test_traversal_paths_are_refused(void) {
     blobio_store_free(store);
 }
 
+/* A key of `len` bytes in components of 199 (every file system holds them). */
+static void long_key(char *out, size_t len) {
+    for (size_t i = 0; i < len; i++) out[i] = i % 200 == 199 ? '/' : 'k';
+    out[len] = '\0';
+}
+
+/* Keys longer than 1,024 bytes (S3's limit, within Azure's 1,024 characters)
+ * are INVALID_PATH on the local store too, saying so, and create nothing. */
+static void test_keys_longer_than_1024_bytes_are_refused(void) {
+    blobio_store *store = open_store("keylen/store");
+    static char key[1100];
+    const uint8_t byte = 1;
+    bool exists = true;
+    struct blobio_list *list = NULL;
+
+    long_key(key, 1024);
+    CHECK_OK(blobio_write(store, key, &byte, 1));
+    CHECK_OK(blobio_exists(store, key, &exists));
+    CHECK(exists);
+    CHECK_OK(blobio_delete(store, key));
+
+    long_key(key, 1025);
+    struct source src = make_source(&byte, 1, 1);
+    CHECK_STATUS(blobio_write(store, key, &byte, 1), BLOBIO_STATUS_INVALID_PATH);
+    CHECK(last_error_has("longer than 1024 bytes of UTF-8"));
+    CHECK_STATUS(blobio_write_from(store, key, source_read, &src, 1), BLOBIO_STATUS_INVALID_PATH);
+    CHECK(src.calls == 0);
+    CHECK_STATUS(blobio_exists(store, key, &exists), BLOBIO_STATUS_INVALID_PATH);
+    CHECK_STATUS(blobio_delete(store, key), BLOBIO_STATUS_INVALID_PATH);
+    CHECK_OK(blobio_list(store, "", &list));
+    CHECK(blobio_list_len(list) == 0);
+    blobio_list_free(list);
+    blobio_store_free(store);
+}
+
 static void test_write_from_streams_and_checks_size(void) {
     blobio_store *store = open_store("write_from");
     enum { LEN = 700 * 1024 + 13 }; /* several of blobio's copy buffers */
@@ -1154,6 +1189,7 @@ int main(void) {
         {"write_and_read", test_write_and_read},
         {"null_and_invalid_arguments", test_null_and_invalid_arguments},
         {"traversal_paths_are_refused", test_traversal_paths_are_refused},
+        {"keys_longer_than_1024_bytes_are_refused", test_keys_longer_than_1024_bytes_are_refused},
         {"write_from_streams_and_checks_size", test_write_from_streams_and_checks_size},
         {"read_callback_failing_halfway_publishes_nothing",
          test_read_callback_failing_halfway_publishes_nothing},

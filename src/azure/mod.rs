@@ -254,6 +254,11 @@ impl Ops for Azure {
         Ok(())
     }
 
+    /// Azure limits a blob name to 1,024 characters.
+    fn name_unit(&self) -> crate::paths::NameUnit {
+        crate::paths::NameUnit::Chars
+    }
+
     fn check_root(&self, c: &Client) -> Result<()> {
         get::container_properties(self, c)
     }

@@ -76,9 +76,6 @@ fn object_entry(info: ObjectInfo) -> Result<ObjectEntry, Failure> {
     })
 }
 
-// SAFETY (every `arg_*` call and pointer dereference in this module): the C
-// caller upholds the module's safety contract for every pointer argument.
-
 /// Every key that starts with `prefix`, recursively, sorted: a plain string
 /// prefix as on S3 (`"db/cp"` matches `"db/cpu/a.parquet"`); `""` lists the
 /// whole store. Keys are relative to the store's root. A prefix that matches
@@ -91,8 +88,17 @@ pub unsafe extern "C" fn blobio_list(
     out: *mut *mut blobio_list,
 ) -> blobio_status {
     boundary("blobio_list", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `prefix` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let prefix = unsafe { arg_str(prefix, "prefix") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let items = c_strings(store.backend().list(prefix)?)?;
         out.write(Box::into_raw(Box::new(blobio_list { items })));
@@ -112,8 +118,17 @@ pub unsafe extern "C" fn blobio_list_directories(
     out: *mut *mut blobio_list,
 ) -> blobio_status {
     boundary("blobio_list_directories", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `prefix` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let prefix = unsafe { arg_str(prefix, "prefix") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let backend = store.backend();
         let lister = backend.as_directory_lister().ok_or(Error::Unsupported {
@@ -129,6 +144,8 @@ pub unsafe extern "C" fn blobio_list_directories(
 /// The number of strings in `list`; 0 when `list` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn blobio_list_len(list: *const blobio_list) -> usize {
+    // SAFETY: `list` is NULL (answered as an empty list) or a live list from the call that made
+    // it, not yet freed.
     guard(0, || unsafe { list.as_ref() }.map_or(0, |l| l.items.len()))
 }
 
@@ -138,6 +155,8 @@ pub unsafe extern "C" fn blobio_list_len(list: *const blobio_list) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn blobio_list_get(list: *const blobio_list, i: usize) -> *const c_char {
     guard(ptr::null(), || {
+        // SAFETY: `list` is NULL (answered as an empty list) or a live list from the call that
+        // made it, not yet freed.
         unsafe { list.as_ref() }
             .and_then(|l| l.items.get(i))
             .map_or(ptr::null(), |s| s.as_ptr())
@@ -167,8 +186,17 @@ pub unsafe extern "C" fn blobio_list_objects(
     out: *mut *mut blobio_object_list,
 ) -> blobio_status {
     boundary("blobio_list_objects", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `prefix` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let prefix = unsafe { arg_str(prefix, "prefix") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let backend = store.backend();
         let lister = backend.as_object_lister().ok_or(Error::Unsupported {
@@ -188,6 +216,8 @@ pub unsafe extern "C" fn blobio_list_objects(
 /// The number of objects in `list`; 0 when `list` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn blobio_object_list_len(list: *const blobio_object_list) -> usize {
+    // SAFETY: `list` is NULL (answered as an empty list) or a live list from the call that made
+    // it, not yet freed.
     guard(0, || unsafe { list.as_ref() }.map_or(0, |l| l.items.len()))
 }
 
@@ -201,7 +231,12 @@ pub unsafe extern "C" fn blobio_object_list_get(
     out: *mut blobio_object_info,
 ) -> blobio_status {
     boundary("blobio_object_list_get", || {
+        // SAFETY: `list` is NULL, which `arg_ref` refuses, or a live list from the listing call
+        // that made it, not yet freed (lists are plain data, readable from any thread).
         let list = unsafe { arg_ref(list, "list") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let entry = list.items.get(i).ok_or_else(|| {
             Error::invalid_argument(format!(

@@ -25,6 +25,8 @@
 // verbatim in every doxygen comment.
 #![allow(clippy::missing_safety_doc)]
 #![deny(unsafe_op_in_unsafe_fn)]
+// Every unsafe block says, in a `// SAFETY:` comment, why it holds.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 // cbindgen emits functions in the order it parses them, so these modules are
 // declared in the order the header should read; each in its own group so

@@ -16,10 +16,6 @@ use super::status::blobio_status;
 use super::store::blobio_store;
 use crate::error::Error;
 
-// SAFETY (every `arg_*` and `Callback*::new` call in this module): the C
-// caller upholds the module's safety contract for every pointer argument
-// and callback.
-
 /// Writes `len` bytes at `data` to `path`, atomically: a concurrent reader
 /// sees the old object or the new one, never a mix. `data` may be NULL when
 /// `len` is 0 (an empty object).
@@ -31,8 +27,16 @@ pub unsafe extern "C" fn blobio_write(
     len: usize,
 ) -> blobio_status {
     boundary("blobio_write", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: `data`/`len` is a data/len pair: the header documents `data` as readable for
+        // `len` bytes during the call; `arg_bytes` refuses NULL unless `len` is 0.
         let data = unsafe { arg_bytes(data, len, "data") }?;
         store.backend().write(path, data)?;
         Ok(())
@@ -85,7 +89,13 @@ unsafe fn write_from(
     size: i64,
 ) -> blobio_status {
     boundary(function, || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
         let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
         let rewind = match rewind {
@@ -95,12 +105,18 @@ unsafe fn write_from(
         let size = upload_size(size)?;
         match (rewind, store.as_resilient()) {
             (Some(rewind), Some(resilient)) => {
+                // SAFETY: `cb` and `rewind` are the caller's callbacks for `user` (the header's
+                // callback contract: called on this thread before the export returns, and they
+                // return normally); the source is dropped before the export returns.
                 let mut source = unsafe { RewindableSource::new(cb, rewind, user) };
                 let mut open = || Ok(Box::new(source.open()?) as Box<dyn Read>);
                 resilient.write_reader_with(path, &mut open, size)?;
             }
             // One attempt: the source is never rewound.
             _ => {
+                // SAFETY: `cb` is the caller's read callback for `user` (the header's callback
+                // contract: called on this thread before the export returns, and it returns
+                // normally); the reader is dropped before the export returns.
                 let mut reader = unsafe { CallbackReader::new(cb, user) };
                 store.backend().write_reader(path, &mut reader, size)?;
             }
@@ -153,7 +169,13 @@ pub unsafe extern "C" fn blobio_append_from(
     append_size: u64,
 ) -> blobio_status {
     boundary("blobio_append_from", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
         let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
         let backend = store.backend();
@@ -163,6 +185,9 @@ pub unsafe extern "C" fn blobio_append_from(
                 path: path.to_owned(),
                 backend: backend.kind(),
             })?;
+        // SAFETY: `cb` is the caller's read callback for `user` (the header's callback
+        // contract: called on this thread before the export returns, and it returns normally);
+        // the reader is dropped before the export returns.
         let mut reader = unsafe { CallbackReader::new(cb, user) };
         appender.append_reader(path, &mut reader, append_size)?;
         Ok(())
@@ -178,8 +203,17 @@ pub unsafe extern "C" fn blobio_read(
     out: *mut blobio_buffer,
 ) -> blobio_status {
     boundary("blobio_read", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let bytes = store.backend().read(path)?;
         out.write(blobio_buffer::from_vec(bytes));
@@ -199,10 +233,22 @@ pub unsafe extern "C" fn blobio_read_to(
     written: *mut u64,
 ) -> blobio_status {
     boundary("blobio_read_to", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
         let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
+        // SAFETY: `written` is NULL, which `arg_out` refuses, or valid for writes of its type
+        // until this export returns (the header's out-parameter contract); it is written only
+        // on success.
         let written = unsafe { arg_out(written, "written") }?;
+        // SAFETY: `cb` is the caller's write callback for `user` (the header's callback
+        // contract: called on this thread before the export returns, and it returns normally);
+        // the writer is dropped before the export returns.
         let mut writer = unsafe { CallbackWriter::new(cb, user) };
         written.write(store.backend().read_to(path, &mut writer)?);
         Ok(())
@@ -224,10 +270,22 @@ pub unsafe extern "C" fn blobio_read_to_at(
     written: *mut u64,
 ) -> blobio_status {
     boundary("blobio_read_to_at", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
         let cb = cb.ok_or(Failure::NullArgument(Cow::Borrowed("cb")))?;
+        // SAFETY: `written` is NULL, which `arg_out` refuses, or valid for writes of its type
+        // until this export returns (the header's out-parameter contract); it is written only
+        // on success.
         let written = unsafe { arg_out(written, "written") }?;
+        // SAFETY: `cb` is the caller's write callback for `user` (the header's callback
+        // contract: called on this thread before the export returns, and it returns normally);
+        // the writer is dropped before the export returns.
         let mut writer = unsafe { CallbackWriter::new(cb, user) };
         written.write(store.backend().read_to_at(path, &mut writer, offset)?);
         Ok(())
@@ -250,9 +308,21 @@ pub unsafe extern "C" fn blobio_read_range(
     n_read: *mut usize,
 ) -> blobio_status {
     boundary("blobio_read_range", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: `n_read` is NULL, which `arg_out` refuses, or valid for writes of its type
+        // until this export returns (the header's out-parameter contract); it is written only
+        // on success.
         let n_read = unsafe { arg_out(n_read, "n_read") }?;
+        // SAFETY: `dst`/`len` is the caller's buffer: writable for `len` bytes during the call
+        // and aliasing no other argument, as the header documents; `arg_bytes_mut` refuses NULL
+        // unless `len` is 0.
         let dst = unsafe { arg_bytes_mut(dst, len, "dst") }?;
         n_read.write(store.backend().read_range(path, offset, dst)?);
         Ok(())
@@ -270,8 +340,17 @@ pub unsafe extern "C" fn blobio_stat(
     size: *mut i64,
 ) -> blobio_status {
     boundary("blobio_stat", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: `size` is NULL, which `arg_out` refuses, or valid for writes of its type
+        // until this export returns (the header's out-parameter contract); it is written only
+        // on success.
         let size_out = unsafe { arg_out(size, "size") }?;
         let size = match store.backend().stat_file(path)? {
             None => -1,
@@ -293,8 +372,17 @@ pub unsafe extern "C" fn blobio_exists(
     out: *mut bool,
 ) -> blobio_status {
     boundary("blobio_exists", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         out.write(store.backend().exists(path)?);
         Ok(())
@@ -309,7 +397,13 @@ pub unsafe extern "C" fn blobio_delete(
     path: *const c_char,
 ) -> blobio_status {
     boundary("blobio_delete", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
         store.backend().delete(path)?;
         Ok(())
@@ -329,6 +423,9 @@ pub unsafe extern "C" fn blobio_delete_batch(
     n: usize,
 ) -> blobio_status {
     boundary("blobio_delete_batch", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
         let ptrs: &[*const c_char] = if n == 0 {
             &[]
@@ -341,6 +438,9 @@ pub unsafe extern "C" fn blobio_delete_batch(
         let keys = ptrs
             .iter()
             .enumerate()
+            // SAFETY: each of the `n` pointers in `paths` is NULL, which `c_str` refuses, or a
+            // NUL-terminated string valid until this export returns (the header's contract for
+            // `paths`).
             .map(|(i, &p)| unsafe { c_str(p, Cow::Owned(format!("paths[{i}]"))) })
             .collect::<Result<Vec<&str>, Failure>>()?;
         let backend = store.backend();
@@ -381,7 +481,13 @@ pub unsafe extern "C" fn blobio_remove_directory(
     path: *const c_char,
 ) -> blobio_status {
     boundary("blobio_remove_directory", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
         let backend = store.backend();
         let remover = backend.as_directory_remover().ok_or(Error::Unsupported {

@@ -26,8 +26,9 @@ pub struct blobio_options {
 #[no_mangle]
 pub unsafe extern "C" fn blobio_options_new(out: *mut *mut blobio_options) -> blobio_status {
     boundary("blobio_options_new", || {
-        // SAFETY (all `arg_*` calls in this module): the C caller upholds
-        // the module's safety contract for every pointer argument.
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         out.write(Box::into_raw(Box::new(blobio_options {
             inner: Mutex::new(Options::new()),
@@ -54,8 +55,16 @@ pub unsafe extern "C" fn blobio_options_set(
     value: *const c_char,
 ) -> blobio_status {
     boundary("blobio_options_set", || {
+        // SAFETY: `opts` is NULL, which `arg_ref` refuses, or a live options handle from its
+        // `_new`, not yet freed (the header's handle contract).
         let opts = unsafe { arg_ref(opts.cast_const(), "opts") }?;
+        // SAFETY: `key` is NULL, which `arg_str` refuses, or a NUL-terminated string the caller
+        // keeps valid until this export returns (the header's string contract); the `&str` does
+        // not outlive the call.
         let key = unsafe { arg_str(key, "key") }?;
+        // SAFETY: `value` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let value = unsafe { arg_str(value, "value") }?;
         let mut inner = opts.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.set(key, value)?;
@@ -113,7 +122,13 @@ pub unsafe extern "C" fn blobio_open(
     out: *mut *mut blobio_store,
 ) -> blobio_status {
     boundary("blobio_open", || {
+        // SAFETY: `url` is NULL, which `arg_str` refuses, or a NUL-terminated string the caller
+        // keeps valid until this export returns (the header's string contract); the `&str` does
+        // not outlive the call.
         let url = unsafe { arg_str(url, "url") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let store = handle(open_store(url, &options_of(opts)?)?)?;
         out.write(Box::into_raw(store));
@@ -137,8 +152,17 @@ pub unsafe extern "C" fn blobio_open_config(
     out: *mut *mut blobio_store,
 ) -> blobio_status {
     boundary("blobio_open_config", || {
+        // SAFETY: `kind` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let kind = unsafe { arg_str(kind, "kind") }?;
+        // SAFETY: `config_json` is NULL, which `arg_str` refuses, or a NUL-terminated string
+        // the caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let json = unsafe { arg_str(config_json, "config_json") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let store = handle(open_config_store(kind, json, &options_of(opts)?)?)?;
         out.write(Box::into_raw(store));
@@ -161,8 +185,17 @@ pub unsafe extern "C" fn blobio_store_option(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_store_option", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `key` is NULL, which `arg_str` refuses, or a NUL-terminated string the caller
+        // keeps valid until this export returns (the header's string contract); the `&str` does
+        // not outlive the call.
         let key = unsafe { arg_str(key, "key") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let value = store_option(store.backend(), key)?;
         out.write(into_c_string(value)?.into_raw());

@@ -31,9 +31,21 @@ pub unsafe extern "C" fn blobio_presign(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_presign", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `method` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let method = unsafe { arg_str(method, "method") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let method = match method.to_ascii_uppercase().as_str() {
             "GET" => PresignMethod::Get,

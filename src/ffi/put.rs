@@ -15,10 +15,6 @@ use super::strings::into_c_string;
 use crate::backend::{PutMode, PutOptions, PutResult};
 use crate::error::Error;
 
-// SAFETY (every `arg_*` and `CallbackReader::new` call in this module): the
-// C caller upholds the module's safety contract for every pointer argument
-// and callback.
-
 /// Put mode of `blobio_put_options_set_mode()`: replace whatever is at the
 /// key (the default, as `blobio_write()`).
 pub const BLOBIO_PUT_OVERWRITE: i32 = 0;
@@ -49,6 +45,9 @@ impl blobio_put_options {
 #[no_mangle]
 pub unsafe extern "C" fn blobio_put_options_new(out: *mut *mut blobio_put_options) -> blobio_status {
     boundary("blobio_put_options_new", || {
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         out.write(Box::into_raw(Box::new(blobio_put_options {
             inner: Mutex::new(PutOptions::default()),
@@ -82,8 +81,13 @@ pub unsafe extern "C" fn blobio_put_options_set_mode(
     version: *const c_char,
 ) -> blobio_status {
     boundary("blobio_put_options_set_mode", || {
+        // SAFETY: `opts` is NULL, which `arg_ref` refuses, or a live options handle from its
+        // `_new`, not yet freed (the header's handle contract).
         let opts = unsafe { arg_ref(opts.cast_const(), "opts") }?;
         let mode = match mode {
+            // SAFETY: `version` is NULL, which `arg_str` refuses, or a NUL-terminated string
+            // the caller keeps valid until this export returns (the header's string contract);
+            // the `&str` does not outlive the call.
             BLOBIO_PUT_UPDATE => PutMode::Update(unsafe { arg_str(version, "version") }?.to_owned()),
             _ if !version.is_null() => {
                 return Err(Error::invalid_argument(
@@ -115,9 +119,14 @@ pub unsafe extern "C" fn blobio_put_options_set_content_type(
     content_type: *const c_char,
 ) -> blobio_status {
     boundary("blobio_put_options_set_content_type", || {
+        // SAFETY: `opts` is NULL, which `arg_ref` refuses, or a live options handle from its
+        // `_new`, not yet freed (the header's handle contract).
         let opts = unsafe { arg_ref(opts.cast_const(), "opts") }?;
         let ct = match content_type.is_null() {
             true => None,
+            // SAFETY: `content_type` is NULL, which `arg_str` refuses, or a NUL-terminated
+            // string the caller keeps valid until this export returns (the header's string
+            // contract); the `&str` does not outlive the call.
             false => Some(unsafe { arg_str(content_type, "content_type") }?.to_owned()),
         };
         opts.with(|o| o.content_type = ct);
@@ -137,10 +146,18 @@ pub unsafe extern "C" fn blobio_put_options_set_metadata(
     value: *const c_char,
 ) -> blobio_status {
     boundary("blobio_put_options_set_metadata", || {
+        // SAFETY: `opts` is NULL, which `arg_ref` refuses, or a live options handle from its
+        // `_new`, not yet freed (the header's handle contract).
         let opts = unsafe { arg_ref(opts.cast_const(), "opts") }?;
+        // SAFETY: `name` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let name = unsafe { arg_str(name, "name") }?.to_owned();
         let value = match value.is_null() {
             true => None,
+            // SAFETY: `value` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+            // caller keeps valid until this export returns (the header's string contract); the
+            // `&str` does not outlive the call.
             false => Some(unsafe { arg_str(value, "value") }?.to_owned()),
         };
         if let Some(v) = &value {
@@ -214,10 +231,22 @@ pub unsafe extern "C" fn blobio_write_ex(
     version: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_write_ex", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: `data`/`len` is a data/len pair: the header documents `data` as readable for
+        // `len` bytes during the call; `arg_bytes` refuses NULL unless `len` is 0.
         let data = unsafe { arg_bytes(data, len, "data") }?;
+        // SAFETY: `version` is NULL (no version wanted) or valid for writes of a `char *` until
+        // this export returns, as the header documents.
         let out = unsafe { version_out(version) }?;
+        // SAFETY: `opts` is NULL (plain options) or a live `blobio_put_options`, not yet freed,
+        // as the header documents.
         let options = unsafe { options_of(opts) };
         report(out, store.backend().put(path, data, &options)?)
     })
@@ -237,12 +266,25 @@ pub unsafe extern "C" fn blobio_write_from_ex(
     version: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_write_from_ex", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
         let cb = cb.ok_or(super::boundary::Failure::NullArgument(Cow::Borrowed("cb")))?;
         let size = upload_size(size)?;
+        // SAFETY: `version` is NULL (no version wanted) or valid for writes of a `char *` until
+        // this export returns, as the header documents.
         let out = unsafe { version_out(version) }?;
+        // SAFETY: `opts` is NULL (plain options) or a live `blobio_put_options`, not yet freed,
+        // as the header documents.
         let options = unsafe { options_of(opts) };
+        // SAFETY: `cb` is the caller's read callback for `user` (the header's callback
+        // contract: called on this thread before the export returns, and it returns normally);
+        // the reader is dropped before the export returns.
         let mut reader = unsafe { CallbackReader::new(cb, user) };
         report(out, store.backend().put_reader(path, &mut reader, size, &options)?)
     })
@@ -265,10 +307,23 @@ unsafe fn transfer(
     version: *mut *mut c_char,
 ) -> blobio_status {
     boundary(function, || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `from` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let from = unsafe { arg_str(from, "from") }?;
+        // SAFETY: `to` is NULL, which `arg_str` refuses, or a NUL-terminated string the caller
+        // keeps valid until this export returns (the header's string contract); the `&str` does
+        // not outlive the call.
         let to = unsafe { arg_str(to, "to") }?;
+        // SAFETY: `version` is NULL (no version wanted) or valid for writes of a `char *` until
+        // this export returns, as the header documents.
         let out = unsafe { version_out(version) }?;
+        // SAFETY: `opts` is NULL (plain options) or a live `blobio_put_options`, not yet freed,
+        // as the header documents.
         let options = unsafe { options_of(opts) };
         report(out, op(store.backend(), from, to, &options)?)
     })

@@ -58,7 +58,13 @@ pub unsafe extern "C" fn blobio_read_ranges(
     n: usize,
 ) -> blobio_status {
     boundary("blobio_read_ranges", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
         if n == 0 {
             return Ok(store.backend().read_ranges(path, &mut [])?);

@@ -41,8 +41,13 @@ pub unsafe extern "C" fn blobio_circuit_state(
     state: *mut i32,
 ) -> blobio_status {
     boundary("blobio_circuit_state", || {
-        // SAFETY (both): the C caller upholds the module's contract.
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `state` is NULL, which `arg_out` refuses, or valid for writes of its type
+        // until this export returns (the header's out-parameter contract); it is written only
+        // on success.
         let state = unsafe { arg_out(state, "state") }?;
         let breaker = circuit(store)?;
         state.write(breaker.state() as i32);
@@ -80,8 +85,13 @@ pub unsafe extern "C" fn blobio_circuit_stats_json(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_circuit_stats_json", || {
-        // SAFETY (both): the C caller upholds the module's contract.
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let json = circuit(store)?.stats().to_json();
         out.write(into_c_string(json)?.into_raw());

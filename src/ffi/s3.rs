@@ -21,8 +21,17 @@ pub unsafe extern "C" fn blobio_s3_path(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_s3_path", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let path = unsafe { arg_str(path, "path") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let uri = s3_key_uri(store.backend(), path)?;
         out.write(into_c_string(uri)?.into_raw());
@@ -57,9 +66,21 @@ pub unsafe extern "C" fn blobio_s3_query_path(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_s3_query_path", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `database` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let database = unsafe { arg_str(database, "database") }?;
+        // SAFETY: `measurement` is NULL, which `arg_str` refuses, or a NUL-terminated string
+        // the caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let measurement = unsafe { arg_str(measurement, "measurement") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let glob = s3_query_path(
             store.backend(),
@@ -100,9 +121,21 @@ pub unsafe extern "C" fn blobio_s3_query_path_range(
     out: *mut *mut blobio_list,
 ) -> blobio_status {
     boundary("blobio_s3_query_path_range", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `database` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let database = unsafe { arg_str(database, "database") }?;
+        // SAFETY: `measurement` is NULL, which `arg_str` refuses, or a NUL-terminated string
+        // the caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let measurement = unsafe { arg_str(measurement, "measurement") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let globs = s3_query_path_range(
             store.backend(),

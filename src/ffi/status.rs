@@ -25,7 +25,10 @@ pub enum blobio_status {
     /// at or past the end of an object, a negative size, an index out of range.
     InvalidArgument = 2,
     /// A path is not a legal key: empty, `..` or `.` components, `//`, a
-    /// trailing `/`, or a path that would leave the store's root.
+    /// trailing `/`, a path that would leave the store's root, or longer
+    /// than 1,024 bytes of UTF-8 (on a remote store: an object name, the
+    /// store's prefix included, longer than the service holds; 1,024 bytes
+    /// on S3, 1,024 characters on Azure). Refused before any request.
     InvalidPath = 3,
     /// The object, bucket or container does not exist.
     NotFound = 4,

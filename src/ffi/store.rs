@@ -90,9 +90,13 @@ pub unsafe extern "C" fn blobio_local_new(
     out: *mut *mut blobio_store,
 ) -> blobio_status {
     boundary("blobio_local_new", || {
-        // SAFETY (all `arg_*` calls in this module): the C caller upholds
-        // the module's safety contract for every pointer argument.
+        // SAFETY: `base_path` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let base_path = unsafe { arg_str(base_path, "base_path") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let store = blobio_store::new(Box::new(LocalBackend::new(base_path)?))?;
         out.write(Box::into_raw(store));
@@ -144,7 +148,13 @@ pub unsafe extern "C" fn blobio_store_config_json(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_store_config_json", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let json = into_c_string(store.backend().config_json())?;
         out.write(json.into_raw());
@@ -164,7 +174,13 @@ pub unsafe extern "C" fn blobio_store_stats_json(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_store_stats_json", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let json = store.backend().stats_json().unwrap_or_else(|| "{}".to_owned());
         out.write(into_c_string(json)?.into_raw());
@@ -176,6 +192,9 @@ pub unsafe extern "C" fn blobio_store_stats_json(
 #[no_mangle]
 pub unsafe extern "C" fn blobio_store_stats_reset(store: *const blobio_store) -> blobio_status {
     boundary("blobio_store_stats_reset", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
         store.backend().reset_stats();
         Ok(())

@@ -51,11 +51,21 @@ pub unsafe extern "C" fn blobio_storage_path(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_storage_path", || {
-        // SAFETY (all `arg_*` calls in this module): the C caller upholds
-        // the module's safety contract for every pointer argument.
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `database` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let database = unsafe { arg_str(database, "database") }?;
+        // SAFETY: `measurement` is NULL, which `arg_str` refuses, or a NUL-terminated string
+        // the caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let measurement = unsafe { arg_str(measurement, "measurement") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let path = get_storage_path(store.backend(), database, measurement)?;
         out.write(into_c_string(path)?.into_raw());
@@ -76,9 +86,21 @@ pub unsafe extern "C" fn blobio_local_base_path(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_local_base_path", || {
+        // SAFETY: `store` is NULL, which `arg_ref` refuses, or a live `blobio_store` from one
+        // of its constructors, not yet freed (the header: only blobio_store_free() may be the
+        // last use, and a store may be shared by threads).
         let store = unsafe { arg_ref(store, "store") }?;
+        // SAFETY: `feature` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let feature = unsafe { arg_str(feature, "feature") }?;
+        // SAFETY: `fallback` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let fallback = unsafe { arg_str(fallback, "fallback") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         let base = get_local_base_path(store.backend(), feature, fallback);
         out.write(into_c_string(base)?.into_raw());
@@ -97,7 +119,13 @@ pub unsafe extern "C" fn blobio_sanitize_s3_prefix(
     out: *mut *mut c_char,
 ) -> blobio_status {
     boundary("blobio_sanitize_s3_prefix", || {
+        // SAFETY: `prefix` is NULL, which `arg_str` refuses, or a NUL-terminated string the
+        // caller keeps valid until this export returns (the header's string contract); the
+        // `&str` does not outlive the call.
         let prefix = unsafe { arg_str(prefix, "prefix") }?;
+        // SAFETY: `out` is NULL, which `arg_out` refuses, or valid for writes of its type until
+        // this export returns (the header's out-parameter contract); it is written only on
+        // success.
         let out = unsafe { arg_out(out, "out") }?;
         out.write(into_c_string(sanitize_s3_prefix(prefix))?.into_raw());
         Ok(())

@@ -365,11 +365,24 @@ impl LocalBackend {
                         .place(path, dir, &claimed, name, mode)
                         .map(|()| file_version(&mine))
                         .inspect_err(|e| {
-                            if matches!(
-                                e.kind(),
-                                ErrorKind::AlreadyExists | ErrorKind::PreconditionFailed
-                            ) {
-                                // Refused by its condition: nothing stays.
+                            // A key that is a directory of other keys cannot
+                            // also be a local object: the stream arrived
+                            // whole and was refused, as a condition refuses
+                            // it, and there is nothing to resume. A partial
+                            // kept here would also keep its directory (and so
+                            // a key of that name) from going when the keys
+                            // under it do.
+                            let onto_a_directory = stat_at(path, d, name)
+                                .ok()
+                                .flatten()
+                                .is_some_and(|st| file_type(&st) == FileType::Directory);
+                            if onto_a_directory
+                                || matches!(
+                                    e.kind(),
+                                    ErrorKind::AlreadyExists | ErrorKind::PreconditionFailed
+                                )
+                            {
+                                // Refused: nothing stays.
                                 let _ = rfs::unlinkat(d, &claimed, AtFlags::empty());
                             } else {
                                 // Keep the bytes resumable under their usual name.

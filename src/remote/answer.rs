@@ -31,6 +31,10 @@ pub(crate) struct Said {
     pub(crate) retry_after: Option<String>,
 }
 
+/// What a failed answer's body says: the provider's code, its message and
+/// the request id, each where the body has it.
+pub(crate) type BodyFields = (Option<String>, Option<String>, Option<String>);
+
 /// How one provider writes a failed answer.
 pub(crate) struct Dialect {
     /// The header with the provider's code, where there is one (a HEAD
@@ -39,7 +43,7 @@ pub(crate) struct Dialect {
     /// The header with the request id.
     pub(crate) id_header: &'static str,
     /// Code, message and request id from the body.
-    pub(crate) body: fn(&[u8]) -> (Option<String>, Option<String>, Option<String>),
+    pub(crate) body: fn(&[u8]) -> BodyFields,
     /// A code for a status that came without one.
     pub(crate) default_code: fn(u16) -> Option<&'static str>,
     /// What the provider's codes (and, where a code is too general, its

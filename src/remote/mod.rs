@@ -166,6 +166,12 @@ pub(crate) trait Ops:
         Ok(())
     }
 
+    /// How the service measures an object's name (its limit is 1,024 of
+    /// them, prefix included): S3 in bytes of UTF-8.
+    fn name_unit(&self) -> paths::NameUnit {
+        paths::NameUnit::Bytes
+    }
+
     /// Checks the bucket or container, once, at open.
     fn check_root(&self, client: &Client) -> Result<()>;
 
@@ -409,6 +415,7 @@ impl Engine {
         let mut full = String::with_capacity(prefix.len() + key.len());
         full.push_str(prefix);
         full.push_str(key);
+        paths::check_name_length(path, &full, self.proto.name_unit())?;
         Ok(full)
     }
 

@@ -59,9 +59,11 @@ pub struct Options {
     pub large_object_size: usize,
     /// How far a listed `last_modified` may be from this machine's clock.
     pub max_clock_skew: Duration,
-    /// Whether a key that is only a prefix ("directory") of other keys can
-    /// be asked about. s3s-fs 0.14 stores keys as files, so a HEAD or GET of
-    /// such a key hits a directory and fails with 500 InternalError.
+    /// Whether a key that is only a prefix ("directory") of other keys, or
+    /// that lies below an object (`a/b` while `a` is one), can be asked
+    /// about. s3s-fs 0.14 stores keys as files, so a HEAD, GET or DELETE of
+    /// such a key hits a directory, or a path through a file, and fails
+    /// with 500 InternalError.
     pub prefix_keys_are_addressable: bool,
     /// Whether the server honours conditional writes as S3 documents them.
     /// When false only a create of a key that holds an object (one small
@@ -76,6 +78,25 @@ pub struct Options {
     /// Whether `If-None-Match` / `If-Match` on a server-side copy (S3
     /// CopyObject) are honoured. moto 5.2.5 and s3s-fs 0.14 ignore both.
     pub conditional_copy: bool,
+    /// The longest key, in bytes, that the server can hold (the services
+    /// hold 1,024 bytes of object name, the store's prefix included).
+    /// s3s-fs 0.14 keeps a sidecar file per object named
+    /// `.bucket-<base64 bucket>.object-<base64 key>.internal.json`, one
+    /// file name: past about 140 bytes of key (less with a long bucket
+    /// name) every PutObject fails with 500 InternalError (ENAMETOOLONG).
+    pub longest_key: usize,
+    /// Whether one key can hold an object while other keys lie below it
+    /// (`a` and `a/b`), as on S3 and Azure. False where keys are files:
+    /// the local store (documented: a directory cannot be a file) and
+    /// s3s-fs 0.14; there, a write that would need both fails and changes
+    /// nothing. Only the model-based test (tests/model.rs) looks at it.
+    pub objects_and_directories_share_names: bool,
+    /// Whether a "directory" outlives the keys under it: once `a/b` was
+    /// written, `a` stays a directory after `a/b` is deleted, so it can no
+    /// longer hold an object or be asked about. s3s-fs 0.14 leaves the
+    /// emptied directories on its disk (500 InternalError for `a` then).
+    /// Only the model-based test looks at it.
+    pub directories_outlive_their_keys: bool,
 }
 
 impl Default for Options {
@@ -89,7 +110,61 @@ impl Default for Options {
             conditional_writes: true,
             conditional_update_of_parts: true,
             conditional_copy: true,
+            longest_key: 1024,
+            objects_and_directories_share_names: true,
+            directories_outlive_their_keys: false,
         }
+    }
+}
+
+impl Options {
+    /// What s3s-fs 0.14 gets wrong; every suite run on s3s-fs (the
+    /// conformance suite, the model-based test) takes its quirks from here.
+    pub fn s3s_fs() -> Options {
+        Options {
+            // Lists keys with `+` or `%` wrongly (TEST-SERVERS.md), and
+            // answers 500 for a key that is a "directory" of others.
+            keys_with_plus_and_percent: false,
+            prefix_keys_are_addressable: false,
+            // Checks If-None-Match before it writes (racing creates all
+            // win), ignores If-Match, and refuses a large conditional PUT
+            // before reading its body.
+            conditional_writes: false,
+            conditional_copy: false,
+            // The sidecar file named after base64 of bucket and key must
+            // fit in 255 bytes (with the test buckets' names of about 30).
+            longest_key: 100,
+            // Keys are files and directories under the bucket's directory.
+            objects_and_directories_share_names: false,
+            // A delete leaves the directories it empties.
+            directories_outlive_their_keys: true,
+            ..Default::default()
+        }
+    }
+
+    /// What moto 5.2.5 gets wrong.
+    pub fn moto() -> Options {
+        Options {
+            // Ignores If-Match on CompleteMultipartUpload, and both
+            // conditions on CopyObject.
+            conditional_update_of_parts: false,
+            conditional_copy: false,
+            ..Default::default()
+        }
+    }
+
+    /// What the local store does differently from the object stores, as
+    /// documented: a key is a file, so it cannot also be a directory.
+    pub fn local() -> Options {
+        Options {
+            objects_and_directories_share_names: false,
+            ..Default::default()
+        }
+    }
+
+    /// What Azurite gets wrong: nothing the suites check.
+    pub fn azurite() -> Options {
+        Options::default()
     }
 }
 
@@ -1395,6 +1470,9 @@ pub fn invalid_keys_are_invalid_path_on_every_operation_and_touch_nothing(
         "a/".into(),
         format!("{p}f/"),
         format!("{p}a/"),
+        // Longer than 1,024 bytes (S3's limit for an object's name, within
+        // Azure's 1,024 characters), in components every file system holds.
+        format!("{p}{}", vec!["k".repeat(200); 6].join("/")),
     ];
 
     for key in bad_everywhere.iter().chain(bad_keys_only.iter()) {
