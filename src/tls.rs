@@ -5,11 +5,15 @@
 //! code (four variants of it, for as many CPU generations) costs every
 //! static binary about 50 KB. Object stores all speak AES-GCM: TLS 1.3
 //! requires TLS_AES_128_GCM_SHA256, and the TLS 1.2 ECDHE suites with
-//! AES-GCM are what every S3 and Azure endpoint offers. Key exchange is
-//! X25519, P-256 or P-384; certificates are checked with every algorithm
-//! webpki has (ECDSA, Ed25519, RSA PKCS#1 and PSS), so no server's
-//! certificate is refused for its key type. Client certificates are not
-//! used.
+//! AES-GCM are what every S3 and Azure endpoint offers.
+//!
+//! Key exchange is P-256 (the group TLS 1.3 requires every server to
+//! support, RFC 8446 9.1) or P-384, not X25519; certificates are checked
+//! with ECDSA (P-256, P-384) and RSA (PKCS#1 and PSS), not Ed25519, which
+//! no public CA issues for servers. Leaving Curve25519 out altogether keeps
+//! its tables and code (about 49 KB) out of every static binary; the P-256
+//! code is there anyway, for ECDSA certificates. Client certificates are
+//! not used.
 
 use std::sync::{Arc, OnceLock};
 
@@ -33,7 +37,7 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
                 cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
                 cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
             ],
-            kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+            kx_groups: vec![kx_group::SECP256R1, kx_group::SECP384R1],
             signature_verification_algorithms: VERIFY,
             secure_random: &OsRandom,
             key_provider: &NoClientKeys,
@@ -49,7 +53,6 @@ static VERIFY: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
         alg::ECDSA_P256_SHA384,
         alg::ECDSA_P384_SHA256,
         alg::ECDSA_P384_SHA384,
-        alg::ED25519,
         alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
         alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
         alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
@@ -64,7 +67,6 @@ static VERIFY: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
         // TLS 1.2 does not tie an ECDSA scheme to one curve; TLS 1.3 does.
         (SignatureScheme::ECDSA_NISTP384_SHA384, &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384]),
         (SignatureScheme::ECDSA_NISTP256_SHA256, &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256]),
-        (SignatureScheme::ED25519, &[alg::ED25519]),
         (SignatureScheme::RSA_PSS_SHA512, &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY]),
         (SignatureScheme::RSA_PSS_SHA384, &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY]),
         (SignatureScheme::RSA_PSS_SHA256, &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY]),
@@ -117,6 +119,9 @@ mod tests {
         p.secure_random.fill(&mut a).unwrap();
         p.secure_random.fill(&mut b).unwrap();
         assert_ne!(a, b);
-        assert!(p.signature_verification_algorithms.mapping.len() >= 9);
+        // ECDSA P-256 and P-384, RSA PSS and PKCS#1 at three hashes each.
+        assert_eq!(p.signature_verification_algorithms.mapping.len(), 8);
+        let groups: Vec<String> = p.kx_groups.iter().map(|g| format!("{:?}", g.name())).collect();
+        assert_eq!(groups, ["secp256r1", "secp384r1"]);
     }
 }

@@ -7,7 +7,6 @@
 
 mod crc32c;
 mod crc64;
-mod md5;
 
 use std::fmt;
 use std::str::FromStr;
@@ -120,7 +119,7 @@ impl Hasher {
             Hasher::Crc32c(s) => *s = crc32c::update(*s, data),
             Hasher::Crc64(s) => *s = crc64::update(*s, data),
             Hasher::Sha256(h) => h.update(data),
-            Hasher::Md5(h) => h.update(data),
+            Hasher::Md5(h) => md5::Digest::update(&mut **h, data),
         }
     }
 
@@ -130,7 +129,7 @@ impl Hasher {
             Hasher::Crc32c(s) => Checksum::Crc32c(!s),
             Hasher::Crc64(s) => Checksum::Crc64Nvme(!s),
             Hasher::Sha256(h) => Checksum::Sha256(h.finalize().into()),
-            Hasher::Md5(h) => Checksum::Md5(h.finish()),
+            Hasher::Md5(h) => Checksum::Md5(md5::Digest::finalize(*h).into()),
         }
     }
 }

@@ -244,9 +244,9 @@ fn stream(path: &str, got: Got, offset: u64, sink: Sink<'_>) -> Result<u64> {
     let skip = offset.saturating_sub(got.start);
     let expected = got.end.map(|end| end - got.start);
     let verifier = got.stored.filter(|_| got.is_whole() && offset == 0).and_then(Verifier::new);
-    let body = got.resp.into_body().into_reader();
+    let mut body = got.resp.into_body().into_reader();
     let Some(verifier) = verifier else {
-        return stream_body(path, body, skip, expected, sink);
+        return stream_body(path, &mut body, skip, expected, sink);
     };
     let mut checked = Checked { inner: body, verifier };
     let n = stream_body(path, &mut checked, skip, expected, sink)?;
@@ -270,7 +270,7 @@ impl<R: Read> Read for Checked<R> {
 
 fn stream_body(
     path: &str,
-    mut body: impl Read,
+    body: &mut dyn Read,
     skip: u64,
     expected: Option<u64>,
     sink: Sink<'_>,
@@ -279,8 +279,8 @@ fn stream_body(
         Sink::Vec(v) if skip == 0 && expected.is_some() => {
             let len = expected.unwrap_or(0);
             *v = zeroed(path, len)?;
-            read_into(path, &mut body, v, None)?;
-            end_of_body(path, &mut body, len)?;
+            read_into(path, body, v, None)?;
+            end_of_body(path, body, len)?;
             Ok(len)
         }
         Sink::Vec(v) => {
@@ -289,17 +289,17 @@ fn stream_body(
                 inner: v,
                 written: 0,
             };
-            copy_exact(path, &mut body, expected, &mut skipping)?;
+            copy_exact(path, body, expected, &mut skipping)?;
             Ok(skipping.written)
         }
-        Sink::Writer(w) if skip == 0 => copy_exact(path, &mut body, expected, w),
+        Sink::Writer(w) if skip == 0 => copy_exact(path, body, expected, w),
         Sink::Writer(w) => {
             let mut skipping = SkipWriter {
                 skip,
                 inner: w,
                 written: 0,
             };
-            copy_exact(path, &mut body, expected, &mut skipping)?;
+            copy_exact(path, body, expected, &mut skipping)?;
             Ok(skipping.written)
         }
     }
