@@ -9,6 +9,7 @@
 
 pub mod azure;
 pub mod backend;
+pub mod cancel;
 mod credentials;
 pub mod error;
 #[allow(unsafe_code)]
@@ -34,6 +35,7 @@ pub use backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
     ObjectLister, ObjectMeta, PresignMethod, PutMode, PutOptions, PutResult, ReadRange,
 };
+pub use cancel::{with_progress, CancelToken};
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 pub use http::{HttpConfig, Timeouts, SYSTEM_CA_BUNDLES};
 pub use local::LocalBackend;

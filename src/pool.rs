@@ -52,6 +52,9 @@ impl<T: 'static> Ticket<T> {
     /// Blocks until the job has run and returns its result.
     pub(crate) fn wait(self) -> Result<T> {
         let done = self.rx.recv().unwrap_or_else(|_| Err(pool_error("worker pool shut down before the job ran")));
+        // The caller collects its parts and ranges here: a due progress
+        // report is made on its thread.
+        crate::cancel::tick();
         done?
             .downcast::<T>()
             .map(|b| *b)
@@ -140,8 +143,11 @@ impl Pool {
         F: FnOnce() -> Result<T> + Send + 'static,
     {
         let (done_tx, done_rx) = bounded::<Done>(1);
+        // The job works for the submitting thread's call: its cancel
+        // token and progress meter go along.
+        let context = crate::cancel::Context::current();
         let wrapped: Job = Box::new(move || {
-            let result = match catch_unwind(AssertUnwindSafe(job)) {
+            let result = match catch_unwind(AssertUnwindSafe(|| context.enter(job))) {
                 Ok(r) => r.map(|v| Box::new(v) as Box<dyn Any + Send>),
                 Err(panic) => Err(panicked(panic)),
             };

@@ -40,6 +40,7 @@ pub(crate) fn write(
     data: &[u8],
     o: &PutOptions,
 ) -> Result<Version> {
+    crate::cancel::set_total(Some(data.len() as u64));
     if (data.len() as u64) < e.settings.single_put_threshold {
         let o = e.put_args(key, o);
         return e
@@ -62,6 +63,7 @@ pub(crate) fn write_reader(
     options: &PutOptions,
 ) -> Result<Version> {
     let o = e.put_args(key, options);
+    crate::cancel::set_total(size);
     match size {
         // Small enough to hold: read it first, so the request can be sent
         // again after a transient failure.
@@ -130,7 +132,9 @@ fn in_parts(
             .complete_upload(&e.client, path, key, &upload, &ids, &o)
     });
     if result.is_err() {
-        e.proto.abort_upload(&e.client, path, key, &upload);
+        // Also after a cancel: without the call's token, so that the
+        // abort is sent (no orphaned upload).
+        crate::cancel::shielded(|| e.proto.abort_upload(&e.client, path, key, &upload));
     }
     result
 }
@@ -166,6 +170,7 @@ where
     let spare: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(Vec::new()));
     let outcome = (|| -> Result<()> {
         while let Some(data) = next.take() {
+            crate::cancel::check(path)?;
             if n >= s.limits.max_parts {
                 return Err(s.too_many_parts(path));
             }
