@@ -86,6 +86,7 @@ struct Last {
     at: Instant,
     /// What the callback was last told.
     done: u64,
+    total: Option<u64>,
 }
 
 impl Meter {
@@ -98,6 +99,7 @@ impl Meter {
             last: Mutex::new(Last {
                 at: Instant::now(),
                 done: 0,
+                total: None,
             }),
         }
     }
@@ -129,6 +131,7 @@ impl Meter {
             }
             last.at = now;
             last.done = done;
+            last.total = total;
         }
         if !report(done, total) {
             self.token.cancel();
@@ -140,6 +143,12 @@ impl Meter {
         let total = self
             .total()
             .unwrap_or_else(|| self.done.load(Ordering::Relaxed));
+        if let Ok(last) = self.last.lock() {
+            if last.done == total && last.total == Some(total) {
+                // The last call already said (total, total).
+                return;
+            }
+        }
         // Its answer is too late to cancel anything.
         let _ = report(total, Some(total));
     }

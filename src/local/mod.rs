@@ -1043,6 +1043,9 @@ impl Backend for LocalBackend {
                 (&file).read_to_end(&mut data)
             };
             result.map_err(|e| Error::from_io(path, "read", e))?;
+            // One read: the progress callback hears of it at the end.
+            crate::cancel::set_total(Some(len));
+            crate::cancel::advance(path, len)?;
             Ok(data)
         })
     }

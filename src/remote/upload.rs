@@ -104,6 +104,7 @@ fn in_parts(
     let first = fill_part(path, reader, part_size, Vec::new())?;
     if first.len() < part_size {
         check_size(path, first.len() as u64, size)?;
+        crate::cancel::set_total(Some(first.len() as u64));
         return e
             .proto
             .put(&e.client, path, key, RequestBody::Bytes(&first), &o);
@@ -208,6 +209,8 @@ where
                 }
             }
         }
+        // The size is known now, for the progress callback.
+        crate::cancel::set_total(Some(read_total));
         check_size(path, read_total, size)
     })();
     let mut first_error = outcome.err();
@@ -231,6 +234,8 @@ fn fill_part(path: &str, reader: &mut dyn Read, part_size: usize, buf: Vec<u8>) 
     let mut buf = sized(buf, part_size);
     let mut filled = 0;
     while filled < part_size {
+        // A cancel between two reads of the source, not a part later.
+        crate::cancel::check(path)?;
         match reader.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
