@@ -17,7 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::error::{Error, Result};
 use crate::fork::PerProcess;
@@ -51,9 +51,20 @@ pub(crate) struct Ticket<T> {
 impl<T: 'static> Ticket<T> {
     /// Blocks until the job has run and returns its result.
     pub(crate) fn wait(self) -> Result<T> {
-        let done = self.rx.recv().unwrap_or_else(|_| Err(pool_error("worker pool shut down before the job ran")));
-        // The caller collects its parts and ranges here: a due progress
-        // report is made on its thread.
+        let gone = || Err(pool_error("worker pool shut down before the job ran"));
+        // The caller collects its parts and ranges here: with a progress
+        // callback, a due report is made on its thread while it waits.
+        let done = if crate::cancel::metered() {
+            loop {
+                match self.rx.recv_timeout(crate::cancel::PROGRESS_EVERY) {
+                    Ok(done) => break done,
+                    Err(RecvTimeoutError::Timeout) => crate::cancel::tick(),
+                    Err(RecvTimeoutError::Disconnected) => break gone(),
+                }
+            }
+        } else {
+            self.rx.recv().unwrap_or_else(|_| gone())
+        };
         crate::cancel::tick();
         done?
             .downcast::<T>()

@@ -48,6 +48,7 @@ use ureq::unversioned::transport::ShutdownHandle;
 use crate::error::{Error, ErrorKind, Result};
 
 pub use progress::{with_progress, Progress, UNKNOWN_TOTAL};
+pub(crate) use progress::EVERY as PROGRESS_EVERY;
 pub(crate) use progress::{set as set_thread_progress, Meter};
 
 /// A cancel switch for the calls of one or more threads.

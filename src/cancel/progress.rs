@@ -5,12 +5,15 @@
 //! threads included; a request sent again after a failure counts again,
 //! though never past the total), and the bytes a local store copies. The
 //! callback only ever runs on the thread that made the call, when that
-//! thread moves bytes itself or collects a part or range from a worker,
-//! and then only when 100 ms have passed or 1 MiB more has moved since it
-//! was last called (whichever comes first): it is rate-limited, not a
-//! timer, so a call waiting on a slow worker does not call it meanwhile.
-//! A call that succeeds ends with one more call of `(total, total)`,
-//! where `total` is the size when it was known, else the bytes moved.
+//! thread moves bytes itself or waits for a part or range from the pool
+//! (looking every 100 ms), and then only when 100 ms have passed or 1 MiB
+//! more has moved since it was last called (whichever comes first): it is
+//! rate-limited, not a timer, so a call stuck in one read (or waiting on
+//! the range threads of a `read` into memory) does not call it meanwhile.
+//! A call that succeeds ends with a call of `(total, total)`, where
+//! `total` is the size when it was known, else the bytes moved (unless the
+//! last call said just that; a call that moved no body, as a stat, a
+//! delete or a list, never calls it).
 //! The counts it is given never go down and never exceed the total.
 
 use std::cell::RefCell;
@@ -30,7 +33,7 @@ pub const UNKNOWN_TOTAL: u64 = u64::MAX;
 pub type Progress = Box<dyn FnMut(u64, Option<u64>) -> bool>;
 
 /// Least time between two calls of the callback, unless 1 MiB moved.
-const EVERY: Duration = Duration::from_millis(100);
+pub(crate) const EVERY: Duration = Duration::from_millis(100);
 /// Bytes after which the callback is called even before [`EVERY`].
 const EVERY_BYTES: u64 = 1024 * 1024;
 
@@ -140,9 +143,12 @@ impl Meter {
 
     /// The last call, once the transfer succeeded.
     pub(super) fn finish(&self) {
-        let total = self
-            .total()
-            .unwrap_or_else(|| self.done.load(Ordering::Relaxed));
+        let done = self.done.load(Ordering::Relaxed);
+        if self.total().is_none() && done == 0 {
+            // No transfer (a stat, a delete, a list).
+            return;
+        }
+        let total = self.total().unwrap_or(done);
         if let Ok(last) = self.last.lock() {
             if last.done == total && last.total == Some(total) {
                 // The last call already said (total, total).

@@ -3,7 +3,7 @@
 //! thread and apply to every call that thread makes until uninstalled (see
 //! `crate::cancel` for what a cancel interrupts).
 
-use std::ffi::c_void;
+use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use super::boundary::{boundary, guard};
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn blobio_set_thread_cancel_token(
 
 /// The total a progress callback is given while the size of the transfer
 /// is not known yet.
-pub const BLOBIO_PROGRESS_UNKNOWN_TOTAL: u64 = UNKNOWN_TOTAL;
+pub const BLOBIO_PROGRESS_UNKNOWN_TOTAL: u64 = u64::MAX;
 
 /// Told how far a transfer of the calling thread has got: `done` bytes of
 /// `total` (`BLOBIO_PROGRESS_UNKNOWN_TOTAL` while the size is not known,
@@ -115,23 +115,25 @@ pub const BLOBIO_PROGRESS_UNKNOWN_TOTAL: u64 = UNKNOWN_TOTAL;
 /// called). `done` never decreases and never exceeds a known `total`; it
 /// counts the body bytes moved, parts and ranges on worker threads
 /// included (a request sent again after a failure counts again, up to the
-/// total). A call that succeeds ends with one more call of
-/// `(total, total)` (the bytes moved when the size was not known), whose
-/// return value is ignored. It must not call
+/// total). A call that succeeds ends with a call of `(total, total)`
+/// (`total` being the bytes moved when the size was not known; not
+/// repeated when the last call said just that), whose return value is
+/// ignored. A call that moves no body never calls it. It must not call
 /// `blobio_set_thread_progress_callback()`.
-pub type blobio_progress_cb = Option<unsafe extern "C" fn(user: *mut c_void, done: u64, total: u64) -> i32>;
+pub type blobio_progress_cb = Option<unsafe extern "C" fn(user: *mut c_void, done: u64, total: u64) -> c_int>;
 
 /// Installs `cb` (with `user` passed back to it) as the progress callback
 /// of every call the calling thread makes from now on: reads and writes
 /// (`blobio_read`, `blobio_read_to`, `blobio_write`, `blobio_write_from`,
 /// ranges, parallel transfers), on every store. NULL `cb` uninstalls.
 /// Replaces the thread's previous callback. Calls that move no body
-/// (stat, delete, list) only get the final call, if any.
+/// (stat, delete, list) do not call it.
 #[no_mangle]
 pub unsafe extern "C" fn blobio_set_thread_progress_callback(
     cb: blobio_progress_cb,
     user: *mut c_void,
 ) -> blobio_status {
+    const _: () = assert!(BLOBIO_PROGRESS_UNKNOWN_TOTAL == UNKNOWN_TOTAL);
     boundary("blobio_set_thread_progress_callback", || {
         let callback = cb.map(|cb| {
             Box::new(move |done: u64, total: Option<u64>| {
