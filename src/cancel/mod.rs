@@ -99,15 +99,19 @@ impl Inner {
         if self.cancelled.swap(true, Ordering::SeqCst) {
             return;
         }
-        let (sockets, children) = {
+        // The sockets are shut down with the lock held: a read that ends
+        // meanwhile unregisters (under the lock) only after, then sees the
+        // flag, fails, and its connection is never pooled; so a socket is
+        // never shut down once another call may have it.
+        let children = {
             let mut s = self.state();
-            (std::mem::take(&mut s.sockets), std::mem::take(&mut s.children))
-        };
-        for (_, socket) in sockets {
-            if let Some(socket) = socket.upgrade() {
-                socket.shutdown();
+            for (_, socket) in std::mem::take(&mut s.sockets) {
+                if let Some(socket) = socket.upgrade() {
+                    socket.shutdown();
+                }
             }
-        }
+            std::mem::take(&mut s.children)
+        };
         for child in children {
             if let Some(child) = child.upgrade() {
                 child.cancel();

@@ -104,7 +104,7 @@ impl Cancellable {
         op: impl FnOnce(&mut dyn Transport) -> Result<T, ureq::Error>,
     ) -> Result<T, ureq::Error> {
         let token = current_token();
-        let _registered = match (&token, &self.handle) {
+        let registered = match (&token, &self.handle) {
             (Some(t), Some(h)) => Some(t.register(h)),
             _ => None,
         };
@@ -112,6 +112,8 @@ impl Cancellable {
             return Err(cancelled_io());
         }
         let out = op(&mut *self.inner);
+        // Unregistered before the flag is read (see `Inner::cancel`).
+        drop(registered);
         if is_cancelled() {
             // Woken by the shutdown: whatever the socket said (an error,
             // or an end of stream), the call was cancelled.
