@@ -57,6 +57,24 @@ pub(crate) use progress::{set as set_thread_progress, Meter};
 /// clone on the thread that decides, install one where the calls are made
 /// ([`CancelToken::scope`]), and call [`CancelToken::cancel`] from the
 /// first. Cancelling is final: a cancelled token never resets.
+///
+/// ```no_run
+/// use blobio::{Backend, CancelToken, ErrorKind, LocalBackend};
+///
+/// let store = LocalBackend::new("./data")?;
+/// let token = CancelToken::new();
+/// let stopper = token.clone();
+/// std::thread::spawn(move || {
+///     std::thread::sleep(std::time::Duration::from_secs(1));
+///     stopper.cancel();
+/// });
+/// let mut out = std::io::sink();
+/// match token.scope(|| store.read_to("big.bin", &mut out)) {
+///     Err(e) if e.kind() == ErrorKind::Cancelled => println!("stopped"),
+///     other => println!("{other:?}"),
+/// }
+/// # Ok::<(), blobio::Error>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct CancelToken {
     inner: Arc<Inner>,

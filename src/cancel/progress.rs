@@ -46,6 +46,21 @@ thread_local! {
 /// `write_reader`, `write`, `read`, parallel transfers: see the module
 /// documentation for when it is called). The previous callback comes back
 /// when `f` returns.
+///
+/// ```no_run
+/// use blobio::{with_progress, Backend, LocalBackend};
+///
+/// let store = LocalBackend::new("./data")?;
+/// let mut out = Vec::new();
+/// with_progress(
+///     |done, total| {
+///         eprintln!("{done} of {total:?} bytes");
+///         true // false would cancel the read
+///     },
+///     || store.read_to("big.bin", &mut out),
+/// )?;
+/// # Ok::<(), blobio::Error>(())
+/// ```
 pub fn with_progress<R>(
     callback: impl FnMut(u64, Option<u64>) -> bool + 'static,
     f: impl FnOnce() -> R,
