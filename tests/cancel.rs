@@ -116,6 +116,35 @@ fn cancelled_after<T: std::fmt::Debug>(
     (err.kind(), late)
 }
 
+/// Pushes `rule` to `proxy` and runs `call` with a token that is
+/// cancelled `AFTER` the rule's fault hit; as [`cancelled_after`].
+fn cancelled_after_fault<T: std::fmt::Debug>(
+    proxy: &Proxy,
+    rule: Rule,
+    call: impl FnOnce() -> blobio::Result<T>,
+) -> (ErrorKind, Duration) {
+    let token = CancelToken::new();
+    let cancelled_at: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let (t, at) = (token.clone(), Arc::clone(&cancelled_at));
+    proxy.push(rule.then(move || {
+        std::thread::spawn(move || {
+            std::thread::sleep(AFTER);
+            *at.lock().unwrap() = Some(Instant::now());
+            t.cancel();
+        });
+    }));
+    let out = token.scope(call);
+    let returned = Instant::now();
+    let at = cancelled_at
+        .lock()
+        .unwrap()
+        .expect("the fault hit and the call was cancelled");
+    let err = out.expect_err("the call was cancelled, it cannot succeed");
+    let late = returned.saturating_duration_since(at);
+    eprintln!("cancelled: {} returned {late:?} after the cancel: {err}", err.kind());
+    (err.kind(), late)
+}
+
 fn assert_cancelled_in_time((kind, late): (ErrorKind, Duration), what: &str) {
     assert_eq!(kind, ErrorKind::Cancelled, "{what}");
     assert!(late <= WITHIN, "{what}: returned {late:?} after the cancel");
@@ -245,33 +274,11 @@ fn multipart_upload_is_cancelled_and_aborted(server: Server) {
     };
     // The second part is read and never answered; the cancel comes
     // `AFTER` the proxy got it (the upload was started, a part is in).
-    let token = CancelToken::new();
-    let cancelled_at: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let (t, at) = (token.clone(), Arc::clone(&cancelled_at));
-    c.proxy.push(
-        Rule::new(Fault::BlackHole)
-            .method("PUT")
-            .target(part)
-            .times(1)
-            .then(move || {
-                std::thread::spawn(move || {
-                    std::thread::sleep(AFTER);
-                    *at.lock().unwrap() = Some(Instant::now());
-                    t.cancel();
-                });
-            }),
-    );
-    let out = token.scope(|| {
+    let rule = Rule::new(Fault::BlackHole).method("PUT").target(part).times(1);
+    let r = cancelled_after_fault(&c.proxy, rule, || {
         let mut src = StreamSource::new(30 * MIB, 9, None);
         c.store.write_reader("mpu/never.bin", &mut src, None)
     });
-    let returned = Instant::now();
-    std::thread::sleep(AFTER + WITHIN);
-    let at = cancelled_at.lock().unwrap().expect("the part was black-holed and the call cancelled");
-    let err = out.unwrap_err();
-    let late = returned.saturating_duration_since(at);
-    eprintln!("multipart upload returned {late:?} after the cancel: {err}");
-    let r = (err.kind(), late);
     assert_cancelled_in_time(r, "multipart upload");
     c.proxy.clear_faults();
     assert!(!c.store.exists("mpu/never.bin").unwrap(), "no object");
@@ -292,6 +299,23 @@ fn multipart_upload_is_cancelled_and_aborted(server: Server) {
             assert_eq!(c.proxy.counters.count("PUT", "comp=blocklist"), 0, "never committed");
         }
     }
+}
+
+/// A server that answers neither the part nor the abort: the call still
+/// ends, after the abort's grace of 1 s.
+#[test]
+fn an_unanswered_abort_does_not_hold_a_cancelled_upload_s3s_fs() {
+    let c = case(Server::S3(S3Server::S3sFs), "cmpuhole");
+    c.proxy
+        .push(Rule::new(Fault::BlackHole).method("DELETE").target("uploadId=").times(1));
+    let rule = Rule::new(Fault::BlackHole).method("PUT").target("partNumber=2").times(1);
+    let (kind, late) = cancelled_after_fault(&c.proxy, rule, || {
+        let mut src = StreamSource::new(30 * MIB, 15, None);
+        c.store.write_reader("mpu/hole.bin", &mut src, None)
+    });
+    assert_eq!(kind, ErrorKind::Cancelled);
+    assert!(late < Duration::from_millis(1500), "returned {late:?} after the cancel");
+    assert_eq!(c.proxy.counters.count("DELETE", "uploadId="), 1, "the abort was sent");
 }
 
 #[test]

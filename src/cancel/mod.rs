@@ -24,7 +24,9 @@
 //!
 //! A multipart upload that is cancelled is aborted (S3
 //! `AbortMultipartUpload`, sent without the token so that it is not
-//! cancelled too): no upload is left behind. On Azure the staged blocks of
+//! cancelled too): no upload is left behind. The abort gets one second:
+//! a server that does not answer it cannot hold the cancelled call longer
+//! (the upload is then left to the bucket's lifecycle rules). On Azure the staged blocks of
 //! an upload that is never committed are not an object, and the service
 //! drops them (after a week); nothing is listed meanwhile.
 //!
@@ -413,6 +415,43 @@ pub(crate) fn sleep(path: &str, d: Duration) -> Result<()> {
 /// cancelled (aborting its upload) must not be cancelled too.
 pub(crate) fn shielded<T>(f: impl FnOnce() -> T) -> T {
     Context::default().enter(f)
+}
+
+/// How long the clean-up of a cancelled call (aborting its upload) may
+/// take before it is cancelled too.
+pub(crate) const CLEANUP_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs `f`, the clean-up of a failed call, [`shielded`] from the call's
+/// token. After a cancel it gets [`CLEANUP_GRACE`] and no more: a token of
+/// its own is cancelled by a watchdog thread then (a cancelled call must
+/// end soon even when the server answers nothing, at the price of an
+/// upload left for the store's lifecycle rules).
+pub(crate) fn cleanup<T>(f: impl FnOnce() -> T) -> T {
+    if !is_cancelled() {
+        return shielded(f);
+    }
+    let grace = CancelToken::new();
+    let watchdog = {
+        let grace = grace.clone();
+        std::thread::Builder::new()
+            .name("blobio-cleanup".into())
+            .spawn(move || {
+                if !grace.sleep(CLEANUP_GRACE) {
+                    grace.cancel();
+                }
+            })
+    };
+    let out = Context {
+        token: Some(grace.clone()),
+        meter: None,
+    }
+    .enter(f);
+    // Wakes the watchdog, which then ends.
+    grace.cancel();
+    if let Ok(w) = watchdog {
+        let _ = w.join();
+    }
+    out
 }
 
 /// One call of a store (a `Backend` method), as every store makes it: it

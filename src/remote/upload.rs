@@ -134,8 +134,9 @@ fn in_parts(
     });
     if result.is_err() {
         // Also after a cancel: without the call's token, so that the
-        // abort is sent (no orphaned upload).
-        crate::cancel::shielded(|| e.proto.abort_upload(&e.client, path, key, &upload));
+        // abort is sent (no orphaned upload); then within a grace period,
+        // so that a server that answers nothing cannot hold the call.
+        crate::cancel::cleanup(|| e.proto.abort_upload(&e.client, path, key, &upload));
     }
     result
 }
