@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use blobio::{
-    with_progress, AzureBlobBackend, Backend, CancelToken, ErrorKind, LocalBackend, RetryPolicy,
-    S3Backend,
+    with_progress, AzureBlobBackend, Backend, CancelToken, ErrorKind, LocalBackend,
+    ResilientBackend, ResilientConfig, RetryPolicy, S3Backend,
 };
 use support::azure::Azurite;
 use support::proxy::{Cut, Fault, Proxy, Rule};
@@ -202,6 +202,23 @@ fn stalled_get_is_cancelled_moto() {
 #[test]
 fn stalled_get_is_cancelled_azurite() {
     stalled_get_is_cancelled(Server::Azure);
+}
+
+/// Behind the resilient wrapper: the cancel is not retried, and the
+/// circuit does not count it as a failure.
+#[test]
+fn a_resilient_store_is_cancelled_without_a_retry_s3s_fs() {
+    let c = case(Server::S3(S3Server::S3sFs), "cresil");
+    let store = ResilientBackend::new(c.store, ResilientConfig::default()).unwrap();
+    store.write("r/a.bin", b"resilient").unwrap();
+    c.proxy
+        .push(Rule::new(Fault::Stall(Cut::Fraction(0.5))).method("GET").times(10));
+    let r = cancelled_after(|| store.read("r/a.bin"));
+    assert_cancelled_in_time(r, "resilient read of a stalled body");
+    assert_eq!(c.proxy.counters.count("GET", "r/a.bin"), 1, "no retry after the cancel");
+    assert_eq!(store.stats().consecutive_failures, 0, "a cancel is no failure of the store");
+    c.proxy.clear_faults();
+    assert_eq!(store.read("r/a.bin").unwrap(), b"resilient");
 }
 
 // ---------------------------------------------------------------------------
