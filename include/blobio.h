@@ -29,6 +29,10 @@
  *   are valid only during that call; chunks are not NUL-terminated and may be
  *   empty. A callback must return normally: no C++ exception or longjmp may
  *   cross blobio's frames.
+ * - Cancellation and progress are per thread: blobio_set_thread_cancel_token() and
+ *   blobio_set_thread_progress_callback() apply to the calls the calling thread makes
+ *   (and the work they hand to blobio's threads); blobio_cancel_token_cancel() may be
+ *   called from any thread.
  * - fork(): a store survives it. Its worker threads and pooled connections
  *   belong to the process that made them: after fork() the child's first call
  *   starts the child's own, and the child never reads, writes or shuts down a
