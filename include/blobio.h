@@ -367,7 +367,9 @@ typedef void (*blobio_log_cb)(void *user,
  * (`total` being the bytes moved when the size was not known; not
  * repeated when the last call said just that), whose return value is
  * ignored. A call that moves no body never calls it. It must not call
- * `blobio_set_thread_progress_callback()`.
+ * `blobio_set_thread_progress_callback()`, and should not call other
+ * blobio functions (their bytes would count toward the transfer it
+ * reports on); to stop the transfer, return non-zero.
  */
 typedef int (*blobio_progress_cb)(void *user,
                                   uint64_t done,

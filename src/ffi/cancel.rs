@@ -120,7 +120,9 @@ pub const BLOBIO_PROGRESS_UNKNOWN_TOTAL: u64 = u64::MAX;
 /// (`total` being the bytes moved when the size was not known; not
 /// repeated when the last call said just that), whose return value is
 /// ignored. A call that moves no body never calls it. It must not call
-/// `blobio_set_thread_progress_callback()`.
+/// `blobio_set_thread_progress_callback()`, and should not call other
+/// blobio functions (their bytes would count toward the transfer it
+/// reports on); to stop the transfer, return non-zero.
 pub type blobio_progress_cb = Option<unsafe extern "C" fn(user: *mut c_void, done: u64, total: u64) -> c_int>;
 
 /// Installs `cb` (with `user` passed back to it) as the progress callback
