@@ -221,6 +221,25 @@ fn a_resilient_store_is_cancelled_without_a_retry_s3s_fs() {
     assert_eq!(store.read("r/a.bin").unwrap(), b"resilient");
 }
 
+/// A connect that never completes (a listener whose accept queue is
+/// full drops the SYNs; the connect timeout is 1 s).
+#[test]
+fn a_hanging_connect_is_cancelled() {
+    let stuck = support::proxy::UnresponsiveListener::start();
+    let s = S3Server::Moto;
+    let mut cfg = s.config("never-reached");
+    cfg.endpoint = Some(stuck.url.clone());
+    // Well above when the cancel comes; the bucket check at open waits
+    // for it too.
+    cfg.http.timeouts.connect = Duration::from_secs(1);
+    let store = S3Backend::new(cfg).unwrap();
+    let r = cancelled_after(|| store.read("k"));
+    assert_cancelled_in_time(r, "read through a full accept queue");
+    let r = cancelled_after(|| store.stat_file("k"));
+    assert_cancelled_in_time(r, "stat through a full accept queue");
+    drop(stuck);
+}
+
 // ---------------------------------------------------------------------------
 // Parallel downloads
 // ---------------------------------------------------------------------------

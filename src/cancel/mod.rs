@@ -13,9 +13,9 @@
 //!   stalls): every socket read and write of a call registers its
 //!   connection with the token while it runs, and the cancel shuts those
 //!   connections down, which wakes the blocked read or write at once (see
-//!   `socket.rs`). A connect in progress (`connect(2)` to an address that
-//!   never answers) is the one wait not woken: it ends at the connect
-//!   timeout;
+//!   `socket.rs`); a connect in progress (`connect(2)` to an address that
+//!   never answers) too. Only a DNS lookup in progress is not cut short
+//!   (the connect timeout bounds it);
 //! - pausing before a retry: the pause wakes;
 //! - on worker threads (parts of an upload, ranges of a download, batch
 //!   deletes): the jobs of a call carry its token with them;

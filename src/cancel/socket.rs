@@ -10,6 +10,15 @@
 //! blocked `read(2)` or `write(2)` at once; the connection then fails and
 //! is never pooled again.
 //!
+//! `connect(2)` itself cannot be woken that way (there is no socket to
+//! shut down yet): for a call with a token it runs on a short-lived thread
+//! of its own while the call waits on it, looking at the token every 5 ms
+//! (see [`connect_aside`]). A thread per new connection costs tens of
+//! microseconds, against a TCP handshake; calls without a token connect on
+//! their own thread as before. Name resolution, which ureq does before
+//! any connector runs, is the one wait a cancel does not cut short (it is
+//! bounded by the connect timeout).
+//!
 //! Why not short reads that look at the token between them: a server that
 //! sends nothing would cost a wake-up every slice on every idle read, the
 //! cancel would wait up to one slice, and the stall timeout would have to
@@ -22,6 +31,9 @@
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use ureq::unversioned::resolver::DefaultResolver;
 
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, NextTimeout, ShutdownHandle, TcpConnector,
@@ -32,7 +44,7 @@ use super::{current_token, is_cancelled};
 
 /// ureq's TCP connector, with sockets a cancel can shut down.
 #[derive(Debug, Default)]
-pub(crate) struct CancellableTcp(TcpConnector);
+pub(crate) struct CancellableTcp;
 
 impl<In: Transport> Connector<In> for CancellableTcp {
     type Out = Either<In, Cancellable>;
@@ -47,28 +59,33 @@ impl<In: Transport> Connector<In> for CancellableTcp {
             // this connector already.
             return Ok(Some(Either::A(chained)));
         }
-        type Slot = Mutex<Option<Weak<dyn ShutdownHandle>>>;
         let slot: Arc<Slot> = Arc::new(Mutex::new(None));
         let agent_register = Arc::clone(&details.register_shutdown);
         let keep = Arc::clone(&slot);
-        let mine = ConnectionDetails {
-            uri: details.uri,
-            addrs: details.addrs.clone(),
-            config: details.config,
-            request_level: details.request_level,
-            resolver: details.resolver,
-            now: details.now,
-            timeout: details.timeout,
-            current_time: Arc::clone(&details.current_time),
-            run_connector: Arc::clone(&details.run_connector),
-            register_shutdown: Arc::new(move |handle: Weak<dyn ShutdownHandle>| {
-                if let Ok(mut s) = keep.lock() {
-                    *s = Some(Weak::clone(&handle));
-                }
-                agent_register(handle)
-            }),
+        let register_shutdown: Arc<Register> = Arc::new(move |handle: Weak<dyn ShutdownHandle>| {
+            if let Ok(mut s) = keep.lock() {
+                *s = Some(Weak::clone(&handle));
+            }
+            agent_register(handle)
+        });
+        let made = match current_token() {
+            Some(token) => connect_aside(details, register_shutdown, &token)?,
+            None => {
+                let mine = ConnectionDetails {
+                    uri: details.uri,
+                    addrs: details.addrs.clone(),
+                    config: details.config,
+                    request_level: details.request_level,
+                    resolver: details.resolver,
+                    now: details.now,
+                    timeout: details.timeout,
+                    current_time: Arc::clone(&details.current_time),
+                    run_connector: Arc::clone(&details.run_connector),
+                    register_shutdown,
+                };
+                Connector::<()>::connect(&TcpConnector::default(), &mine, None)?
+            }
         };
-        let made = Connector::<()>::connect(&self.0, &mine, None)?;
         let handle = slot.lock().ok().and_then(|mut s| s.take());
         Ok(match made {
             Some(Either::B(tcp)) => Some(Either::B(Cancellable {
@@ -77,6 +94,68 @@ impl<In: Transport> Connector<In> for CancellableTcp {
             })),
             Some(Either::A(())) | None => None,
         })
+    }
+}
+
+type Slot = Mutex<Option<Weak<dyn ShutdownHandle>>>;
+type Register = dyn Fn(Weak<dyn ShutdownHandle>) -> Result<(), ureq::Error> + Send + Sync;
+type Made = Result<Option<<TcpConnector as Connector<()>>::Out>, ureq::Error>;
+
+/// How often a call waiting for a connect made aside looks at its token.
+const CONNECT_POLL: Duration = Duration::from_millis(5);
+
+/// A connect for a call that has a token: `connect(2)` cannot be woken,
+/// so it runs on a thread of its own while the call waits, looking at its
+/// token every 5 ms. A cancel returns at once and leaves the thread to
+/// finish (within the connect timeout) and drop what it made. (Without a
+/// token the connect runs on the caller's thread, as ureq's would.)
+fn connect_aside(
+    details: &ConnectionDetails,
+    register_shutdown: Arc<Register>,
+    token: &super::CancelToken,
+) -> Made {
+    let (uri, addrs, config) = (details.uri.clone(), details.addrs.clone(), details.config.clone());
+    let (request_level, now, timeout) = (details.request_level, details.now, details.timeout);
+    let current_time = Arc::clone(&details.current_time);
+    let run_connector = Arc::clone(&details.run_connector);
+    let (tx, rx) = crossbeam_channel::bounded::<Made>(1);
+    let connect = move || {
+        // The TCP connector resolves nothing (the addresses are given).
+        let resolver = DefaultResolver::default();
+        let owned = ConnectionDetails {
+            uri: &uri,
+            addrs,
+            config: &config,
+            request_level,
+            resolver: &resolver,
+            now,
+            timeout,
+            current_time,
+            run_connector,
+            register_shutdown,
+        };
+        let _ = tx.send(Connector::<()>::connect(&TcpConnector::default(), &owned, None));
+    };
+    let spawned = std::thread::Builder::new()
+        .name("blobio-connect".into())
+        .spawn(connect);
+    if let Err(e) = spawned {
+        log::warn!("cannot start a connect thread: {e}");
+        return Err(ureq::Error::Io(io::Error::other(format!(
+            "cannot start a connect thread: {e}"
+        ))));
+    }
+    loop {
+        match rx.recv_timeout(CONNECT_POLL) {
+            Ok(made) => return made,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if token.is_cancelled() => {
+                return Err(cancelled_io())
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(ureq::Error::Io(io::Error::other("the connect thread ended")))
+            }
+        }
     }
 }
 
