@@ -29,6 +29,10 @@
  *   are valid only during that call; chunks are not NUL-terminated and may be
  *   empty. A callback must return normally: no C++ exception or longjmp may
  *   cross blobio's frames.
+ * - Cancellation and progress are per thread: blobio_set_thread_cancel_token() and
+ *   blobio_set_thread_progress_callback() apply to the calls the calling thread makes
+ *   (and the work they hand to blobio's threads); blobio_cancel_token_cancel() may be
+ *   called from any thread.
  * - fork(): a store survives it. Its worker threads and pooled connections
  *   belong to the process that made them: after fork() the child's first call
  *   starts the child's own, and the child never reads, writes or shuts down a
@@ -64,6 +68,7 @@ typedef struct blobio_options blobio_options;
 typedef struct blobio_range blobio_range;
 typedef struct blobio_put_options blobio_put_options;
 typedef struct blobio_object_meta blobio_object_meta;
+typedef struct blobio_cancel_token blobio_cancel_token;
 
 /**
  * Major version of the blobio headers a program was compiled against.
@@ -107,6 +112,12 @@ typedef struct blobio_object_meta blobio_object_meta;
  * Wire-level detail of the HTTP and TLS libraries.
  */
 #define BLOBIO_LOG_TRACE 5
+
+/**
+ * The total a progress callback is given while the size of the transfer
+ * is not known yet.
+ */
+#define BLOBIO_PROGRESS_UNKNOWN_TOTAL UINT64_MAX
 
 /**
  * Put mode of `blobio_put_options_set_mode()`: replace whatever is at the
@@ -257,6 +268,26 @@ typedef int32_t blobio_status;
 #endif // __cplusplus
 
 /**
+ * A cancel switch for blobio calls (opaque). Made by
+ * `blobio_cancel_token_new()`, released by `blobio_cancel_token_free()`.
+ *
+ * Install it on the thread that makes the calls with
+ * `blobio_set_thread_cancel_token()`; call `blobio_cancel_token_cancel()`
+ * from any other thread (or a progress callback) to stop them: each call
+ * in progress, and every later call made with the token, fails with
+ * `BLOBIO_STATUS_CANCELLED` — within milliseconds, also a call blocked on
+ * a server that sends nothing, a parallel download, or a multipart
+ * upload (which is then aborted on S3, the abort given at most 1 s; on
+ * Azure its uncommitted blocks are not an object and the service drops
+ * them). Only a DNS lookup in progress waits for its timeout.
+ *
+ * Cancelling is final: a cancelled token never resets. For new work after
+ * a cancel, make (and install) a new token. One token may be installed on
+ * many threads at once; one cancel stops all of their calls.
+ */
+struct blobio_cancel_token;
+
+/**
  * A list of strings (keys or directory names) returned by `blobio_list()`
  * and `blobio_list_directories()`. Read it with `blobio_list_len()` and
  * `blobio_list_get()`; release it with `blobio_list_free()`. A list is
@@ -327,6 +358,31 @@ typedef void (*blobio_log_cb)(void *user,
                               int32_t level,
                               const char *target,
                               const char *message);
+
+/**
+ * Told how far a transfer of the calling thread has got: `done` bytes of
+ * `total` (`BLOBIO_PROGRESS_UNKNOWN_TOTAL` while the size is not known,
+ * as for a streamed upload of unknown size). Return 0 to go on, non-zero
+ * to cancel the call (it fails with `BLOBIO_STATUS_CANCELLED`).
+ *
+ * It runs only on the thread that made the call, inside that call, never
+ * on a worker thread; and only when at least 100 ms have passed or at
+ * least 1 MiB more has moved since its last call (it is rate-limited, not
+ * a timer: while the calling thread waits for a slow part it is not
+ * called). `done` never decreases and never exceeds a known `total`; it
+ * counts the body bytes moved, parts and ranges on worker threads
+ * included (a request sent again after a failure counts again, up to the
+ * total). A call that succeeds ends with a call of `(total, total)`
+ * (`total` being the bytes moved when the size was not known; not
+ * repeated when the last call said just that), whose return value is
+ * ignored. A call that moves no body never calls it. It must not call
+ * `blobio_set_thread_progress_callback()`, and should not call other
+ * blobio functions (their bytes would count toward the transfer it
+ * reports on); to stop the transfer, return non-zero.
+ */
+typedef int (*blobio_progress_cb)(void *user,
+                                  uint64_t done,
+                                  uint64_t total);
 
 /**
  * Supplies the bytes of a streaming upload (`blobio_write_from`,
@@ -507,6 +563,54 @@ const char *blobio_last_error_code(void);
 blobio_status blobio_set_log_callback(int32_t min_level,
                                       blobio_log_cb cb,
                                       void *user);
+
+/**
+ * A new token, not cancelled; NULL only if memory ran out. Free it with
+ * `blobio_cancel_token_free()`.
+ */
+struct blobio_cancel_token *blobio_cancel_token_new(void);
+
+/**
+ * Cancels every call that has `tok`, now and later. Thread-safe: call it
+ * from any thread, while calls run on others, any number of times. NULL
+ * is a no-op. It does not wait for the calls to end.
+ */
+void blobio_cancel_token_cancel(const struct blobio_cancel_token *tok);
+
+/**
+ * Whether `tok` was cancelled: 1 if so, 0 if not (or `tok` is NULL).
+ */
+int32_t blobio_cancel_token_is_cancelled(const struct blobio_cancel_token *tok);
+
+/**
+ * Releases `tok`. NULL is a no-op. A thread where `tok` is installed keeps
+ * its own reference: its calls still see the token (and a cancel made
+ * before the free) until it is uninstalled there; freeing only means the
+ * token can no longer be cancelled through this handle. Do not free `tok`
+ * while another thread may still pass it to `blobio_cancel_token_cancel()`.
+ */
+void blobio_cancel_token_free(struct blobio_cancel_token *tok);
+
+/**
+ * Installs `tok` for every blobio call the calling thread makes from now
+ * on (on every store), replacing the thread's previous token; NULL
+ * uninstalls. The thread holds its own reference to the token (see
+ * `blobio_cancel_token_free()`), dropped when it is replaced, uninstalled,
+ * or the thread exits. Work a call hands to blobio's worker threads
+ * carries the token along. Always `BLOBIO_STATUS_OK` (NULL is meaningful).
+ */
+blobio_status blobio_set_thread_cancel_token(const struct blobio_cancel_token *tok);
+
+/**
+ * Installs `cb` (with `user` passed back to it) as the progress callback
+ * of every call the calling thread makes from now on: reads and writes
+ * (`blobio_read`, `blobio_read_to`, `blobio_write`, `blobio_write_from`,
+ * ranges, parallel transfers), on every store. NULL `cb` uninstalls.
+ * Replaces the thread's previous callback. Calls that move no body
+ * (stat, delete, list) do not call it.
+ */
+blobio_status blobio_set_thread_progress_callback(blobio_progress_cb cb,
+                                                  void *user);
 
 /**
  * Opens a store in the local directory `base_path`, creating the directory

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -707,6 +708,85 @@ public:
 
 private:
     blobio_store *s_ = nullptr;
+};
+
+/// A cancel switch for blobio calls (blobio_cancel_token; move-only).
+/// Install it on the thread that makes the calls with ScopedCancel; call
+/// cancel() from any other thread: the calls throw Error with
+/// BLOBIO_STATUS_CANCELLED. Cancelling is final: use a new token for new
+/// work.
+class CancelToken {
+public:
+    CancelToken() : t_(blobio_cancel_token_new()) {
+        if (!t_) throw std::bad_alloc();
+    }
+    CancelToken(CancelToken &&o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+    CancelToken &operator=(CancelToken &&o) noexcept {
+        if (this != &o) {
+            blobio_cancel_token_free(t_);
+            t_ = std::exchange(o.t_, nullptr);
+        }
+        return *this;
+    }
+    CancelToken(const CancelToken &) = delete;
+    CancelToken &operator=(const CancelToken &) = delete;
+    ~CancelToken() { blobio_cancel_token_free(t_); }
+
+    /// Thread-safe; any number of times.
+    void cancel() const noexcept { blobio_cancel_token_cancel(t_); }
+    bool is_cancelled() const noexcept { return blobio_cancel_token_is_cancelled(t_) != 0; }
+    const blobio_cancel_token *get() const noexcept { return t_; }
+
+private:
+    blobio_cancel_token *t_;
+};
+
+/// Installs `token` for the calls this thread makes while it lives;
+/// uninstalls (leaves the thread with no token) when destroyed.
+class ScopedCancel {
+public:
+    explicit ScopedCancel(const CancelToken &token) {
+        detail::check(blobio_set_thread_cancel_token(token.get()));
+    }
+    ScopedCancel(const ScopedCancel &) = delete;
+    ScopedCancel &operator=(const ScopedCancel &) = delete;
+    ~ScopedCancel() { blobio_set_thread_cancel_token(nullptr); }
+};
+
+/// Installs `progress` as this thread's progress callback while it lives
+/// (see blobio_progress_cb for when it is called): `bool(uint64_t done,
+/// std::optional<uint64_t> total)`, false cancels the call. An exception
+/// it throws cancels the call too; the call then throws that exception
+/// instead of the Cancelled error only if you ask: see rethrow().
+template <class F>
+class ScopedProgress {
+public:
+    explicit ScopedProgress(F progress) : f_(std::move(progress)) {
+        detail::check(blobio_set_thread_progress_callback(&ScopedProgress::cb, this));
+    }
+    ScopedProgress(const ScopedProgress &) = delete;
+    ScopedProgress &operator=(const ScopedProgress &) = delete;
+    ~ScopedProgress() { blobio_set_thread_progress_callback(nullptr, nullptr); }
+
+    /// Rethrows what the callable threw, if it did.
+    void rethrow() const {
+        if (error_) std::rethrow_exception(error_);
+    }
+
+private:
+    static int cb(void *user, uint64_t done, uint64_t total) noexcept {
+        auto *self = static_cast<ScopedProgress *>(user);
+        try {
+            std::optional<uint64_t> t;
+            if (total != BLOBIO_PROGRESS_UNKNOWN_TOTAL) t = total;
+            return self->f_(done, t) ? 0 : 1;
+        } catch (...) {
+            self->error_ = std::current_exception();
+            return 1;
+        }
+    }
+    F f_;
+    std::exception_ptr error_;
 };
 
 /// sanitize_s3_prefix: trims, ends with one `/`; an unsafe prefix becomes "".

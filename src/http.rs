@@ -146,8 +146,21 @@ impl Agents {
     /// forked child's first request.
     fn here(&self) -> &Agent {
         self.per_process
-            .get_or_make(|| Agent::new_with_config(self.config.clone()), drop)
+            .get_or_make(|| new_agent(&self.config), drop)
     }
+}
+
+/// An agent whose sockets a cancel can shut down: ureq's connectors with
+/// the TCP one wrapped (see `crate::cancel::socket`). No SOCKS proxy: the
+/// ureq features here never had it.
+fn new_agent(config: &ureq::config::Config) -> Agent {
+    use ureq::unversioned::resolver::DefaultResolver;
+    use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
+    let connector = ()
+        .chain(ConnectProxyConnector::default())
+        .chain(crate::cancel::socket::CancellableTcp)
+        .chain(RustlsConnector::default());
+    Agent::with_parts(config.clone(), connector, DefaultResolver::default())
 }
 
 /// A response with its status and headers; the body is read by the caller.
@@ -186,7 +199,7 @@ impl Transport {
             .build();
         Ok(Transport {
             agents: Arc::new(Agents {
-                per_process: PerProcess::with(Agent::new_with_config(config.clone())),
+                per_process: PerProcess::with(new_agent(&config)),
                 config,
             }),
             no_roots,
@@ -217,6 +230,7 @@ impl Transport {
         headers: &[(&str, &str)],
         body: RequestBody<'_>,
     ) -> Result<Response> {
+        crate::cancel::check(path)?;
         if let Some(why) = &self.no_roots {
             if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
                 return Err(Error::Network {
@@ -250,8 +264,22 @@ impl Transport {
     ) -> Result<Response> {
         let bad = |e: ureq::http::Error| Error::invalid_argument(format!("{path}: bad request: {e}"));
         let agent = self.agents.here();
+        // With a progress callback, request bodies are counted as ureq
+        // takes them (a part or a whole object).
+        let metered = crate::cancel::metered();
         let result = match body {
             RequestBody::Empty => agent.run(builder.body(()).map_err(bad)?),
+            RequestBody::Bytes(b) if metered => {
+                let builder = builder.header("content-length", b.len().to_string());
+                let mut src = b;
+                let mut counted = crate::cancel::Counted::new(path, &mut src);
+                agent.run(builder.body(SendBody::from_reader(&mut counted)).map_err(bad)?)
+            }
+            RequestBody::Reader(r, len) if metered => {
+                let builder = builder.header("content-length", len.to_string());
+                let mut counted = crate::cancel::Counted::new(path, r);
+                agent.run(builder.body(SendBody::from_reader(&mut counted)).map_err(bad)?)
+            }
             RequestBody::Bytes(b) => {
                 let builder = builder.header("content-length", b.len().to_string());
                 agent.run(builder.body(b).map_err(bad)?)
@@ -304,6 +332,11 @@ fn load_certs(path: &Path) -> Result<Vec<Certificate<'static>>> {
 
 /// Maps a ureq failure onto blobio's error kinds.
 pub(crate) fn transport_error(path: &str, e: ureq::Error) -> Error {
+    // A cancel shuts the call's sockets down: what ureq then says
+    // (connection aborted, reset, closed) is the cancel.
+    if crate::cancel::is_cancelled() {
+        return crate::cancel::cancelled(path);
+    }
     let message = e.to_string();
     match e {
         ureq::Error::Timeout(which) => Error::Timeout {
@@ -335,6 +368,9 @@ pub(crate) fn transport_error(path: &str, e: ureq::Error) -> Error {
 
 /// Maps an I/O error on the connection (while sending or reading a body).
 pub(crate) fn io_error(path: &str, what: &str, io: io::Error) -> Error {
+    if crate::cancel::is_cancelled() {
+        return crate::cancel::cancelled(path);
+    }
     // ureq reports its own failures inside io::Error while a body streams.
     let io = match io.downcast::<ureq::Error>() {
         Ok(ureq_err) => return transport_error(path, ureq_err),
@@ -420,6 +456,7 @@ pub(crate) fn copy_exact(
             source: e,
         })?;
         total += n as u64;
+        crate::cancel::advance(path, n as u64)?;
     }
     if let Some(expected) = expected {
         if total != expected {

@@ -9,6 +9,7 @@
 
 pub mod azure;
 pub mod backend;
+pub mod cancel;
 mod checksum;
 mod credentials;
 pub mod error;
@@ -35,6 +36,7 @@ pub use backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
     ObjectLister, ObjectMeta, PresignMethod, PutMode, PutOptions, PutResult, ReadRange,
 };
+pub use cancel::{with_progress, CancelToken};
 pub use checksum::ChecksumAlgorithm;
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 pub use http::{HttpConfig, Timeouts, SYSTEM_CA_BUNDLES};

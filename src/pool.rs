@@ -17,7 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::error::{Error, Result};
 use crate::fork::PerProcess;
@@ -55,7 +55,21 @@ pub(crate) struct Ticket<T> {
 impl<T: 'static> Ticket<T> {
     /// Blocks until the job has run and returns its result.
     pub(crate) fn wait(self) -> Result<T> {
-        let done = self.rx.recv().unwrap_or_else(|_| Err(pool_error("worker pool shut down before the job ran")));
+        let gone = || Err(pool_error("worker pool shut down before the job ran"));
+        // The caller collects its parts and ranges here: with a progress
+        // callback, a due report is made on its thread while it waits.
+        let done = if crate::cancel::metered() {
+            loop {
+                match self.rx.recv_timeout(crate::cancel::PROGRESS_EVERY) {
+                    Ok(done) => break done,
+                    Err(RecvTimeoutError::Timeout) => crate::cancel::tick(),
+                    Err(RecvTimeoutError::Disconnected) => break gone(),
+                }
+            }
+        } else {
+            self.rx.recv().unwrap_or_else(|_| gone())
+        };
+        crate::cancel::tick();
         done?
             .downcast::<T>()
             .map(|b| *b)
@@ -175,8 +189,11 @@ impl Pool {
         F: FnOnce() -> Result<T> + Send + 'static,
     {
         let (done_tx, done_rx) = bounded::<Done>(1);
+        // The job works for the submitting thread's call: its cancel
+        // token and progress meter go along.
+        let context = crate::cancel::Context::current();
         let wrapped: Job = Box::new(move || {
-            let result = match catch_unwind(AssertUnwindSafe(job)) {
+            let result = match catch_unwind(AssertUnwindSafe(|| context.enter(job))) {
                 Ok(r) => r.map(|v| Box::new(v) as Box<dyn Any + Send>),
                 Err(panic) => Err(panicked(panic)),
             };

@@ -116,6 +116,9 @@ impl RetryPolicy {
 #[derive(Debug)]
 pub(crate) struct Budget {
     policy: RetryPolicy,
+    /// The cancel token and progress meter of the call, for the jobs that
+    /// work for it on other threads.
+    context: crate::cancel::Context,
     left: AtomicU32,
     deadline: Option<Instant>,
 }
@@ -124,6 +127,7 @@ impl Budget {
     pub(crate) fn new(policy: &RetryPolicy) -> Arc<Self> {
         Arc::new(Budget {
             policy: *policy,
+            context: crate::cancel::Context::current(),
             left: AtomicU32::new(policy.max_retries),
             deadline: Instant::now().checked_add(policy.retry_timeout),
         })
@@ -204,11 +208,15 @@ pub(crate) fn current_budget() -> Option<Arc<Budget>> {
 /// Runs `f` (a job on a worker thread) inside the call that `budget`
 /// belongs to.
 pub(crate) fn within<T>(budget: Option<Arc<Budget>>, f: impl FnOnce() -> T) -> T {
+    let context = budget.as_ref().map(|b| b.context.clone());
     let _guard = replace_scope(Scope {
         budget,
         looping: false,
     });
-    f()
+    match context {
+        Some(c) => c.enter(f),
+        None => f(),
+    }
 }
 
 /// Runs `op` until it succeeds, fails for good, or the call's budget says
@@ -251,7 +259,8 @@ pub(crate) fn retrying_while<T>(
                 match budget.take(retry, &e) {
                     Some(delay) => {
                         log::info!("retry {retry} of {} in {delay:?} after: {e}", what());
-                        std::thread::sleep(delay);
+                        // A cancel wakes the pause and ends the call.
+                        crate::cancel::sleep(e.path().unwrap_or(""), delay)?;
                     }
                     None => return Err(e),
                 }

@@ -127,7 +127,9 @@ impl Stats {
     #[inline]
     pub(crate) fn call<T>(&self, op: &'static str, body: impl FnOnce() -> Result<T>) -> Result<T> {
         let start = Instant::now();
-        let out = body();
+        // Every store's every call is also where cancellation and
+        // progress begin (crate::cancel::call).
+        let out = crate::cancel::call(body);
         self.record(op, start, out.as_ref().err().map(|e| e.kind()));
         out
     }

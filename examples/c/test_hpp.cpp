@@ -214,6 +214,38 @@ void common(const blobio::Store &s, const std::string &root) {
     s.remove_batch({root + "a.txt", root + "b.bin", root + "empty", root + "big", root + "big3"});
 }
 
+// Cancel tokens and progress through the wrapper.
+void cancel_and_progress(const blobio::Store &s) {
+    std::string big(3u << 20, 'x');
+    s.write("cancel/big", big);
+    {
+        std::vector<std::pair<uint64_t, std::optional<uint64_t>>> seen;
+        blobio::ScopedProgress progress([&](uint64_t done, std::optional<uint64_t> total) {
+            seen.emplace_back(done, total);
+            return true;
+        });
+        CHECK(s.read_string("cancel/big") == big);
+        CHECK(!seen.empty() && seen.back().first == big.size() && seen.back().second == big.size());
+    }
+    {
+        blobio::ScopedProgress stop([](uint64_t, std::optional<uint64_t>) { return false; });
+        expect_error(BLOBIO_STATUS_CANCELLED, [&] { s.read_to("cancel/big", [](std::string_view) {}); });
+    }
+    blobio::CancelToken token;
+    CHECK(!token.is_cancelled());
+    {
+        blobio::ScopedCancel installed(token);
+        CHECK(s.exists("cancel/big"));
+        token.cancel();
+        CHECK(token.is_cancelled());
+        expect_error(BLOBIO_STATUS_CANCELLED, [&] { s.exists("cancel/big"); });
+    }
+    CHECK(s.exists("cancel/big"));  // uninstalled
+    blobio::CancelToken moved = std::move(token);
+    CHECK(moved.is_cancelled());
+    s.remove("cancel/big");
+}
+
 void local_tests() {
     char dir[] = "/tmp/blobio-hpp-XXXXXX";
     if (!mkdtemp(dir)) {
@@ -225,6 +257,7 @@ void local_tests() {
         blobio::Store s = blobio::Store::local(base + "/plain");
         CHECK(s.kind() == "local");
         common(s, "");
+        cancel_and_progress(s);
         CHECK(s.option("base_path").find("/plain") != std::string::npos);
         CHECK(s.local_base_path("feature", "fallback").find("/plain") != std::string::npos);
         CHECK(s.storage_path("db", "cpu").find("db/cpu/") != std::string::npos);

@@ -41,6 +41,8 @@ mod logging;
 
 mod callbacks;
 
+mod cancel;
+
 mod store;
 
 mod open;
@@ -68,6 +70,12 @@ mod boundary;
 
 
 pub use buffer::{blobio_buffer, blobio_buffer_free};
+pub use cancel::{
+    blobio_cancel_token, blobio_cancel_token_cancel, blobio_cancel_token_free,
+    blobio_cancel_token_is_cancelled, blobio_cancel_token_new, blobio_progress_cb,
+    blobio_set_thread_cancel_token, blobio_set_thread_progress_callback,
+    BLOBIO_PROGRESS_UNKNOWN_TOTAL,
+};
 pub use callbacks::{blobio_read_cb, blobio_rewind_cb, blobio_write_cb};
 pub use last_error::{
     blobio_last_error_code, blobio_last_error_http_status, blobio_last_error_message,

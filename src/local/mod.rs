@@ -753,6 +753,7 @@ impl std::error::Error for LongerSource {}
 /// has more than that gives [`Error::Io`] once the announced bytes are in
 /// and writes nothing more (an endless source never fills the disk).
 fn copy_into(path: &str, reader: &mut dyn Read, file: &mut File, size: Option<u64>) -> Result<u64> {
+    crate::cancel::set_total(size);
     let mut buf = copy_buf(size);
     let mut total = 0u64;
     loop {
@@ -793,6 +794,9 @@ fn copy_into(path: &str, reader: &mut dyn Read, file: &mut File, size: Option<u6
         file.write_all(&buf[..n])
             .map_err(|e| Error::from_io(path, "write", e))?;
         total += n as u64;
+        // Cancelled between chunks (the staging file stays, as on any
+        // failure of the source).
+        crate::cancel::advance(path, n as u64)?;
         // A source of unknown size that keeps filling the buffer is a big
         // one: grow towards COPY_BUF so syscalls don't dominate.
         if n == buf.len() && buf.len() < COPY_BUF {
@@ -805,6 +809,7 @@ fn copy_into(path: &str, reader: &mut dyn Read, file: &mut File, size: Option<u6
 /// file ends first); returns the byte count. Stopping at `len` saves the
 /// read that would only confirm the end.
 fn copy_out(path: &str, file: &mut File, writer: &mut dyn Write, len: u64) -> Result<u64> {
+    crate::cancel::set_total(Some(len));
     let mut buf = copy_buf(Some(len));
     let mut total = 0u64;
     while total < len {
@@ -823,6 +828,7 @@ fn copy_out(path: &str, file: &mut File, writer: &mut dyn Write, len: u64) -> Re
             source: e,
         })?;
         total += n as u64;
+        crate::cancel::advance(path, n as u64)?;
     }
     Ok(total)
 }
@@ -1050,6 +1056,9 @@ impl Backend for LocalBackend {
                 (&file).read_to_end(&mut data)
             };
             result.map_err(|e| Error::from_io(path, "read", e))?;
+            // One read: the progress callback hears of it at the end.
+            crate::cancel::set_total(Some(len));
+            crate::cancel::advance(path, len)?;
             Ok(data)
         })
     }

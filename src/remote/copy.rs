@@ -75,7 +75,7 @@ fn wait_for_copy(e: &Engine, to: &str, dst: &str) -> Result<Option<String>> {
     let deadline = Instant::now() + e.settings.retry.retry_timeout;
     let mut pause = FIRST_POLL;
     while Instant::now() < deadline {
-        std::thread::sleep(pause);
+        crate::cancel::sleep(to, pause)?;
         pause = (pause * 2).min(Duration::from_secs(1));
         let resp = e.head(to, dst)?.ok_or_else(|| Error::not_found(to))?;
         match e.proto.copy_state(&resp) {

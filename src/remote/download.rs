@@ -209,6 +209,7 @@ pub(crate) fn read(
         return Err(past_end(path, offset, got.total));
     }
     *seen_version = got.etag.clone();
+    crate::cancel::set_total(got.total.map(|t| t.saturating_sub(offset)));
     let rest = match (got.end, got.total) {
         (Some(end), Some(total)) if got.start == offset && end < total => Some(end..total),
         _ => None,
@@ -372,7 +373,10 @@ pub(super) fn read_into(
                     source: None,
                 })
             }
-            Ok(n) => filled += n,
+            Ok(n) => {
+                filled += n;
+                crate::cancel::advance(path, n as u64)?;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io_error(path, "read body", e)),
         }

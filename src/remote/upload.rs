@@ -41,6 +41,7 @@ pub(crate) fn write(
     data: &[u8],
     o: &PutOptions,
 ) -> Result<Version> {
+    crate::cancel::set_total(Some(data.len() as u64));
     if (data.len() as u64) < e.settings.single_put_threshold {
         let mut o = e.put_args(key, o);
         o.digest = o.checksum.digest(data);
@@ -65,6 +66,7 @@ pub(crate) fn write_reader(
 ) -> Result<Version> {
     let mut o = e.put_args(key, options);
     let checksum = o.checksum;
+    crate::cancel::set_total(size);
     match size {
         // Small enough to hold: read it first, so the request can be sent
         // again after a transient failure.
@@ -120,6 +122,7 @@ fn in_parts(
     if first.len() < part_size {
         check_size(path, first.len() as u64, size)?;
         o.digest = first_sum;
+        crate::cancel::set_total(Some(first.len() as u64));
         return e
             .proto
             .put(&e.client, path, key, RequestBody::Bytes(&first), &o);
@@ -151,7 +154,10 @@ fn in_parts(
             .complete_upload(&e.client, path, key, &upload, &parts, &o)
     });
     if result.is_err() {
-        e.proto.abort_upload(&e.client, path, key, &upload);
+        // Also after a cancel: without the call's token, so that the
+        // abort is sent (no orphaned upload); then within a grace period,
+        // so that a server that answers nothing cannot hold the call.
+        crate::cancel::cleanup(|| e.proto.abort_upload(&e.client, path, key, &upload));
     }
     result
 }
@@ -194,6 +200,7 @@ where
     let mut n: u32 = 0;
     let outcome = (|| -> Result<()> {
         while let Some((data, sum)) = next.take() {
+            crate::cancel::check(path)?;
             if n >= s.limits.max_parts {
                 return Err(s.too_many_parts(path));
             }
@@ -225,6 +232,8 @@ where
                 }
             }
         }
+        // The size is known now, for the progress callback.
+        crate::cancel::set_total(Some(read_total));
         check_size(path, read_total, size)
     })();
     let mut first_error = outcome.err();
@@ -266,6 +275,8 @@ fn fill_part(
     };
     let mut filled = 0;
     while filled < part_size {
+        // A cancel between two reads of the source, not a part later.
+        crate::cancel::check(path)?;
         let end = part_size.min(filled + slice);
         match reader.read(&mut buf[filled..end]) {
             Ok(0) => break,

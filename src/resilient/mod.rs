@@ -39,7 +39,6 @@ mod retry;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::thread::sleep;
 use std::time::Duration;
 
 use self::breaker::{BreakerConfig, Permit};
@@ -373,6 +372,16 @@ impl ResilientBackend {
         path: &str,
         attempt: &mut dyn FnMut(u32) -> Result<(), Failed>,
     ) -> Result<()> {
+        // The call's cancel context first: the budget entered next hands
+        // it to the inner store's worker threads.
+        crate::cancel::call(|| self.retry_loop_inner(path, attempt))
+    }
+
+    fn retry_loop_inner(
+        &self,
+        path: &str,
+        attempt: &mut dyn FnMut(u32) -> Result<(), Failed>,
+    ) -> Result<()> {
         let nested = policy::inside_loop();
         let _call = policy::enter_call(&self.policy);
         let budget = policy::current_budget().expect("a call's budget was entered");
@@ -406,7 +415,7 @@ impl ResilientBackend {
                     };
                     retry += 1;
                     log::info!("retry {retry} of {path} in {delay:?} after: {err}");
-                    sleep(delay);
+                    crate::cancel::sleep(path, delay)?;
                     last = Some(err);
                 }
             }
@@ -416,6 +425,10 @@ impl ResilientBackend {
     /// One attempt through the breaker, never retried (nor are the inner
     /// store's requests: this wrapper decides, and says no).
     fn once<T>(&self, path: &str, op: impl FnOnce() -> Result<T>) -> Result<T> {
+        crate::cancel::call(|| self.once_inner(path, op))
+    }
+
+    fn once_inner<T>(&self, path: &str, op: impl FnOnce() -> Result<T>) -> Result<T> {
         let permit = self.acquire(path, false)?;
         let _call = policy::enter_call(&self.policy);
         let budget = policy::current_budget().expect("a call's budget was entered");
