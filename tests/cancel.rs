@@ -22,7 +22,7 @@ use blobio::{
 };
 use support::azure::Azurite;
 use support::proxy::{Cut, Fault, Proxy, Rule};
-use support::{pseudo_random, python, S3Server, StreamSource};
+use support::{pseudo_random, S3Server, StreamSource};
 
 const MIB: u64 = 1024 * 1024;
 /// The spec: a cancelled call returns within this of the cancel.
@@ -284,23 +284,6 @@ fn parallel_download_is_cancelled_azurite() {
 // Multipart uploads
 // ---------------------------------------------------------------------------
 
-/// Open multipart uploads in `bucket` (moto; s3s-fs has no
-/// ListMultipartUploads, its abort is seen at the proxy).
-fn open_uploads(server: S3Server, bucket: &str) -> usize {
-    let (ak, sk) = server.keys();
-    python(
-        r#"
-import boto3, sys
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[3],
-                  aws_secret_access_key=sys.argv[4], region_name="us-east-1")
-print(len(s3.list_multipart_uploads(Bucket=sys.argv[2]).get("Uploads", [])))
-"#,
-        &[&server.endpoint(), bucket, &ak, &sk],
-    )
-    .trim()
-    .parse()
-    .unwrap()
-}
 
 fn multipart_upload_is_cancelled_and_aborted(server: Server) {
     let c = case(server, "cmpu");
@@ -327,7 +310,7 @@ fn multipart_upload_is_cancelled_and_aborted(server: Server) {
             );
             assert_eq!(c.proxy.counters.count("DELETE", "uploadId="), 1, "aborted");
             if s == S3Server::Moto {
-                assert_eq!(open_uploads(s, &c.bucket), 0, "no orphaned upload");
+                assert_eq!(s.open_uploads(&c.bucket), 0, "no orphaned upload");
             }
         }
         Server::Azure => {
@@ -528,7 +511,7 @@ fn progress_s3s_fs() {
 fn progress_moto() {
     let c = case(Server::S3(S3Server::Moto), "cprog");
     progress_goes_to_the_total_and_a_stop_cancels(&*c.store, Some(&c.proxy));
-    assert_eq!(open_uploads(S3Server::Moto, &c.bucket), 0, "no orphaned upload");
+    assert_eq!(S3Server::Moto.open_uploads(&c.bucket), 0, "no orphaned upload");
 }
 
 #[test]

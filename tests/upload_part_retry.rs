@@ -19,7 +19,7 @@ use blobio::{
 };
 use support::azure::Azurite;
 use support::proxy::{Fault, Proxy, Rule};
-use support::{digest_via_read_to, python, S3Server, StreamSource};
+use support::{digest_via_read_to, S3Server, StreamSource};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -52,23 +52,6 @@ fn s3_case(server: S3Server, tag: &str) -> S3Case {
     }
 }
 
-/// How many multipart uploads are still open in `bucket` (boto3; moto only,
-/// s3s-fs does not implement ListMultipartUploads).
-fn open_uploads(server: S3Server, bucket: &str) -> usize {
-    let (ak, sk) = server.keys();
-    python(
-        r#"
-import boto3, sys
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[3],
-                  aws_secret_access_key=sys.argv[4], region_name="us-east-1")
-print(len(s3.list_multipart_uploads(Bucket=sys.argv[2]).get("Uploads", [])))
-"#,
-        &[&server.endpoint(), bucket, &ak, &sk],
-    )
-    .trim()
-    .parse()
-    .unwrap()
-}
 
 fn part_503_is_resent_alone(server: S3Server) {
     let case = s3_case(server, "partretry");
@@ -114,7 +97,7 @@ fn part_503_is_resent_alone(server: S3Server) {
         "not aborted"
     );
     if case.server == S3Server::Moto {
-        assert_eq!(open_uploads(case.server, &case.bucket), 0);
+        assert_eq!(case.server.open_uploads(&case.bucket), 0);
     }
 }
 
@@ -159,7 +142,7 @@ fn s3_part_refused_for_good_fails_the_upload_and_aborts_it() {
         1,
         "aborted"
     );
-    assert_eq!(open_uploads(S3Server::Moto, &case.bucket), 0);
+    assert_eq!(S3Server::Moto.open_uploads(&case.bucket), 0);
     assert_eq!(case.store.read("big/keep.bin").unwrap(), b"old version");
     assert_eq!(case.store.stats().retries, 0);
 }

@@ -2,7 +2,6 @@
  * Programming the fault proxy (examples/fault_proxy.rs) over its control
  * socket, for the C tests that run behind it: one command a line, answered
  * with one line. Set `proxy_control_port` before the first command.
- * (test_resilient.c has its own copy of these, from before this header.)
  */
 #ifndef BLOBIO_PROXY_CONTROL_H
 #define BLOBIO_PROXY_CONTROL_H

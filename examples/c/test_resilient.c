@@ -17,57 +17,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy_control.h"
 #include "store_checks.h"
 #include "test_open.h"
 
 static const char *access_key, *secret_key, *bucket;
 static char proxy_endpoint[64];
-static int control_port;
-
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-/* Sends one command to the proxy's control socket; its one-line answer goes
- * to `reply` (without the newline). Returns false on a transport failure. */
-static bool control(const char *command, char *reply, size_t cap) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)control_port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
-    size_t len = strlen(command);
-    ok = ok && write(fd, command, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
-    size_t got = 0;
-    while (ok && got + 1 < cap) {
-        ssize_t n = read(fd, reply + got, 1);
-        if (n <= 0) { ok = false; break; }
-        if (reply[got] == '\n') break;
-        got++;
-    }
-    reply[got] = '\0';
-    close(fd);
-    return ok;
-}
-
-/* A control command that must answer "ok". */
-static void program(const char *command) {
-    char reply[128];
-    bool ok = control(command, reply, sizeof reply);
-    if (!ok || strcmp(reply, "ok") != 0) {
-        fprintf(stderr, "  [%s] proxy command '%s' failed: %s\n", current_test, command, reply);
-        atomic_fetch_add(&failed_checks, 1);
-    }
 }
 
 /* Requests and connections the proxy has seen. */
 static void proxy_counts(long *requests, long *connections) {
     char reply[128];
     *requests = *connections = -1;
-    if (control("count", reply, sizeof reply)) sscanf(reply, "%ld %ld", requests, connections);
+    if (proxy_control("count", reply, sizeof reply)) sscanf(reply, "%ld %ld", requests, connections);
 }
 
 /* The options of a resilient S3 store through the proxy: s3s-fs's keys,
@@ -451,7 +416,7 @@ int main(void) {
     bucket = need_env("BLOBIO_TEST_S3_BUCKET");
     snprintf(proxy_endpoint, sizeof proxy_endpoint, "http://127.0.0.1:%s",
              need_env("BLOBIO_TEST_PROXY_PORT"));
-    control_port = atoi(need_env("BLOBIO_TEST_PROXY_CONTROL_PORT"));
+    proxy_control_port = atoi(need_env("BLOBIO_TEST_PROXY_CONTROL_PORT"));
     static const struct test_case tests[] = {
         {"resilient_option_wraps_a_store_and_checks_its_settings",
          test_resilient_option_wraps_a_store_and_checks_its_settings},

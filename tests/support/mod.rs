@@ -143,6 +143,24 @@ impl S3Server {
     }
 
     /// A store on a fresh bucket.
+    /// How many multipart uploads are still open in `bucket` (boto3;
+    /// moto only: s3s-fs does not implement ListMultipartUploads).
+    pub fn open_uploads(self, bucket: &str) -> usize {
+        let (ak, sk) = self.keys();
+        python(
+            r#"
+import boto3, sys
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[3],
+                  aws_secret_access_key=sys.argv[4], region_name="us-east-1")
+print(len(s3.list_multipart_uploads(Bucket=sys.argv[2]).get("Uploads", [])))
+"#,
+            &[&self.endpoint(), bucket, &ak, &sk],
+        )
+        .trim()
+        .parse()
+        .unwrap()
+    }
+
     pub fn new_store(self, tag: &str) -> S3Backend {
         S3Backend::new(self.config(&self.new_bucket(tag))).expect("S3 store")
     }

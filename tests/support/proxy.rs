@@ -902,11 +902,7 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
         match fault {
             None => {
                 let resp = forward(&mut upstream, &sh.upstream, &req)?;
-                to_client.write_all(&resp.head)?;
-                to_client.write_all(&resp.body)?;
-                to_client.flush()?;
-                if resp.close {
-                    let _ = to_client.shutdown(Shutdown::Both);
+                if !relay(&mut to_client, &resp)? {
                     return Ok(());
                 }
             }
@@ -947,24 +943,18 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
                 let mut damaged = req.clone();
                 flip(&mut damaged.body, at);
                 let resp = forward(&mut upstream, &sh.upstream, &damaged)?;
-                to_client.write_all(&resp.head)?;
-                to_client.write_all(&resp.body)?;
-                to_client.flush()?;
+                let open = relay(&mut to_client, &resp)?;
                 run_hook(hook);
-                if resp.close {
-                    let _ = to_client.shutdown(Shutdown::Both);
+                if !open {
                     return Ok(());
                 }
             }
             Some(Fault::FlipResponse(at)) => {
                 let mut resp = forward(&mut upstream, &sh.upstream, &req)?;
                 flip(&mut resp.body, at);
-                to_client.write_all(&resp.head)?;
-                to_client.write_all(&resp.body)?;
-                to_client.flush()?;
+                let open = relay(&mut to_client, &resp)?;
                 run_hook(hook);
-                if resp.close {
-                    let _ = to_client.shutdown(Shutdown::Both);
+                if !open {
                     return Ok(());
                 }
             }
@@ -996,6 +986,18 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
             }
         }
     }
+}
+
+/// Passes the server's answer to the client; whether the connection can
+/// carry another request (else it is shut down).
+fn relay(to_client: &mut TcpStream, resp: &Response) -> io::Result<bool> {
+    to_client.write_all(&resp.head)?;
+    to_client.write_all(&resp.body)?;
+    to_client.flush()?;
+    if resp.close {
+        let _ = to_client.shutdown(Shutdown::Both);
+    }
+    Ok(!resp.close)
 }
 
 /// Sends an answer made by the proxy, runs the rule's hook, and closes.
