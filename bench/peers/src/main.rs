@@ -17,6 +17,7 @@ mod curl;
 mod data;
 mod measure;
 mod orchestrate;
+mod ranges;
 mod report;
 mod spec;
 
@@ -48,9 +49,11 @@ fn main() {
             }
         }
         Some("launch") => measure::launch(&args[1..]),
+        Some("ranges") => ranges::main(),
+        Some("ranges-child") => ranges::child(&args[1]),
         None => orchestrate::main(),
         Some(other) => {
-            eprintln!("usage: blobio-bench-peers [child | launch RESULT PROGRAM ARGS...]   (unknown argument {other})");
+            eprintln!("usage: blobio-bench-peers [child | launch RESULT PROGRAM ARGS... | ranges]   (unknown argument {other})");
             std::process::exit(2);
         }
     }
