@@ -463,47 +463,89 @@ pub(crate) fn cleanup<T>(f: impl FnOnce() -> T) -> T {
 /// "connection reset", which is not what happened). Calls nested in a
 /// call (a wrapper's) pass through.
 pub(crate) fn call<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
-    if IN_CALL.with(Cell::get) {
-        return body();
+    // Generic over every store method's body, so kept to the body's one
+    // run between two calls that exist once in the binary.
+    let scope = CallScope::enter()?;
+    let out = body();
+    match scope.leave(out.as_ref().err()) {
+        Some(cancelled) => Err(cancelled),
+        None => out,
     }
-    let token = current_token();
-    let progress = progress::installed();
-    if token.is_none() && !progress {
-        return body();
-    }
-    if token.as_ref().is_some_and(CancelToken::is_cancelled) {
-        return Err(cancelled(""));
-    }
-    let effective = if progress {
-        Some(token.as_ref().map_or_else(CancelToken::new, CancelToken::child))
-    } else {
-        token
-    };
-    let meter = match (&effective, progress) {
-        (Some(t), true) => Some(Arc::new(Meter::new(t.clone()))),
-        _ => None,
-    };
-    IN_CALL.with(|c| c.set(true));
-    let _leave = LeaveCall;
-    let context = Context {
-        token: effective.clone(),
-        meter: meter.clone(),
-    };
-    let out = context.enter(body);
-    match out {
-        Err(e)
-            if e.kind() != ErrorKind::Cancelled
-                && effective.as_ref().is_some_and(CancelToken::is_cancelled) =>
-        {
-            Err(cancelled(e.path().unwrap_or("")))
+}
+
+/// What [`call`] set up for its body, undone when the body has run.
+struct CallScope(Option<ActiveCall>);
+
+struct ActiveCall {
+    effective: Option<CancelToken>,
+    meter: Option<Arc<Meter>>,
+    // Dropped in this order: the thread's context first, then the mark.
+    _restore: RestoreContext,
+    _leave: LeaveCall,
+}
+
+impl CallScope {
+    /// Installs the call's token and meter; fails when the thread's token
+    /// is already cancelled. Nested calls, and calls with neither a token
+    /// nor a progress callback, set up nothing.
+    #[inline(never)]
+    fn enter() -> Result<CallScope> {
+        if IN_CALL.with(Cell::get) {
+            return Ok(CallScope(None));
         }
-        Ok(v) => {
-            if let Some(m) = meter {
-                m.finish();
+        let token = current_token();
+        let progress = progress::installed();
+        if token.is_none() && !progress {
+            return Ok(CallScope(None));
+        }
+        if token.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(cancelled(""));
+        }
+        let effective = if progress {
+            Some(token.as_ref().map_or_else(CancelToken::new, CancelToken::child))
+        } else {
+            token
+        };
+        let meter = match (&effective, progress) {
+            (Some(t), true) => Some(Arc::new(Meter::new(t.clone()))),
+            _ => None,
+        };
+        IN_CALL.with(|c| c.set(true));
+        let leave = LeaveCall;
+        let context = Context {
+            token: effective.clone(),
+            meter: meter.clone(),
+        };
+        let previous = CONTEXT.with(|c| c.replace(context));
+        Ok(CallScope(Some(ActiveCall {
+            effective,
+            meter,
+            _restore: RestoreContext(Some(previous)),
+            _leave: leave,
+        })))
+    }
+
+    /// Ends the call: the error to report instead of the body's (a
+    /// failure after the cancel is the cancel), and the final progress of
+    /// a call that succeeded.
+    #[inline(never)]
+    fn leave(self, err: Option<&Error>) -> Option<Error> {
+        let call = self.0?;
+        match err {
+            Some(e)
+                if e.kind() != ErrorKind::Cancelled
+                    && call.effective.as_ref().is_some_and(CancelToken::is_cancelled) =>
+            {
+                Some(cancelled(e.path().unwrap_or("")))
             }
-            Ok(v)
+            Some(_) => None,
+            None => {
+                if let Some(m) = &call.meter {
+                    m.finish();
+                }
+                None
+            }
         }
-        other => other,
     }
 }
 
