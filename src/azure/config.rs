@@ -533,7 +533,7 @@ fn token(cfg: &AzureBlobConfig, env: &dyn Env, explicit_any: bool, https: bool) 
 /// A SAS token as it goes into a query string: no leading `?`. It must look
 /// like one (query characters only, a `sig`), so that it can never break
 /// the URL it is appended to; the error never shows it.
-fn clean_sas(field: &str, sas: &str) -> Result<String> {
+pub(crate) fn clean_sas(field: &str, sas: &str) -> Result<String> {
     let token = sas.trim().trim_start_matches('?');
     let query_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~%&=+/:,;!$'()*@".contains(&b);
     if !token.bytes().all(query_char) {
@@ -550,7 +550,7 @@ fn clean_sas(field: &str, sas: &str) -> Result<String> {
 }
 
 /// Decodes an account key; the error never shows it.
-fn decode_key(field: &str, key: &str) -> Result<Vec<u8>> {
+pub(crate) fn decode_key(field: &str, key: &str) -> Result<Vec<u8>> {
     let key = key.trim();
     match base64::engine::general_purpose::STANDARD.decode(key) {
         Ok(k) if !k.is_empty() => Ok(k),
