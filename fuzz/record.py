@@ -41,6 +41,13 @@ def save(target, name, data):
     print(f"  {target}/{name} ({len(data)} bytes)")
 
 
+def answer(status, headers, body):
+    """A whole answer as the error_answers target reads it: the status less
+    100 in two bytes, header lines, a blank line, the body."""
+    head = "".join(f"{k}: {v}\n" for k, v in headers.items())
+    return (status - 100).to_bytes(2, "big") + head.encode() + b"\n" + (body or b"")
+
+
 def env(name):
     value = os.environ.get(name)
     if not value:
@@ -114,6 +121,9 @@ def record_s3(server, endpoint, key, secret, keys=KEYS):
             pass
         if bodies.last.get(op, {}).get("body"):
             save("s3_error", f"{server}-{what}.xml", bodies.body(op))
+        if op in bodies.last:
+            r = bodies.last[op]
+            save("error_answers", f"{server}-{what}", answer(r["status_code"], r["headers"], r["body"]))
 
     head = s3.head_object(Bucket=bucket, Key="a.txt")
     dates.append(head["ResponseMetadata"]["HTTPHeaders"].get("last-modified", ""))
@@ -163,6 +173,7 @@ def record_azure(endpoint, account, key):
     raw = {}
 
     def hook(response):
+        raw["status"] = response.http_response.status_code
         raw["body"] = response.http_response.body()
         raw["headers"] = {k.lower(): v for k, v in response.http_response.headers.items()}
 
@@ -196,6 +207,8 @@ def record_azure(endpoint, account, key):
             pass
         if raw.get("body"):
             save("azure_error", f"azurite-{what}.xml", raw["body"])
+        if raw.get("status"):
+            save("error_answers", f"azurite-{what}", answer(raw["status"], raw["headers"], raw["body"]))
 
     bad = BlobServiceClient(account_url=endpoint, credential={"account_name": account, "account_key": "AAAA" + key[4:]})
     raw.clear()
@@ -205,6 +218,15 @@ def record_azure(endpoint, account, key):
         pass
     if raw.get("body"):
         save("azure_error", "azurite-bad-signature.xml", raw["body"])
+
+    # A HEAD answer: the code is in x-ms-error-code only.
+    raw.clear()
+    try:
+        container.get_blob_client("missing").get_blob_properties(raw_response_hook=hook)
+    except Exception:
+        pass
+    if raw.get("status"):
+        save("error_answers", "azurite-head-not-found", answer(raw["status"], raw["headers"], raw["body"]))
 
     # Blob Batch: deleted, missing, and deleted again.
     raw.clear()

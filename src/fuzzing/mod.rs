@@ -13,15 +13,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::remote::Entry;
 
+/// A fuzz target's entry function.
+pub type Target = fn(&[u8]);
+
 /// Every target: its name (the fuzz target's and the corpus folder's) and
 /// its entry function.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("s3_list", s3_list),
     ("s3_error", s3_error),
     ("s3_multipart", s3_multipart),
     ("s3_delete_result", s3_delete_result),
     ("azure_list", azure_list),
     ("azure_error", azure_error),
+    ("error_answers", error_answers),
     ("azure_batch", azure_batch),
     ("azure_connection_string", azure_connection_string),
     ("open_url", open_url),
@@ -206,6 +210,48 @@ pub fn azure_error(data: &[u8]) {
         assert!(!m.contains('\n'), "the message is its first line only");
     }
     assert_eq!((code, message), crate::azure::error::parse_error_xml(data));
+}
+
+/// A whole failed answer as either protocol reads it: two bytes of status
+/// (100-999), header lines up to a blank line, then the body. The error
+/// keeps the status, and a code given in the protocol's header wins.
+pub fn error_answers(data: &[u8]) {
+    let [hi, lo, rest @ ..] = data else { return };
+    let status = 100 + u16::from_be_bytes([*hi, *lo]) % 900;
+    let (head, body) = match rest.windows(2).position(|w| w == b"\n\n") {
+        Some(i) => (&rest[..i], &rest[i + 2..]),
+        None => (rest, &[][..]),
+    };
+    let head = text(head);
+    let headers: Vec<(&str, &str)> = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    let response = || {
+        let mut b = ureq::http::Response::builder().status(status);
+        for (k, v) in &headers {
+            b = b.header(*k, *v);
+        }
+        b.body(ureq::Body::builder().data(body.to_vec())).ok()
+    };
+    let Some(probe) = response() else { return };
+    let header = |name: &str| probe.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    for (parser, code_header) in [
+        (crate::s3::error::answer("bucket"), None),
+        (crate::azure::error::answer("container"), Some("x-ms-error-code")),
+    ] {
+        let Some(resp) = response() else { return };
+        let err = parser("some/key", resp);
+        let _ = err.to_string();
+        assert_eq!(err.http_status(), Some(status), "{err:?}");
+        if let Some(code) = code_header.and_then(header) {
+            assert_eq!(err.provider_code(), Some(code.as_str()));
+        }
+        if let Some(after) = err.retry_after() {
+            assert!(header("retry-after").is_some(), "a Retry-After from nowhere: {after:?}");
+        }
+    }
 }
 
 /// A Blob Batch answer: the first line is its `Content-Type` header, the
