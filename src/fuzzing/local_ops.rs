@@ -6,7 +6,7 @@
 //! at most [`MAX_OPS`] operations on a small key space of nasty keys; after
 //! each one the answers are checked against each other (a write reads
 //! back, a listing names objects that exist, a range is a slice of the
-//! whole), and at the end `outside/` and the temp directory's top level
+//! whole, an append publishes what was appended), and at the end `outside/` and the temp directory's top level
 //! must be as they were.
 
 use std::io::{Cursor, Read};
@@ -253,13 +253,14 @@ fn step(store: &LocalBackend, keys: &[String], input: &mut Bytes<'_>) {
             }
         }
         15 => {
+            // Resumes the staged partial an interrupted write_reader left
+            // (its bytes are not known here): what is published ends with
+            // the appended bytes.
             let data = input.data();
             let mut reader: Box<dyn Read> = Box::new(Cursor::new(data.clone()));
-            let before = store.read(key).unwrap_or_default();
             if store.append_reader(key, &mut reader, data.len() as u64).is_ok() {
-                let mut expected = before;
-                expected.extend_from_slice(&data);
-                assert_eq!(store.read(key).ok(), Some(expected), "append to {key:?}");
+                let published = store.read(key).expect("an appended object reads");
+                assert!(published.ends_with(&data), "append to {key:?}");
             }
         }
         _ => {
