@@ -16,6 +16,11 @@ pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 mod fork;
+// Entry points of the fuzz targets (fuzz/) and of the corpus replay test;
+// not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod layout;
 pub mod local;

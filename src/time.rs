@@ -222,15 +222,20 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     };
     let offset_secs: i64 = match offset {
         "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let mins = i64::from(digits(&o[1..3], 2)? * 60 + digits(&o[4..6], 2)?);
-            if o.starts_with('-') {
-                -mins * 60
-            } else {
-                mins * 60
+        // `+HH:MM` / `-HH:MM`, read by characters: the offset is untrusted
+        // text and need not be ASCII (byte slicing could split a character).
+        o => {
+            let (sign, hh_mm) = match o.strip_prefix('+') {
+                Some(rest) => (1, rest),
+                None => (-1, o.strip_prefix('-')?),
+            };
+            let (hh, mm) = hh_mm.split_once(':')?;
+            let (hh, mm) = (digits(hh, 2)?, digits(mm, 2)?);
+            if hh > 23 || mm > 59 {
+                return None;
             }
+            sign * i64::from(hh * 60 + mm) * 60
         }
-        _ => return None,
     };
     let local = from_civil(date, h, m, sec, nanos)?;
     // The instant is the local time minus its offset from UTC.
@@ -333,6 +338,18 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
         }
+    }
+
+    /// Found by the `http_dates` fuzz target: an offset of six bytes that
+    /// are not six characters was sliced by bytes and panicked.
+    #[test]
+    fn rfc3339_offsets_that_are_not_ascii_or_out_of_range_are_refused() {
+        assert_eq!(parse_rfc3339("2023-12-01T10:32:22+00\u{4f3}a"), None);
+        assert_eq!(parse_rfc3339("2023-12-01T10:32:22+0\u{e9}00"), None);
+        assert_eq!(parse_rfc3339("2023-12-01T10:32:22\u{e9}00:00"), None);
+        assert_eq!(parse_rfc3339("2023-12-01T10:32:22+24:00"), None);
+        assert_eq!(parse_rfc3339("2023-12-01T10:32:22-00:60"), None);
+        assert_eq!(parse_rfc3339("2023-12-01T10:32:22+23:59"), Some(at(1_701_426_742 - 86_340)));
     }
 
     #[test]

@@ -219,7 +219,7 @@ fn bad_response(label: &str, why: &str) -> Error {
 }
 
 /// `boundary=...` of a multipart content type (quotes removed).
-fn boundary_of(content_type: &str) -> Option<String> {
+pub(crate) fn boundary_of(content_type: &str) -> Option<String> {
     content_type.split(';').find_map(|p| {
         let (k, v) = p.trim().split_once('=')?;
         k.trim()

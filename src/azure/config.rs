@@ -546,7 +546,7 @@ fn token(cfg: &AzureBlobConfig, env: &dyn Env, explicit_any: bool, https: bool) 
 /// A SAS token as it goes into a query string: no leading `?`. It must look
 /// like one (query characters only, a `sig`), so that it can never break
 /// the URL it is appended to; the error never shows it.
-fn clean_sas(field: &str, sas: &str) -> Result<String> {
+pub(crate) fn clean_sas(field: &str, sas: &str) -> Result<String> {
     let token = sas.trim().trim_start_matches('?');
     let query_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~%&=+/:,;!$'()*@".contains(&b);
     if !token.bytes().all(query_char) {
@@ -563,7 +563,7 @@ fn clean_sas(field: &str, sas: &str) -> Result<String> {
 }
 
 /// Decodes an account key; the error never shows it.
-fn decode_key(field: &str, key: &str) -> Result<Vec<u8>> {
+pub(crate) fn decode_key(field: &str, key: &str) -> Result<Vec<u8>> {
     let key = key.trim();
     match base64::engine::general_purpose::STANDARD.decode(key) {
         Ok(k) if !k.is_empty() => Ok(k),
@@ -581,6 +581,20 @@ fn shown(raw: &str) -> &str {
 /// Parses an endpoint URL (http or https, a host, no query).
 fn parse_endpoint(field: &str, raw: &str) -> Result<Url> {
     let raw_shown = shown(raw);
+    // Endpoints are plain ASCII URL text (the url crate is built for ASCII
+    // hosts only, see Cargo.toml). Anything else is refused here with an
+    // error: a host mixing upper-case ASCII with other characters, given as
+    // they are or percent-encoded, trips a debug assertion in the
+    // ASCII-only IDNA adapter (a panic in debug builds), and controls or
+    // spaces would be percent-encoded into an endpoint nobody wrote (both
+    // found by fuzzing).
+    let plain = |c: char| c.is_ascii_graphic() && !"%\"<>`{}".contains(c);
+    if !raw.trim().chars().all(plain) {
+        return Err(Error::invalid_argument(format!(
+            "{field} {raw_shown:?} is not plain ASCII (no spaces, controls or percent-encoding); \
+             give an internationalised host in its xn-- form"
+        )));
+    }
     let url = Url::parse(raw.trim()).map_err(|e| {
         Error::invalid_argument(format!(
             "{field} {raw_shown:?} is not a URL ({e}); give it with its scheme, e.g. https://<account>.blob.core.windows.net"
@@ -589,6 +603,14 @@ fn parse_endpoint(field: &str, raw: &str) -> Result<Url> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(Error::invalid_argument(format!(
             "{field} {raw_shown:?} must be an http:// or https:// URL with a host"
+        )));
+    }
+    // A user name or password in an endpoint is never Azure's, and would
+    // be shown in messages (found by fuzzing: `http://a@@b/` reads as the
+    // user `a%40` at `b`).
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid_argument(format!(
+            "{field} must not contain a user name or password"
         )));
     }
     if url.query().is_some() || url.fragment().is_some() {
@@ -746,6 +768,34 @@ mod tests {
     }
 
     const KEY_B64: &str = "a2V5LWJ5dGVz"; // "key-bytes"
+
+    /// Found by the azure_connection_string fuzz target: a host mixing
+    /// upper-case ASCII with other characters hit a debug assertion of the
+    /// ASCII-only IDNA adapter inside `Url::parse` (a panic in debug
+    /// builds). Non-ASCII endpoints are an error.
+    #[test]
+    fn endpoints_the_fuzzer_broke_are_errors_not_panics_or_odd_urls() {
+        for endpoint in [
+            "http://UseD\u{fffd}127.0.0.1:30000/devstoreaccount1",
+            "https://ACCT\u{e9}.blob.core.windows.net",
+            "http:/+063urg=rv&cpsai0bdc'e2B%fb%3",
+            "http://127.0.0.1:10000/devstoreac\0\0c,unt1",
+            "http://127.0.0.1:10000/dev store",
+        ] {
+            let cs = format!("BlobEndpoint={endpoint};SharedAccessSignature=sv=1&sig=x");
+            let e = parse_connection_string(&cs).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(e.to_string().contains("not plain ASCII"), "{e}");
+        }
+        // The same target: a user name (and a password) in an endpoint.
+        for endpoint in ["http://127@@@@2024-11-04&ss=b0000/devstoreaccount1", "https://u:p@acct.blob.core.windows.net"] {
+            let cs = format!("BlobEndpoint={endpoint};SharedAccessSignature=sv=1&sig=x");
+            let e = parse_connection_string(&cs).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(e.to_string().contains("user name or password"), "{e}");
+            assert!(!e.to_string().contains("u:p"), "{e}");
+        }
+    }
 
     #[test]
     fn connection_string_with_key_and_suffix() {

@@ -68,7 +68,7 @@ pub(super) fn root_label(container: &str) -> String {
 }
 
 /// The parser of failed answers for `container`.
-pub(super) fn answer(container: &str) -> AnswerParser {
+pub(crate) fn answer(container: &str) -> AnswerParser {
     parser(&DIALECT, root_label(container))
 }
 

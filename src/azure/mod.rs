@@ -12,14 +12,14 @@
 //! `error.rs` (error codes).
 
 mod auth;
-mod batch_delete;
+pub(crate) mod batch_delete;
 mod blocks;
-mod config;
+pub(crate) mod config;
 mod copy;
 mod delete;
-mod error;
+pub(crate) mod error;
 mod get;
-mod list;
+pub(crate) mod list;
 mod presign;
 mod put;
 mod request;

@@ -4,8 +4,8 @@
 //! `config_json`). Typed configs ([`crate::S3Config`], ...) stay the Rust
 //! way; this is the one that can grow forever without breaking a C caller.
 
-mod options;
-mod url;
+pub(crate) mod options;
+pub(crate) mod url;
 
 use serde_json::Value as Json;
 

@@ -135,6 +135,11 @@ fn https(url: &str, host: &str, path: &str) -> Result<Target> {
                     region,
                 });
             }
+            // Every label before `s3` is the bucket's: none may be empty
+            // (`https://.s3.REGION.amazonaws.com` names no bucket).
+            if labels[..i].iter().any(|l| l.is_empty()) {
+                return Err(bad(url, "no bucket (https://BUCKET.s3.REGION.amazonaws.com/prefix)"));
+            }
             let bucket = labels[..i].join(".");
             let prefix = path.trim_matches('/').to_owned();
             return Ok(Target::S3 {
@@ -212,6 +217,10 @@ mod tests {
             ("abfss://acct.dfs.core.windows.net/p", "expected"),
             ("file://host/x", "no host"),
             ("s3://b/p\r\n", "control character"),
+            // Found by the open_url fuzz target: empty labels before `s3`
+            // made an empty bucket name.
+            ("https://.s3.eu-west-1.amazonaws.com/p", "no bucket"),
+            ("https://a..b.s3.amazonaws.com/p", "no bucket"),
         ] {
             let e = parse(url).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);

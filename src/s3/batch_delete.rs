@@ -118,14 +118,14 @@ fn delete_body<'k>(keys: impl Iterator<Item = &'k str>) -> String {
 
 /// One per-key failure of a DeleteObjects answer.
 #[derive(Debug, Default, PartialEq)]
-struct KeyError {
-    key: String,
-    code: String,
-    message: String,
+pub(crate) struct KeyError {
+    pub(crate) key: String,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 /// The Error entries of a `DeleteResult` (Deleted entries are skipped).
-fn parse_errors(xml: &[u8]) -> std::result::Result<Vec<KeyError>, String> {
+pub(crate) fn parse_errors(xml: &[u8]) -> std::result::Result<Vec<KeyError>, String> {
     let mut errors = Vec::new();
     let mut current = KeyError::default();
     walk(xml, "DeleteResult", &mut |path, text| {

@@ -75,7 +75,7 @@ static DIALECT: Dialect = Dialect {
 };
 
 /// The parser of failed answers for the bucket `bucket`.
-pub(super) fn answer(bucket: &str) -> AnswerParser {
+pub(crate) fn answer(bucket: &str) -> AnswerParser {
     parser(&DIALECT, format!("s3://{bucket} (bucket"))
 }
 

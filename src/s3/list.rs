@@ -60,16 +60,16 @@ impl List for S3 {
 
 /// One page of a ListObjectsV2 answer, with full (undecoded) keys.
 #[derive(Default)]
-struct Page {
-    entries: Vec<Entry>,
-    truncated: bool,
-    next_token: Option<String>,
+pub(crate) struct Page {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) truncated: bool,
+    pub(crate) next_token: Option<String>,
 }
 
 /// Parses a `ListBucketResult`. Keys and prefixes come back decoded when
 /// the server applied `encoding-type=url` (it says so in `EncodingType`;
 /// servers that ignore the parameter send keys as they are).
-fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
+pub(crate) fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
     let mut page = Page::default();
     let mut encoded = false;
     // Fields of the Contents element being read.

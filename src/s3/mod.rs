@@ -8,14 +8,14 @@
 //! (ListObjectsV2), `delete.rs` (DeleteObject), `batch_delete.rs`
 //! (DeleteObjects), `error.rs` (error XML and codes).
 
-mod batch_delete;
+pub(crate) mod batch_delete;
 mod config;
 mod copy;
 mod delete;
-mod error;
+pub(crate) mod error;
 mod get;
-mod list;
-mod multipart;
+pub(crate) mod list;
+pub(crate) mod multipart;
 mod presign;
 mod put;
 mod sign;

@@ -146,7 +146,7 @@ impl Parts for S3 {
 pub(super) const ANSWER_LIMIT: u64 = 1024 * 1024;
 
 /// The UploadId of an `InitiateMultipartUploadResult`.
-fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
+pub(crate) fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
     let mut id = None;
     walk(xml, "InitiateMultipartUploadResult", &mut |path, text| {
         if let [_, "UploadId"] = path {
@@ -160,7 +160,7 @@ fn parse_upload_id(xml: &[u8]) -> std::result::Result<String, String> {
 
 /// The ETag of a `root` document (`CompleteMultipartUploadResult`,
 /// `CopyObjectResult`, `CopyPartResult`).
-pub(super) fn parse_etag(xml: &[u8], root: &str) -> Option<String> {
+pub(crate) fn parse_etag(xml: &[u8], root: &str) -> Option<String> {
     let mut etag = None;
     let _ = walk(xml, root, &mut |path, text| {
         if let [_, "ETag"] = path {

@@ -129,7 +129,7 @@ impl Files {
     }
 
     /// Files parsed from text (tests).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn from_text(config: &str, credentials: &str) -> Files {
         Files {
             config_path: Some("config".into()),

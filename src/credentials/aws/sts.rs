@@ -173,7 +173,7 @@ fn unreadable(what: &str, why: &str) -> Error {
 }
 
 /// The code, message and request id of an STS `ErrorResponse`.
-fn error_detail(status: u16, body: &[u8]) -> ServiceDetail {
+pub(crate) fn error_detail(status: u16, body: &[u8]) -> ServiceDetail {
     let mut d = ServiceDetail { status, ..Default::default() };
     let _ = crate::xml::walk(body, "ErrorResponse", &mut |path, text| {
         match path {
@@ -188,7 +188,7 @@ fn error_detail(status: u16, body: &[u8]) -> ServiceDetail {
 }
 
 /// The credentials of an `<Action>Response`.
-fn parse_credentials(xml: &[u8], action: &str) -> std::result::Result<AwsCredentials, String> {
+pub(crate) fn parse_credentials(xml: &[u8], action: &str) -> std::result::Result<AwsCredentials, String> {
     let (mut key, mut secret, mut token, mut expiration) = (None, None, None, None);
     let result = format!("{action}Result");
     crate::xml::walk(xml, &format!("{action}Response"), &mut |path, text| {

@@ -90,10 +90,12 @@ pub(crate) fn parse_token(body: &[u8], now: SystemTime) -> Option<Token> {
         let v = json.get(k)?;
         v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())
     };
-    let expires = number("expires_on")
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-        .or_else(|| number("expires_in").map(|s| now + Duration::from_secs(s)))
-        .unwrap_or(now + Duration::from_secs(60));
+    // A time past what SystemTime holds is refused, not a panic.
+    let expires = match (number("expires_on"), number("expires_in")) {
+        (Some(on), _) => UNIX_EPOCH.checked_add(Duration::from_secs(on))?,
+        (None, Some(within)) => now.checked_add(Duration::from_secs(within))?,
+        (None, None) => now + Duration::from_secs(60),
+    };
     Some(Token { value: value.to_owned(), expires: Some(expires) })
 }
 
@@ -309,6 +311,20 @@ mod tests {
         assert!(parse_token(br#"{"error":"x"}"#, now).is_none());
         assert!(parse_token(b"not json", now).is_none());
         assert!(!format!("{t:?}").contains("\"t\""));
+    }
+
+    /// An expiry past what SystemTime holds (`expires_on` of 20 digits)
+    /// panicked in the addition; it is refused.
+    #[test]
+    fn absurd_expiry_times_are_refused_not_a_panic() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for body in [
+            &br#"{"access_token":"t","expires_on":18446744073709551615}"#[..],
+            br#"{"access_token":"t","expires_on":"9223372036854775808"}"#,
+            br#"{"access_token":"t","expires_in":18446744073709551615}"#,
+        ] {
+            assert!(parse_token(body, now).is_none(), "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]
