@@ -43,6 +43,7 @@ pub use backend::{
 };
 pub use cancel::{with_progress, CancelToken};
 pub use checksum::ChecksumAlgorithm;
+pub use stats::{set_stats_enabled, stats_enabled};
 pub use error::{BatchFailure, Error, ErrorKind, Result, ServiceDetail};
 pub use http::{HttpConfig, Timeouts, SYSTEM_CA_BUNDLES};
 pub use local::LocalBackend;
