@@ -85,9 +85,9 @@ impl Default for Histogram {
 fn bucket(us: u64) -> usize {
     const QUARTERS: [u64; 3] = [
         // (2^(j/4) - 1) * 2^52, for j = 1, 2, 3.
-        0x0306_FE0A_31B7_15,
-        0x06A0_9E66_7F3B_CD,
-        0x0AE8_9F99_5AD3_AD,
+        0x0003_06FE_0A31_B715,
+        0x0006_A09E_667F_3BCD,
+        0x000A_E89F_995A_D3AD,
     ];
     let bits = (us as f64).to_bits();
     let octave = ((bits >> 52) & 0x7FF) as usize - 1023;
@@ -163,14 +163,23 @@ impl Stats {
     /// its error, if any.
     #[inline]
     pub(crate) fn call<T>(&self, op: &'static str, body: impl FnOnce() -> Result<T>) -> Result<T> {
-        if !stats_enabled() {
-            return crate::cancel::call(body);
-        }
-        let start = Instant::now();
         // Every store's every call is also where cancellation and
-        // progress begin (crate::cancel::call).
-        let out = crate::cancel::call(body);
-        self.record(op, start, out.as_ref().err().map(|e| e.kind()));
+        // progress begin (what crate::cancel::call does, in line here:
+        // one wrapper around each store method, not two).
+        let start = stats_enabled().then(Instant::now);
+        let out = match crate::cancel::CallScope::enter() {
+            Ok(scope) => {
+                let out = body();
+                match scope.leave(out.as_ref().err()) {
+                    Some(cancelled) => Err(cancelled),
+                    None => out,
+                }
+            }
+            Err(cancelled) => Err(cancelled),
+        };
+        if let Some(start) = start {
+            self.record(op, start, out.as_ref().err().map(|e| e.kind()));
+        }
         out
     }
 

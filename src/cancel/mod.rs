@@ -474,7 +474,7 @@ pub(crate) fn call<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// What [`call`] set up for its body, undone when the body has run.
-struct CallScope(Option<ActiveCall>);
+pub(crate) struct CallScope(Option<ActiveCall>);
 
 struct ActiveCall {
     effective: Option<CancelToken>,
@@ -489,7 +489,7 @@ impl CallScope {
     /// is already cancelled. Nested calls, and calls with neither a token
     /// nor a progress callback, set up nothing.
     #[inline(never)]
-    fn enter() -> Result<CallScope> {
+    pub(crate) fn enter() -> Result<CallScope> {
         if IN_CALL.with(Cell::get) {
             return Ok(CallScope(None));
         }
@@ -529,7 +529,7 @@ impl CallScope {
     /// failure after the cancel is the cancel), and the final progress of
     /// a call that succeeded.
     #[inline(never)]
-    fn leave(self, err: Option<&Error>) -> Option<Error> {
+    pub(crate) fn leave(self, err: Option<&Error>) -> Option<Error> {
         let call = self.0?;
         match err {
             Some(e)
