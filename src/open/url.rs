@@ -122,9 +122,7 @@ fn https(url: &str, host: &str, path: &str) -> Result<Target> {
         let labels: Vec<&str> = before.split('.').collect();
         let s3_at = labels.iter().position(|l| *l == "s3" || l.starts_with("s3-"));
         if let Some(i) = s3_at {
-            let region = labels.get(i + 1).map(|r| (*r).to_owned()).or_else(|| {
-                labels[i].strip_prefix("s3-").map(str::to_owned)
-            });
+            let region = s3_region(url, labels[i], &labels[i + 1..])?;
             if i == 0 {
                 if first.is_empty() {
                     return Err(bad(url, "no bucket (https://s3.REGION.amazonaws.com/bucket/prefix)"));
@@ -153,6 +151,44 @@ fn https(url: &str, host: &str, path: &str) -> Result<Target> {
         url,
         "not an AWS or Azure URL; for another S3-compatible server use s3://bucket with the endpoint option",
     ))
+}
+
+/// The region of an S3 host's labels from `s3` on: `s3.REGION`, `s3`, or
+/// the legacy `s3-REGION` (`s3-external-1` is us-east-1). Any other kind of
+/// endpoint (dualstack, accelerate, FIPS, website, access points) is
+/// refused rather than read as a region: opened from its bucket and
+/// region alone it would reach another endpoint than the URL names.
+fn s3_region(url: &str, s3: &str, after: &[&str]) -> Result<Option<String>> {
+    let other = || {
+        bad(
+            url,
+            "not an S3 endpoint blobio reads from a URL (dualstack, accelerate, FIPS, website or \
+             access point); use s3://BUCKET with the endpoint option",
+        )
+    };
+    let region = match (s3, after) {
+        ("s3", []) => None,
+        ("s3", [region]) if is_region(region) => Some((*region).to_owned()),
+        ("s3-external-1", []) => Some("us-east-1".to_owned()),
+        (legacy, []) => match legacy.strip_prefix("s3-") {
+            Some(region) if is_region(region) => Some(region.to_owned()),
+            _ => return Err(other()),
+        },
+        _ => return Err(other()),
+    };
+    Ok(region)
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: a two-letter area, words
+/// of letters, then a number.
+fn is_region(label: &str) -> bool {
+    let parts: Vec<&str> = label.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
 #[cfg(test)]
@@ -191,6 +227,15 @@ mod tests {
             s3("b", "p/q", Some("us-east-2"))
         );
         assert_eq!(parse("https://my.bucket.s3.amazonaws.com/").unwrap(), s3("my.bucket", "", None));
+        // The legacy forms: s3-REGION, and s3-external-1 for us-east-1.
+        assert_eq!(
+            parse("https://b.s3-us-gov-west-1.amazonaws.com/p").unwrap(),
+            s3("b", "p", Some("us-gov-west-1"))
+        );
+        assert_eq!(
+            parse("https://s3-external-1.amazonaws.com/b").unwrap(),
+            s3("b", "", Some("us-east-1"))
+        );
         assert_eq!(parse("az://c/p").unwrap(), az("c", "p", None));
         assert_eq!(parse("azure://c").unwrap(), az("c", "", None));
         assert_eq!(
@@ -220,6 +265,12 @@ mod tests {
             // Found by the open_url fuzz target: empty labels before `s3`
             // made an empty bucket name.
             ("https://.s3.eu-west-1.amazonaws.com/p", "no bucket"),
+            ("https://b.s3.dualstack.eu-west-1.amazonaws.com/p", "dualstack"),
+            ("https://s3.dualstack.eu-west-1.amazonaws.com/b/p", "dualstack"),
+            ("https://b.s3-accelerate.amazonaws.com/p", "accelerate"),
+            ("https://b.s3-fips.us-east-1.amazonaws.com/p", "FIPS"),
+            ("https://b.s3-website-us-east-1.amazonaws.com/", "website"),
+            ("https://b.s3-website.eu-west-1.amazonaws.com/", "website"),
             ("https://a..b.s3.amazonaws.com/p", "no bucket"),
         ] {
             let e = parse(url).unwrap_err();
