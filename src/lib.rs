@@ -12,6 +12,7 @@ pub mod backend;
 pub mod cancel;
 mod checksum;
 mod credentials;
+mod endpoint;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;

@@ -573,46 +573,11 @@ pub(crate) fn decode_key(field: &str, key: &str) -> Result<Vec<u8>> {
     }
 }
 
-/// A URL for messages: without its query, which may hold a SAS.
-fn shown(raw: &str) -> &str {
-    raw.split('?').next().unwrap_or("")
-}
 
 /// Parses an endpoint URL (http or https, a host, no query).
 fn parse_endpoint(field: &str, raw: &str) -> Result<Url> {
-    let raw_shown = shown(raw);
-    // Endpoints are plain ASCII URL text (the url crate is built for ASCII
-    // hosts only, see Cargo.toml). Anything else is refused here with an
-    // error: a host mixing upper-case ASCII with other characters, given as
-    // they are or percent-encoded, trips a debug assertion in the
-    // ASCII-only IDNA adapter (a panic in debug builds), and controls or
-    // spaces would be percent-encoded into an endpoint nobody wrote (both
-    // found by fuzzing).
-    let plain = |c: char| c.is_ascii_graphic() && !"%\"<>`{}".contains(c);
-    if !raw.trim().chars().all(plain) {
-        return Err(Error::invalid_argument(format!(
-            "{field} {raw_shown:?} is not plain ASCII (no spaces, controls or percent-encoding); \
-             give an internationalised host in its xn-- form"
-        )));
-    }
-    let url = Url::parse(raw.trim()).map_err(|e| {
-        Error::invalid_argument(format!(
-            "{field} {raw_shown:?} is not a URL ({e}); give it with its scheme, e.g. https://<account>.blob.core.windows.net"
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::invalid_argument(format!(
-            "{field} {raw_shown:?} must be an http:// or https:// URL with a host"
-        )));
-    }
-    // A user name or password in an endpoint is never Azure's, and would
-    // be shown in messages (found by fuzzing: `http://a@@b/` reads as the
-    // user `a%40` at `b`).
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::invalid_argument(format!(
-            "{field} must not contain a user name or password"
-        )));
-    }
+    // The checks every endpoint gets (src/endpoint.rs), then Azure's own.
+    let url = crate::endpoint::parse(field, raw)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid_argument(format!(
             "{field} must not contain a query or fragment (give a SAS token as sas_token)"

@@ -171,9 +171,7 @@ impl RemoteStore<S3> {
         )?;
         let region = resolved.region.unwrap_or_else(|| "us-east-1".to_owned());
         let endpoint = config::endpoint_url(&cfg, &region);
-        let url = endpoint.parse::<url::Url>().map_err(|e| {
-            Error::invalid_argument(format!("S3 endpoint {endpoint:?} is not a URL: {e}"))
-        })?;
+        let url = crate::endpoint::parse("S3 endpoint", &endpoint)?;
         let style = if cfg.path_style {
             UrlStyle::Path
         } else {

@@ -84,8 +84,7 @@ impl Ecs {
             format!("{ECS_HOST}{sep}{rel}")
         } else {
             let full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI")?;
-            let checked = full
-                .parse::<url::Url>()
+            let checked = crate::endpoint::parse("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full)
                 .map_err(|e| e.to_string())
                 .and_then(|u| check_full_uri(&u));
             if let Err(why) = checked {

@@ -87,11 +87,7 @@ impl Sts {
         retry: &RetryPolicy,
         limits: &Limits,
     ) -> Result<Self> {
-        let parsed: url::Url = url
-            .parse()
-            .ok()
-            .filter(|u: &url::Url| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-            .ok_or_else(|| Error::invalid_argument(format!("STS endpoint {url:?} is not an http(s) URL")))?;
+        let parsed = crate::endpoint::parse("STS endpoint", url)?;
         Ok(Sts {
             url: parsed,
             region: region.to_owned(),

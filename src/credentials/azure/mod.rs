@@ -209,7 +209,7 @@ fn authority(explicit: Option<&str>, env: &Env<'_>) -> Result<String> {
     let raw = explicit.map(str::to_owned).or_else(|| env("AZURE_AUTHORITY_HOST"));
     let Some(raw) = raw else { return Ok(DEFAULT_AUTHORITY.to_owned()) };
     let bad = |why: &str| Error::invalid_argument(format!("authority host {raw:?} (authority_host / AZURE_AUTHORITY_HOST) {why}"));
-    let url = url::Url::parse(raw.trim()).map_err(|_| bad("is not a URL"))?;
+    let url = crate::endpoint::parse("authority host (authority_host / AZURE_AUTHORITY_HOST)", &raw)?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
         Some(url::Host::Ipv6(a)) => a.is_loopback(),

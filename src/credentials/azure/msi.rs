@@ -75,15 +75,11 @@ pub(crate) fn choose(
         Some((e, h)) => (e, Some(h)),
         None => (explicit.unwrap_or_else(|| DEFAULT_IMDS.to_owned()), None),
     };
-    let mut url = url::Url::parse(raw.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.query().is_none())
-        .ok_or_else(|| {
-            Error::invalid_argument(format!(
-                "managed identity endpoint {raw:?} (managed_identity_endpoint, AZURE_MSI_ENDPOINT or \
-                 IDENTITY_ENDPOINT) is not an http URL without a query"
-            ))
-        })?;
+    let field = "managed identity endpoint (managed_identity_endpoint, AZURE_MSI_ENDPOINT or IDENTITY_ENDPOINT)";
+    let mut url = crate::endpoint::parse(field, &raw)?;
+    if url.query().is_some() {
+        return Err(Error::invalid_argument(format!("{field} must not have a query")));
+    }
     if header.is_none() && (url.path().is_empty() || url.path() == "/") {
         url.set_path("/metadata/identity/oauth2/token");
     }
