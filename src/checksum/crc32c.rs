@@ -11,14 +11,13 @@ use std::sync::OnceLock;
 /// The reflected polynomial.
 const POLY: u32 = 0x82F6_3B78;
 
-/// Adds `data` to the register `crc`.
+/// Adds `data` to the register `crc`: in hardware where the CPU has it
+/// (the one unsafe call, after the CPU check, is in `src/ffi/cpu.rs`, with
+/// the crate's other unsafe code).
 pub(super) fn update(crc: u32, data: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("sse4.2") {
-        #[allow(unsafe_code)]
-        // SAFETY: `hw::update` only needs SSE4.2, which the CPU was just
-        // found to have; it takes a plain slice and reads nothing else.
-        return unsafe { hw::update(crc, data) };
+    if let Some(crc) = crate::ffi::cpu::crc32c_sse42(crc, data) {
+        return crc;
     }
     soft(crc, data)
 }
@@ -103,7 +102,7 @@ pub(super) fn soft(mut crc: u32, data: &[u8]) -> u32 {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod hw {
+pub(crate) mod hw {
     use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
 
     /// Bytes of each of the three streams per round.
@@ -121,7 +120,7 @@ mod hw {
     /// carrying the register, the others from zero), joined by linearity:
     /// crc(A B C) = crc(A)·x^(16·BLOCK) + crc(B)·x^(8·BLOCK) + crc(C).
     #[target_feature(enable = "sse4.2")]
-    pub(super) fn update(mut crc: u32, mut data: &[u8]) -> u32 {
+    pub(crate) fn update(mut crc: u32, mut data: &[u8]) -> u32 {
         while data.len() >= 3 * BLOCK {
             let (a, rest) = data.split_at(BLOCK);
             let (b, rest) = rest.split_at(BLOCK);

@@ -5,7 +5,7 @@
 //! Which header carries which algorithm is the protocol's business
 //! (`src/s3/put.rs`, `src/azure/put.rs`); this module only computes.
 
-mod crc32c;
+pub(crate) mod crc32c;
 mod crc64;
 
 use std::fmt;

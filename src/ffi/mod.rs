@@ -67,6 +67,7 @@ mod s3;
 mod resilient;
 
 mod boundary;
+pub(crate) mod cpu;
 
 
 pub use buffer::{blobio_buffer, blobio_buffer_free};
