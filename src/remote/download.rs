@@ -280,8 +280,7 @@ fn stream_body(
         Sink::Vec(v) if skip == 0 && expected.is_some() => {
             let len = expected.unwrap_or(0);
             *v = zeroed(path, len)?;
-            read_into(path, body, v, None)?;
-            end_of_body(path, body, len)?;
+            read_body(path, body, v, None)?;
             Ok(len)
         }
         Sink::Vec(v) => {
@@ -306,9 +305,23 @@ fn stream_body(
     }
 }
 
+/// Fills `buf` with the whole of `body`, which must end there: a server
+/// that sends more than it said is not believed. Reading to the end also
+/// hands the connection back to the client's pool; a body left unfinished
+/// closes it, and the next request pays for a new one.
+pub(super) fn read_body(
+    path: &str,
+    body: &mut dyn Read,
+    buf: &mut [u8],
+    cancel: Option<&AtomicBool>,
+) -> Result<()> {
+    read_into(path, body, buf, cancel)?;
+    end_of_body(path, body, buf.len() as u64)
+}
+
 /// Fails unless `body` has ended: a server that sends more than it said is
 /// not believed.
-fn end_of_body(path: &str, body: &mut dyn Read, len: u64) -> Result<()> {
+pub(super) fn end_of_body(path: &str, body: &mut dyn Read, len: u64) -> Result<()> {
     let mut probe = [0u8; 1];
     match body.read(&mut probe) {
         Ok(0) => Ok(()),
@@ -419,7 +432,7 @@ fn in_place(
         |r| r.0,
         |(start, chunk), cancel| fetch_range(e, path, key, *start, etag, cancel, chunk),
         offset,
-        |cancel| read_into(path, &mut body, head, Some(cancel)),
+        |cancel| read_body(path, &mut body, head, Some(cancel)),
     )?;
     *out = buf;
     Ok(len)
@@ -659,7 +672,7 @@ fn fetch_range(
         }
         check_version(path, Some(etag), got.etag.as_deref())?;
         let mut body = got.resp.into_body().into_reader();
-        read_into(path, &mut body, buf, Some(cancel))
+        read_body(path, &mut body, buf, Some(cancel))
     })
 }
 
@@ -718,7 +731,12 @@ pub(crate) fn read_range(
             .map(|end| end - got.start)
             .unwrap_or(buf.len() as u64);
         let n = usize::try_from(n).unwrap_or(usize::MAX).min(buf.len());
-        read_into(path, &mut body, &mut buf[..n], None)?;
+        if got.end == Some(offset + n as u64) {
+            read_body(path, &mut body, &mut buf[..n], None)?;
+        } else {
+            // A server that ignored the range sends more than fits.
+            read_into(path, &mut body, &mut buf[..n], None)?;
+        }
         return Ok(n);
     }
     // The server ignored the range: skip to the offset, take what fits.

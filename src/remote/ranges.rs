@@ -28,7 +28,7 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::download::{check_version, get, in_parallel, other, past_end, read_into};
+use super::download::{check_version, end_of_body, get, in_parallel, other, past_end, read_into};
 use super::{ByteRange, Engine};
 use crate::backend::ReadRange;
 use crate::error::{Error, Result};
@@ -223,8 +223,9 @@ fn fetch(
         // The whole object, from byte 0: every piece comes from this stream.
         let mut pieces = first.pieces;
         pieces.extend(requests.into_iter().flat_map(|r| r.pieces));
+        let body_end = got.end;
         let mut body = got.resp.into_body().into_reader();
-        fill(path, &mut body, 0, &mut pieces, None)?;
+        fill(path, &mut body, 0, body_end, &mut pieces, None)?;
         return Ok(total);
     }
     if got.end != Some(first.end) {
@@ -242,7 +243,7 @@ fn fetch(
     let Some(etag) = got.etag.clone().filter(|_| !requests.is_empty()) else {
         if requests.is_empty() {
             let mut body = got.resp.into_body().into_reader();
-            fill(path, &mut body, first.start, &mut first.pieces, None)?;
+            fill(path, &mut body, first.start, Some(first.end), &mut first.pieces, None)?;
             return Ok(total);
         }
         // Without an ETag the answers of two versions cannot be told apart:
@@ -257,7 +258,7 @@ fn fetch(
             return Err(other(path, "the server answered a range request with another range".into()));
         }
         let mut body = got.resp.into_body().into_reader();
-        fill(path, &mut body, first.start, &mut pieces, None)?;
+        fill(path, &mut body, first.start, Some(end), &mut pieces, None)?;
         return Ok(total);
     };
 
@@ -269,7 +270,7 @@ fn fetch(
         |r| r.start,
         |r, cancel| fetch_one(e, path, key, r, &etag, cancel),
         first.start,
-        |cancel| match fill(path, &mut body, first.start, &mut first.pieces, Some(cancel)) {
+        |cancel| match fill(path, &mut body, first.start, Some(first.end), &mut first.pieces, Some(cancel)) {
             // A body cut short is asked for again, of the same version.
             Err(err) if err.is_transient() => fetch_one(e, path, key, &mut first, &etag, cancel),
             other => other,
@@ -318,19 +319,24 @@ fn fetch_one(
         }
         check_version(path, Some(etag), got.etag.as_deref())?;
         let mut body = got.resp.into_body().into_reader();
-        fill(path, &mut body, start, &mut request.pieces, Some(cancel))
+        fill(path, &mut body, start, Some(end), &mut request.pieces, Some(cancel))
     })
 }
 
 /// Reads `body`, whose first byte is byte `pos` of the object, into the
 /// pieces (in order, at or after `pos`), dropping the bytes between them.
+/// A body known to end at `end`, where the last piece ends, is read to its
+/// end: that checks the server sent no more, and gives the connection back
+/// to the pool (a body left unfinished closes it).
 fn fill(
     path: &str,
     body: &mut dyn Read,
     mut pos: u64,
+    end: Option<u64>,
     pieces: &mut [Piece<'_>],
     cancel: Option<&AtomicBool>,
 ) -> Result<()> {
+    let start = pos;
     for p in pieces {
         if p.at > pos {
             let gap = p.at - pos;
@@ -346,6 +352,9 @@ fn fill(
         }
         read_into(path, body, p.buf, cancel)?;
         pos = p.at + p.buf.len() as u64;
+    }
+    if end == Some(pos) {
+        end_of_body(path, body, pos - start)?;
     }
     Ok(())
 }
