@@ -128,6 +128,7 @@ fn moto_and_skip_signature_and_settings_through_options() {
         ("download_threshold", "2MiB"),
         ("download_part_size", "1MiB"),
         ("download_concurrency", "3"),
+        ("download_parallel_below", "64 MiB"),
         ("request_timeout_ms", "20000"),
         ("max_retries", "1"),
     ]);
@@ -139,6 +140,7 @@ fn moto_and_skip_signature_and_settings_through_options() {
     assert_eq!(json["part_size"], 5 << 20);
     assert_eq!(json["multipart_threshold"], 6 << 20);
     assert_eq!(json["download_concurrency"], 3);
+    assert_eq!(json["download_parallel_below"], 64 << 20);
     assert_eq!(json["max_retries"], 1);
     assert_eq!(store_option(&*store, "download_part_size").unwrap(), (1 << 20).to_string());
     store.delete("big").unwrap();

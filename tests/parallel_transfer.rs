@@ -22,24 +22,42 @@ fn host_port(url: &str) -> String {
     rest.split('/').next().unwrap().to_owned()
 }
 
-/// A store behind a proxy, reading more than 4 MiB in 1 MiB ranges, 4 at once.
+/// A store behind a proxy, reading more than 4 MiB in 1 MiB ranges, 4 at
+/// once, every read to a writer in parallel ranges (these servers answer
+/// faster than the default `download_parallel_below`).
 fn s3_store(server: S3Server, tag: &str) -> (S3Backend, Proxy) {
+    s3_store_paced(server, tag, 0)
+}
+
+fn azure_store(tag: &str) -> (AzureBlobBackend, Proxy) {
+    azure_store_paced(tag, 0)
+}
+
+/// [`s3_store`] with reads to a writer going parallel below `below` bytes
+/// per second (`None`: the default).
+fn s3_store_paced(server: S3Server, tag: &str, below: impl Into<Option<u64>>) -> (S3Backend, Proxy) {
     let proxy = Proxy::start(&host_port(&server.endpoint()));
     let mut cfg = server.config(&server.new_bucket(tag));
     cfg.endpoint = Some(proxy.url.clone());
     cfg.download_threshold = 4 * MIB as u64;
     cfg.download_part_size = MIB as u64;
     cfg.download_concurrency = 4;
+    if let Some(below) = below.into() {
+        cfg.download_parallel_below = below;
+    }
     (S3Backend::new(cfg).expect("S3 store"), proxy)
 }
 
-fn azure_store(tag: &str) -> (AzureBlobBackend, Proxy) {
+fn azure_store_paced(tag: &str, below: impl Into<Option<u64>>) -> (AzureBlobBackend, Proxy) {
     let proxy = Proxy::start(&Azurite::Http.host_port());
     let mut cfg = Azurite::Http.config(&Azurite::Http.new_container(tag));
     cfg.endpoint = Some(format!("{}/{}", proxy.url, Azurite::account()));
     cfg.download_threshold = 4 * MIB as u64;
     cfg.download_part_size = MIB as u64;
     cfg.download_concurrency = 4;
+    if let Some(below) = below.into() {
+        cfg.download_parallel_below = below;
+    }
     (AzureBlobBackend::new(cfg).expect("Azure store"), proxy)
 }
 
@@ -159,6 +177,180 @@ fn large_reads_are_parallel_ranges_and_byte_exact(store: &dyn Backend, proxy: &P
     assert_eq!(proxy.counters.total() - before, 1);
     // Azurite keeps blobs in a bounded memory store: leave room.
     store.delete("big/object.bin").unwrap();
+}
+
+/// The range a GET asked for, as (first byte, last byte).
+fn asked_range(r: &SeenRequest) -> (u64, u64) {
+    let v = r.header("range").or(r.header("x-ms-range")).expect("a ranged GET");
+    let (a, b) = v.trim_start_matches("bytes=").split_once('-').unwrap();
+    (a.parse().unwrap(), b.parse().unwrap())
+}
+
+/// A read to a writer whose first answer comes faster than
+/// `download_parallel_below` (1 byte per second here) gets the rest in one
+/// more request, of the version the first answer named; `read` into memory
+/// still goes parallel.
+fn a_fast_first_answer_brings_the_rest_in_one_request(store: &dyn Backend, proxy: &Proxy) {
+    let data = pseudo_random(BIG, 62);
+    store.write("fast/object.bin", &data).unwrap();
+    let mut etag = None;
+    for offset in [0, 20 * MIB + 12_345] {
+        let before = proxy.counters.total();
+        let mut w = Hashing::default();
+        let mut seen = None;
+        let n = store
+            .read_to_at_checked("fast/object.bin", &mut w, offset as u64, etag.as_deref(), &mut seen)
+            .unwrap();
+        assert_eq!(n, (BIG - offset) as u64);
+        assert_eq!(sha256_hex(&w.0), sha256_hex(&data[offset..]), "not byte-exact from {offset}");
+        let (plain, ranged) = gets(proxy, before, "fast/object.bin");
+        assert!(plain.is_empty(), "{plain:?}");
+        assert_eq!(ranged.len(), 2, "the first answer and the rest: {ranged:?}");
+        let first_end = (offset + 4 * MIB) as u64;
+        assert_eq!(asked_range(&ranged[0]), (offset as u64, first_end - 1));
+        assert_eq!(asked_range(&ranged[1]), (first_end, BIG as u64 - 1));
+        let version = seen.clone().expect("the version is reported");
+        assert_eq!(ranged[1].header("if-match"), Some(version.as_str()), "the rest is of one version");
+        etag = seen;
+    }
+    let before = proxy.counters.total();
+    assert_eq!(sha256_hex(&store.read("fast/object.bin").unwrap()), sha256_hex(&data));
+    let (_, ranged) = gets(proxy, before, "fast/object.bin");
+    assert_eq!(ranged.len(), 1 + (BIG - 4 * MIB) / MIB, "read into memory is parallel");
+    store.delete("fast/object.bin").unwrap();
+}
+
+#[test]
+fn s3s_a_fast_first_answer_brings_the_rest_in_one_request() {
+    let (store, proxy) = s3_store_paced(S3Server::S3sFs, "fast-s3s", 1);
+    a_fast_first_answer_brings_the_rest_in_one_request(&store, &proxy);
+}
+
+#[test]
+fn moto_a_fast_first_answer_brings_the_rest_in_one_request() {
+    let (store, proxy) = s3_store_paced(S3Server::Moto, "fast-moto", 1);
+    a_fast_first_answer_brings_the_rest_in_one_request(&store, &proxy);
+}
+
+#[test]
+fn azurite_a_fast_first_answer_brings_the_rest_in_one_request() {
+    let (store, proxy) = azure_store_paced("fast-az", 1);
+    a_fast_first_answer_brings_the_rest_in_one_request(&store, &proxy);
+}
+
+/// The rest in one request is cut halfway: it is asked for again from the
+/// first byte not yet written, of the same version, and the read is whole.
+fn the_rest_cut_short_resumes_where_it_stopped(store: &dyn Backend, proxy: &Proxy) {
+    let data = pseudo_random(12 * MIB, 63);
+    store.write("fast/cut.bin", &data).unwrap();
+    let before = proxy.counters.total();
+    // The first GET passes, the second (the rest) is cut halfway.
+    proxy.flap_methods(&["GET"], vec![None, Some(Fault::cut_at(0.5)), None, None]);
+    let mut w = Hashing::default();
+    let n = store.read_to("fast/cut.bin", &mut w);
+    proxy.clear_faults();
+    assert_eq!(n.unwrap(), data.len() as u64);
+    assert!(w.0 == data, "the resumed read is not byte-exact");
+    let (_, ranged) = gets(proxy, before, "fast/cut.bin");
+    assert_eq!(ranged.len(), 3, "{ranged:?}");
+    let rest = (4 * MIB) as u64..data.len() as u64;
+    assert_eq!(asked_range(&ranged[1]), (rest.start, rest.end - 1));
+    let cut = rest.start + (rest.end - rest.start) / 2;
+    assert_eq!(asked_range(&ranged[2]), (cut, rest.end - 1), "resumed where the cut left it");
+    assert_eq!(ranged[2].header("if-match"), ranged[1].header("if-match"));
+    assert!(ranged[2].header("if-match").is_some_and(|v| !v.is_empty()));
+    store.delete("fast/cut.bin").unwrap();
+}
+
+/// The object replaced while the first answer streams: the rest, asked for
+/// in one request of the first answer's version, fails as ChangedDuringRead
+/// (s3s-fs ignores If-Match: the ETag comparison catches it).
+#[test]
+fn s3s_replaced_object_fails_the_rest_in_one_request() {
+    let (store, _proxy) = s3_store_paced(S3Server::S3sFs, "replaced-fast-s3s", 1);
+    a_replaced_object_fails_with_changed_during_read(&store);
+}
+
+#[test]
+fn azurite_replaced_object_fails_the_rest_in_one_request() {
+    let (store, _proxy) = azure_store_paced("replaced-fast-az", 1);
+    a_replaced_object_fails_with_changed_during_read(&store);
+}
+
+#[test]
+fn s3s_the_rest_cut_short_resumes_where_it_stopped() {
+    let (store, proxy) = s3_store_paced(S3Server::S3sFs, "cut-s3s", 1);
+    the_rest_cut_short_resumes_where_it_stopped(&store, &proxy);
+}
+
+#[test]
+fn azurite_the_rest_cut_short_resumes_where_it_stopped() {
+    let (store, proxy) = azure_store_paced("cut-az", 1);
+    the_rest_cut_short_resumes_where_it_stopped(&store, &proxy);
+}
+
+/// With the default `download_parallel_below` (256 MiB/s), a first answer
+/// at 8 MiB/s (the proxy throttles it) sends the rest as parallel ranges.
+fn a_slow_first_answer_sends_the_rest_in_parallel_ranges(store: &dyn Backend, proxy: &Proxy) {
+    let data = pseudo_random(12 * MIB, 64);
+    store.write("slow/object.bin", &data).unwrap();
+    let before = proxy.counters.total();
+    proxy.push(support::proxy::Rule::new(Fault::Throttle(8 * MIB as u64)).method("GET").times(1));
+    let mut w = Hashing::default();
+    assert_eq!(store.read_to("slow/object.bin", &mut w).unwrap(), data.len() as u64);
+    assert!(w.0 == data, "not byte-exact");
+    assert_eq!(proxy.pending_rules(), 0, "the first answer was throttled");
+    let (_, ranged) = gets(proxy, before, "slow/object.bin");
+    assert_eq!(ranged.len(), 1 + 8, "the first answer and eight 1 MiB ranges: {ranged:?}");
+    let mut starts: Vec<u64> = ranged[1..].iter().map(|r| asked_range(r).0).collect();
+    starts.sort_unstable();
+    assert_eq!(starts, (4..12).map(|i| (i * MIB) as u64).collect::<Vec<_>>());
+    assert!(ranged[1..].iter().all(|r| r.header("if-match").is_some_and(|v| !v.is_empty())));
+    store.delete("slow/object.bin").unwrap();
+}
+
+#[test]
+fn s3s_a_slow_first_answer_sends_the_rest_in_parallel_ranges() {
+    let (store, proxy) = s3_store_paced(S3Server::S3sFs, "slow-s3s", None);
+    a_slow_first_answer_sends_the_rest_in_parallel_ranges(&store, &proxy);
+}
+
+#[test]
+fn azurite_a_slow_first_answer_sends_the_rest_in_parallel_ranges() {
+    let (store, proxy) = azure_store_paced("slow-az", None);
+    a_slow_first_answer_sends_the_rest_in_parallel_ranges(&store, &proxy);
+}
+
+/// A writer taking about 6 MiB/s.
+#[derive(Default)]
+struct Slow(Vec<u8>);
+
+impl Write for Slow {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::thread::sleep(std::time::Duration::from_secs_f64(buf.len() as f64 / (6 * MIB) as f64));
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Only the time waiting on the network counts: a writer slower than
+/// `download_parallel_below` (8 MiB/s here) on a fast network still gets
+/// the rest as one stream.
+#[test]
+fn a_slow_writer_does_not_make_the_network_look_slow() {
+    let (store, proxy) = azure_store_paced("slow-writer", 8 * MIB as u64);
+    let data = pseudo_random(8 * MIB, 65);
+    store.write("slow/writer.bin", &data).unwrap();
+    let before = proxy.counters.total();
+    let mut w = Slow::default();
+    assert_eq!(store.read_to("slow/writer.bin", &mut w).unwrap(), data.len() as u64);
+    assert!(w.0 == data, "not byte-exact");
+    let (_, ranged) = gets(&proxy, before, "slow/writer.bin");
+    assert_eq!(ranged.len(), 2, "the first answer and the rest: {ranged:?}");
+    store.delete("slow/writer.bin").unwrap();
 }
 
 /// A writer that replaces the object (same size, other bytes) on its first

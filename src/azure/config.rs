@@ -13,7 +13,8 @@ use crate::credentials::azure::Spec;
 use crate::error::{Error, Result};
 use crate::http::HttpConfig;
 use crate::remote::{
-    DEFAULT_COALESCE_GAP, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+    DEFAULT_COALESCE_GAP, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PARALLEL_BELOW,
+    DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
 };
 use crate::retry::RetryPolicy;
 
@@ -168,8 +169,8 @@ pub struct AzureBlobConfig {
     /// upload is about `block_size` times this. Default 8.
     pub upload_concurrency: usize,
     /// Reads (`read`, `read_to`, `read_to_at` and their checked variants)
-    /// of more than this many bytes fetch ranges in parallel. Default
-    /// 32 MiB.
+    /// of more than this many bytes fetch ranges in parallel (reads to a
+    /// writer as `download_parallel_below` says). Default 32 MiB.
     pub download_threshold: u64,
     /// Bytes per range of a parallel read (at least 1). Default 8 MiB.
     pub download_part_size: u64,
@@ -178,6 +179,15 @@ pub struct AzureBlobConfig {
     /// The store's worker pool has as many threads as the larger of this
     /// and `upload_concurrency`, started on first use.
     pub download_concurrency: usize,
+    /// Reads to a writer (`read_to`, `read_to_at` and their checked
+    /// variants) of more than `download_threshold` bytes fetch the rest in
+    /// parallel ranges only when the first answer arrives slower than this
+    /// many bytes per second (time waiting on the network only); faster,
+    /// the rest comes as one more request, since ranges ahead of the writer
+    /// cost a copy and memory that one fast connection does not need. 0:
+    /// always parallel. `read` into memory is always parallel above the
+    /// threshold (its ranges land in place). Default 256 MiB/s.
+    pub download_parallel_below: u64,
     /// `read_ranges`: ranges closer than this many bytes are read in one
     /// request (the bytes between are fetched and dropped), as long as it
     /// stays within `download_part_size`. 0: only touching ranges merge.
@@ -289,6 +299,7 @@ impl Default for AzureBlobConfig {
             download_threshold: DEFAULT_DOWNLOAD_THRESHOLD,
             download_part_size: DEFAULT_DOWNLOAD_PART_SIZE,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+            download_parallel_below: DEFAULT_DOWNLOAD_PARALLEL_BELOW,
             coalesce_gap: DEFAULT_COALESCE_GAP,
             checksum: ChecksumAlgorithm::default(),
             list_page_size: MAX_LIST_PAGE_SIZE,
@@ -330,6 +341,7 @@ impl fmt::Debug for AzureBlobConfig {
             .field("download_threshold", &self.download_threshold)
             .field("download_part_size", &self.download_part_size)
             .field("download_concurrency", &self.download_concurrency)
+            .field("download_parallel_below", &self.download_parallel_below)
             .field("coalesce_gap", &self.coalesce_gap)
             .field("checksum", &self.checksum)
             .field("list_page_size", &self.list_page_size)

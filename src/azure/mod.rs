@@ -41,7 +41,8 @@ use crate::remote::client::Client;
 use crate::remote::settings::{no_control, Download, Limits, Names, Settings};
 use crate::remote::{Ops, Protocol, RemoteStore};
 pub use crate::remote::{
-    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
+    DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PARALLEL_BELOW, DEFAULT_DOWNLOAD_PART_SIZE,
+    DEFAULT_DOWNLOAD_THRESHOLD,
 };
 
 /// The header prefix of user metadata.
@@ -147,6 +148,7 @@ impl RemoteStore<Azure> {
                 threshold: cfg.download_threshold,
                 part_size: cfg.download_part_size,
                 concurrency: cfg.download_concurrency,
+                parallel_below: cfg.download_parallel_below,
                 coalesce_gap: cfg.coalesce_gap,
             },
             checksum: cfg.checksum,

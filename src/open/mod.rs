@@ -256,6 +256,7 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             set(o, "download_threshold", &mut cfg.download_threshold);
             set(o, "download_part_size", &mut cfg.download_part_size);
             set_usize(o, "download_concurrency", &mut cfg.download_concurrency);
+            set(o, "download_parallel_below", &mut cfg.download_parallel_below);
             set(o, "coalesce_gap", &mut cfg.coalesce_gap);
             if let Some(c) = o.text("checksum") {
                 cfg.checksum = c.parse()?;
@@ -291,6 +292,7 @@ fn build(target: Target, o: &Options) -> Result<Opened> {
             set(o, "download_threshold", &mut cfg.download_threshold);
             set(o, "download_part_size", &mut cfg.download_part_size);
             set_usize(o, "download_concurrency", &mut cfg.download_concurrency);
+            set(o, "download_parallel_below", &mut cfg.download_parallel_below);
             set(o, "coalesce_gap", &mut cfg.coalesce_gap);
             if let Some(c) = o.text("checksum") {
                 cfg.checksum = c.parse()?;

@@ -120,6 +120,7 @@ pub(crate) static KEYS: &[Key] = &[
     key!("download_threshold", [], Remote, Value::Size(0, u64::MAX)),
     key!("download_part_size", [], Remote, Value::Size(1, 5 * GIB)),
     key!("download_concurrency", [], Remote, Value::Count(1, 256)),
+    key!("download_parallel_below", [], Remote, Value::Size(0, u64::MAX)),
     key!("coalesce_gap", [], Remote, Value::Size(0, 5 * GIB)),
     key!("checksum", ["checksum_algorithm"], Remote, Value::Text),
     key!("max_retries", ["retries"], Any, Value::Count(0, 100)),

@@ -13,8 +13,11 @@
 //! `read` (into memory) allocates the object once and every range is read
 //! in place into its slice of that buffer, on scoped threads, while the
 //! first answer streams in on the caller's. Writers (`read_to` and
-//! friends) get the bytes strictly in order: ranges come from the store's
-//! worker pool into recycled buffers, at most `download_concurrency` ahead.
+//! friends) get the bytes strictly in order, and the rest after the first
+//! answer comes as its pace says ([`Pace`]): from a slow connection, as
+//! ranges from the store's worker pool into recycled buffers, at most
+//! `download_concurrency` ahead; from a fast one, as one more request
+//! streamed straight to the writer.
 //!
 //! No length a server announces is trusted to allocate: the buffer of a
 //! `read` is reserved fallibly (an object too large to hold is a clear
@@ -25,6 +28,7 @@ use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::{content_range, ByteRange, Engine, GetOptions};
 use crate::checksum::{Checksum, ChecksumAlgorithm, Verifier};
@@ -507,8 +511,9 @@ pub(super) fn in_parallel<J: Send>(
     Ok(())
 }
 
-/// A writer: the first answer is streamed to it, then the ranges in order
-/// as they arrive from the pool.
+/// A writer: the first answer is streamed to it, and the rest follows,
+/// fetched as [`Pace`] decides on that first answer: in ranges from the
+/// pool, delivered in order as they arrive, or as one more stream.
 #[allow(clippy::too_many_arguments)]
 fn in_order(
     e: &Arc<Engine>,
@@ -525,7 +530,7 @@ fn in_order(
         engine: Arc::clone(e),
         path: path.into(),
         key: key.into(),
-        pool: e.pool(),
+        pool: None,
         etag: etag.into(),
         cancel: Arc::new(AtomicBool::new(false)),
         budget: retry::current_budget(),
@@ -535,11 +540,27 @@ fn in_order(
         window: d.concurrency,
         in_flight: VecDeque::new(),
     };
-    // The next ranges are on their way while the first streams in.
-    ranges.fill();
     let first = rest.start - offset;
-    let mut body = got.resp.into_body().into_reader();
+    let mut body = Paced {
+        inner: got.resp.into_body().into_reader(),
+        len: first,
+        read: 0,
+        pace: Pace::new(d.part_size, d.parallel_below),
+        ranges: &mut ranges,
+        parallel: None,
+        rest: None,
+    };
+    // Decided before the first byte when the pace is not measured: the
+    // ranges are on their way while the first answer streams in.
+    body.decide();
     let mut delivered = copy_exact(path, &mut body, Some(first), writer)?;
+    if body.parallel != Some(true) {
+        let asked = body.rest.take();
+        drop(body);
+        let etag = Arc::clone(&ranges.etag);
+        return stream_rest(e, path, key, rest, &etag, asked, writer, delivered);
+    }
+    drop(body);
     while let Some(part) = ranges.next_part() {
         let data = part.map_err(|e| changed(path, delivered, e))?;
         writer.write_all(&data).map_err(|e| Error::Io {
@@ -551,6 +572,175 @@ fn in_order(
         ranges.recycle(data);
     }
     Ok(delivered)
+}
+
+/// Whether the rest of a read to a writer is worth parallel ranges, told
+/// by the pace of its first answer. Ranges ahead of the writer wait in
+/// staging buffers, fetched and copied once more than a stream's bytes and
+/// taken as fresh pages by a store's first large reads; they pay off when
+/// one connection is slower than the caller can take bytes in. So the rest
+/// goes parallel when the first answer's body arrives slower than
+/// `download_parallel_below` bytes per second, and as one more stream when
+/// faster. Only the time spent in reads of the body counts: a slow writer
+/// does not make the network look slow, nor does a server slow to answer
+/// (the one more request waits once for its answer, where ranges would
+/// wait once each). Decided once `part` bytes have come, or as soon as the
+/// rate can no longer reach the bar.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    waited: Duration,
+    bytes: u64,
+    part: u64,
+    /// Bytes per second; 0: every read goes parallel, unmeasured.
+    below: u64,
+}
+
+impl Pace {
+    fn new(part: u64, below: u64) -> Pace {
+        Pace {
+            waited: Duration::ZERO,
+            bytes: 0,
+            part,
+            below,
+        }
+    }
+
+    /// `Some(true)`: parallel; `Some(false)`: one stream; `None`: not yet
+    /// known.
+    fn decide(&self) -> Option<bool> {
+        if self.below == 0 {
+            return Some(true);
+        }
+        // What the bar asks for in the time waited so far.
+        let bar = self.below as f64 * self.waited.as_secs_f64();
+        if self.bytes >= self.part {
+            Some((self.bytes as f64) < bar)
+        } else if self.part as f64 <= bar {
+            // Slower for sure: had the whole part come now, it would still
+            // fall short.
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
+
+/// The first answer's body (`len` bytes), timed until the pace is known.
+/// On a slow one it starts the ranges of the rest; on a fast one it asks
+/// for the rest once at most `part` bytes are left to read, so the wait
+/// for that answer overlaps this one's last bytes (and a slow writer does
+/// not keep the answer waiting on its connection for long).
+struct Paced<'a, R> {
+    inner: R,
+    len: u64,
+    read: u64,
+    pace: Pace,
+    ranges: &'a mut Ranges,
+    parallel: Option<bool>,
+    rest: Option<Ticket<Got>>,
+}
+
+impl<R> Paced<'_, R> {
+    fn decide(&mut self) {
+        if self.parallel.is_none() {
+            self.parallel = self.pace.decide();
+            if self.parallel == Some(true) {
+                self.ranges.fill();
+            }
+        }
+        if self.parallel == Some(false)
+            && self.rest.is_none()
+            && self.len - self.read.min(self.len) <= self.pace.part
+        {
+            self.rest = Some(self.ranges.ask_rest());
+        }
+    }
+}
+
+impl<R: Read> Read for Paced<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.parallel == Some(true) || self.rest.is_some() {
+            return self.inner.read(buf);
+        }
+        let started = Instant::now();
+        let n = self.inner.read(buf)?;
+        if self.parallel.is_none() {
+            self.pace.waited += started.elapsed();
+            self.pace.bytes += n as u64;
+        }
+        self.read += n as u64;
+        self.decide();
+        Ok(n)
+    }
+}
+
+/// The rest of a read to a writer as one stream of version `etag`, after
+/// `delivered` bytes, its first answer perhaps `asked` for already: a
+/// failed attempt is retried through the call's budget from the first byte
+/// not yet written.
+#[allow(clippy::too_many_arguments)]
+fn stream_rest(
+    e: &Engine,
+    path: &str,
+    key: &str,
+    rest: Range<u64>,
+    etag: &str,
+    mut asked: Option<Ticket<Got>>,
+    writer: &mut dyn Write,
+    delivered: u64,
+) -> Result<u64> {
+    let mut writer = Counting { inner: writer, written: 0 };
+    let what = || format!("the rest of {path} from {}", rest.start);
+    let result = retry::retrying(&e.settings.retry, &what, || {
+        let at = rest.start + writer.written;
+        if at == rest.end {
+            return Ok(());
+        }
+        let got = match asked.take() {
+            Some(ticket) => ticket.wait()?,
+            None => rest_from(e, path, key, at..rest.end, etag)?,
+        };
+        let status = got.resp.status().as_u16();
+        if status != 206 || got.start != at || got.end != Some(rest.end) {
+            return Err(other(
+                path,
+                format!("the server answered a range request with HTTP {status} and another range"),
+            ));
+        }
+        check_version(path, Some(etag), got.etag.as_deref())?;
+        let mut body = got.resp.into_body().into_reader();
+        copy_exact(path, &mut body, Some(rest.end - at), &mut writer).map(drop)
+    });
+    let delivered = delivered + writer.written;
+    result.map_err(|e| changed(path, delivered, e))?;
+    Ok(delivered)
+}
+
+/// GET of `range` of version `etag`.
+fn rest_from(e: &Engine, path: &str, key: &str, range: Range<u64>, etag: &str) -> Result<Got> {
+    get(e, path, key, Some(ByteRange::Span(range.start, range.end - 1)), Some(etag))?.ok_or_else(|| {
+        other(
+            path,
+            format!("the range at {} is past the end: the object shrank", range.start),
+        )
+    })
+}
+
+/// Counts what it passes on.
+struct Counting<'a> {
+    inner: &'a mut dyn Write,
+    written: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A range refused for its version means the object changed under the read.
@@ -572,7 +762,7 @@ struct Ranges {
     engine: Arc<Engine>,
     path: Arc<str>,
     key: Arc<str>,
-    pool: Arc<Pool>,
+    pool: Option<Arc<Pool>>,
     etag: Arc<str>,
     cancel: Arc<AtomicBool>,
     budget: Option<Arc<retry::Budget>>,
@@ -598,7 +788,8 @@ impl Ranges {
                 Arc::clone(&self.cancel),
                 self.budget.clone(),
             );
-            self.in_flight.push_back(self.pool.submit(move || {
+            let pool = self.pool();
+            self.in_flight.push_back(pool.submit(move || {
                 // The store's buffers of earlier ranges: fresh ones of
                 // several MiB each would cost a page fault every 4 KiB.
                 let buf = e.buffers.take(len as usize);
@@ -610,6 +801,33 @@ impl Ranges {
                 })?;
                 Ok(buf)
             }));
+        }
+    }
+
+    /// Asks for all that is left in one request, on the pool: its answer
+    /// (headers read, body not yet) is the ticket's.
+    fn ask_rest(&mut self) -> Ticket<Got> {
+        let (e, path, key, etag, budget) = (
+            Arc::clone(&self.engine),
+            Arc::clone(&self.path),
+            Arc::clone(&self.key),
+            Arc::clone(&self.etag),
+            self.budget.clone(),
+        );
+        let range = self.next..self.end;
+        self.pool().submit(move || retry::within(budget, || rest_from(&e, &path, &key, range, &etag)))
+    }
+
+    /// The store's pool, taken on first use: a read that needs no range
+    /// starts no thread.
+    fn pool(&mut self) -> Arc<Pool> {
+        match &self.pool {
+            Some(pool) => Arc::clone(pool),
+            None => {
+                let pool = self.engine.pool();
+                self.pool = Some(Arc::clone(&pool));
+                pool
+            }
         }
     }
 
@@ -788,6 +1006,32 @@ mod tests {
             );
         }
         assert_eq!(zeroed("k", 3).unwrap(), [0, 0, 0]);
+    }
+
+    #[test]
+    fn the_pace_of_the_first_answer_decides_parallel_ranges() {
+        const MIB: u64 = 1 << 20;
+        let pace = |bytes: u64, ms: u64, below: u64| Pace {
+            waited: Duration::from_millis(ms),
+            bytes,
+            part: 8 * MIB,
+            below,
+        };
+        // 0: always parallel, before any byte.
+        assert_eq!(pace(0, 0, 0).decide(), Some(true));
+        // Not known before a part has come, unless it can no longer be fast.
+        assert_eq!(pace(0, 0, 256 * MIB).decide(), None);
+        assert_eq!(pace(4 * MIB, 20, 256 * MIB).decide(), None);
+        // 8 MiB at 256 MiB/s takes 31.25 ms.
+        assert_eq!(pace(4 * MIB, 32, 256 * MIB).decide(), Some(true));
+        assert_eq!(pace(8 * MIB, 10, 256 * MIB).decide(), Some(false));
+        assert_eq!(pace(8 * MIB, 31, 256 * MIB).decide(), Some(false));
+        assert_eq!(pace(8 * MIB, 32, 256 * MIB).decide(), Some(true));
+        assert_eq!(pace(16 * MIB, 40, 256 * MIB).decide(), Some(false));
+        // 100 MiB/s, what one connection to a cloud store often gives.
+        assert_eq!(pace(8 * MIB, 80, 256 * MIB).decide(), Some(true));
+        // 1 byte per second: any network is faster.
+        assert_eq!(pace(8 * MIB, 60_000, 1).decide(), Some(false));
     }
 
     #[test]

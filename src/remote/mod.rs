@@ -30,8 +30,8 @@ use self::client::Client;
 use self::download::Sink;
 use self::settings::Settings;
 pub use self::settings::{
-    DEFAULT_COALESCE_GAP, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD,
-    MAX_CONCURRENCY,
+    DEFAULT_COALESCE_GAP, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_DOWNLOAD_PARALLEL_BELOW,
+    DEFAULT_DOWNLOAD_PART_SIZE, DEFAULT_DOWNLOAD_THRESHOLD, MAX_CONCURRENCY,
 };
 use crate::backend::{
     AppendingBackend, Backend, BatchDeleter, DirectoryLister, DirectoryRemover, ObjectInfo,
@@ -764,6 +764,7 @@ impl Engine {
         put("download_threshold", s.download.threshold.into());
         put("download_part_size", s.download.part_size.into());
         put("download_concurrency", s.download.concurrency.into());
+        put("download_parallel_below", s.download.parallel_below.into());
         put("coalesce_gap", s.download.coalesce_gap.into());
         put("checksum", s.checksum.as_str().into());
         put("max_retries", s.retry.max_retries.into());

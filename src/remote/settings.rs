@@ -11,6 +11,10 @@ pub const DEFAULT_DOWNLOAD_THRESHOLD: u64 = 32 * 1024 * 1024;
 pub const DEFAULT_DOWNLOAD_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Ranges of one download in flight at once.
 pub const DEFAULT_DOWNLOAD_CONCURRENCY: usize = 4;
+/// A read to a writer fetches the rest of a large object in parallel ranges
+/// when its first answer arrives slower than this many bytes per second
+/// (256 MiB/s), as one more stream when faster.
+pub const DEFAULT_DOWNLOAD_PARALLEL_BELOW: u64 = 256 * 1024 * 1024;
 /// Ranges of a vectored read closer than this go in one request. 1 MiB.
 pub const DEFAULT_COALESCE_GAP: u64 = 1024 * 1024;
 /// Most parts, ranges or batch requests of one transfer in flight at once
@@ -63,6 +67,9 @@ pub(crate) struct Download {
     pub(crate) part_size: u64,
     /// Ranges in flight at once.
     pub(crate) concurrency: usize,
+    /// Reads to a writer: parallel ranges when the first answer comes
+    /// slower than this many bytes per second; 0: always.
+    pub(crate) parallel_below: u64,
     /// `read_ranges`: ranges closer than this share a request.
     pub(crate) coalesce_gap: u64,
 }
@@ -175,6 +182,7 @@ mod tests {
                 threshold: 1,
                 part_size: 1,
                 concurrency: 1,
+                parallel_below: 0,
                 coalesce_gap: 0,
             },
             checksum: crate::checksum::ChecksumAlgorithm::Crc32c,

@@ -104,6 +104,9 @@ pub enum Fault {
     /// Forwards the request; the answer passes with one bit of its body's
     /// byte at this offset (the last byte, for a shorter body) flipped.
     FlipResponse(usize),
+    /// Forwards the request; the answer's body passes at this many bytes
+    /// per second at most (a slow network).
+    Throttle(u64),
 }
 
 /// `body` with one bit of its byte at `at` (or its last) flipped.
@@ -210,6 +213,7 @@ impl Fault {
             Fault::Rewrite { .. } => "rewrite body".into(),
             Fault::FlipRequest(at) => format!("flip request byte {at}"),
             Fault::FlipResponse(at) => format!("flip response byte {at}"),
+            Fault::Throttle(rate) => format!("throttle {rate} B/s"),
         }
     }
 }
@@ -955,6 +959,28 @@ fn serve(client: TcpStream, sh: &Shared) -> io::Result<()> {
                 let open = relay(&mut to_client, &resp)?;
                 run_hook(hook);
                 if !open {
+                    return Ok(());
+                }
+            }
+            Some(Fault::Throttle(rate)) => {
+                let resp = forward(&mut upstream, &sh.upstream, &req)?;
+                to_client.write_all(&resp.head)?;
+                let started = std::time::Instant::now();
+                let mut sent = 0usize;
+                for chunk in resp.body.chunks(16 * 1024) {
+                    to_client.write_all(chunk)?;
+                    to_client.flush()?;
+                    sent += chunk.len();
+                    let due = Duration::from_secs_f64(sent as f64 / rate.max(1) as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        thread::sleep(wait);
+                    }
+                }
+                if resp.close {
+                    let _ = to_client.shutdown(Shutdown::Both);
+                }
+                run_hook(hook);
+                if resp.close {
                     return Ok(());
                 }
             }
