@@ -123,7 +123,8 @@ pub fn write(samples: &[Sample], failures: &[String], sizes: Sizes, scale: f64, 
     let _ = writeln!(
         md,
         "CPU is user + system of the client's process less its start-up row, per GiB moved \
-         (list and delete: ms per 1,000 keys); RSS is its peak; ratios are to object_store \
+         (list and delete: ms per 1,000 keys); the read rows (GET, read_to_at) show the run of \
+         median CPU of 5 per client; RSS is its peak; ratios are to object_store \
          (rate: higher is better; CPU and RSS: lower is better).\n"
     );
     let mut json_rows = Vec::new();
