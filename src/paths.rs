@@ -71,12 +71,21 @@ pub(crate) fn check_name_length(path: &str, full_name: &str, unit: NameUnit) -> 
 /// Validates a listing prefix and returns it without its leading `/`s.
 ///
 /// A prefix may be empty, end in `/`, or end in a partial name (`db/cp`
-/// matches `db/cpu/...`), but may not contain NUL bytes or `.`/`..` components.
+/// matches `db/cpu/...`), but may not contain NUL bytes or `.`/`..`
+/// components, nor be longer than [`MAX_KEY_BYTES`] (no key could start
+/// with it; refused alike on every store rather than sent, where each
+/// service answers it its own way).
 pub fn validate_prefix(prefix: &str) -> Result<&str> {
     if prefix.contains('\0') {
         return Err(Error::invalid_path(prefix, "contains a NUL byte"));
     }
     let key = prefix.trim_start_matches('/');
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::invalid_path(
+            prefix,
+            "longer than 1024 bytes of UTF-8, the longest key S3 and Azure accept: no key starts with it",
+        ));
+    }
     check_components(prefix, key, true)?;
     Ok(key)
 }

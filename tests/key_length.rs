@@ -82,6 +82,20 @@ fn every_operation_refuses(b: &dyn Backend, key: &str, valid: &str, reason: &str
             b.presign(PresignMethod::Get, key, Duration::from_secs(60)).map(drop),
         );
     }
+    // Over 1,024 bytes alone, the key is no prefix either: listing under it
+    // is refused, not sent.
+    if key.trim_start_matches('/').len() > blobio::MAX_KEY_BYTES {
+        check("list", b.list(key).map(drop));
+        if let Some(l) = b.as_object_lister() {
+            check("list_objects", l.list_objects(key).map(drop));
+        }
+        if let Some(l) = b.as_directory_lister() {
+            check("list_directories", l.list_directories(key).map(drop));
+        }
+        if let Some(r) = b.as_directory_remover() {
+            check("remove_directory", r.remove_directory(key));
+        }
+    }
     assert_eq!(b.read(valid).unwrap(), b"valid", "{}: the other object", b.kind());
 }
 
