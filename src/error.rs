@@ -247,13 +247,16 @@ pub enum Error {
         path: String,
     },
 
-    /// A timeout expired.
-    #[error("{path}: timed out: {message}")]
+    /// A timeout expired: one of the client's, or the server's (408, or a
+    /// code saying so, with what the server said in `remote`).
+    #[error("{path}: timed out: {message}{}", Remote(.remote))]
     Timeout {
         /// The path concerned.
         path: String,
         /// Which timeout.
         message: String,
+        /// What the server said, when it was the server that timed out.
+        remote: Option<Box<ServiceDetail>>,
         /// The transport's error.
         #[source]
         source: Option<BoxError>,
@@ -416,6 +419,7 @@ impl Error {
             | Error::Server { remote, .. }
             | Error::ServerBusy { remote, .. }
             | Error::ChecksumMismatch { remote, .. }
+            | Error::Timeout { remote, .. }
             | Error::Other { remote, .. } => remote.as_deref(),
             Error::Batch { failures } => failures.first().and_then(|f| f.error.service_detail()),
             _ => None,

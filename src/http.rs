@@ -342,6 +342,7 @@ pub(crate) fn transport_error(path: &str, e: ureq::Error) -> Error {
         ureq::Error::Timeout(which) => Error::Timeout {
             path: path.to_owned(),
             message: format!("{which:?} timeout expired"),
+            remote: None,
             source: Some(Box::new(ureq::Error::Timeout(which))),
         },
         ureq::Error::Io(io) => io_error(path, "request", io),
@@ -389,6 +390,7 @@ pub(crate) fn io_error(path: &str, what: &str, io: io::Error) -> Error {
         return Error::Timeout {
             path: path.to_owned(),
             message,
+            remote: None,
             source: Some(Box::new(io)),
         };
     }

@@ -811,3 +811,37 @@ fn s3_reads_from_a_server_that_ignores_ranges_are_byte_exact() {
 fn azure_reads_from_a_server_that_ignores_ranges_are_byte_exact() {
     reads_from_a_server_that_ignores_ranges(Flavor::Azure);
 }
+
+// ---------------------------------------------------------------------------
+// 7. A server that times out says so, and is asked again
+
+/// A 408 is a Timeout (sent again, as every timeout is) that keeps what the
+/// server said: status, code and request id, through the retries.
+#[test]
+fn a_408_is_a_timeout_that_keeps_its_detail_and_is_retried() {
+    let server = HostileServer::start(|_req: &support::hostile::Request| {
+        Reply::new(408).header("x-amz-request-id", REQUEST_ID).xml(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestTimeout</Code>\
+             <Message>Your socket connection to the server was not read from or written to \
+             within the timeout period.</Message><RequestId>{REQUEST_ID}</RequestId></Error>"
+        ))
+    });
+    let mut cfg = S3Config::new("timeouts");
+    cfg.endpoint = Some(server.url());
+    cfg.region = Some("us-east-1".into());
+    cfg.path_style = true;
+    cfg.access_key = Some("hostile-access-key".into());
+    cfg.secret_key = Some("hostile-secret-key".into());
+    cfg.http.timeouts = quick_timeouts();
+    cfg.retry.max_retries = 2;
+    cfg.retry.base_delay = Duration::from_millis(1);
+    cfg.retry.max_delay = Duration::from_millis(5);
+    let store = S3Backend::new(cfg).unwrap();
+    let err = store.write("some/key", b"hello").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert_eq!(err.http_status(), Some(408), "{err}");
+    assert_eq!(err.provider_code(), Some("RequestTimeout"), "{err}");
+    assert_eq!(err.request_id(), Some(REQUEST_ID), "{err}");
+    assert!(err.to_string().contains("RequestTimeout"), "{err}");
+    assert_eq!(server.count(|r| r.path().ends_with("/some/key")), 3, "{}", server.describe());
+}

@@ -249,9 +249,10 @@ pub(crate) fn replay(e: &Error) -> Error {
         },
         Error::NotFound { path, remote } => Error::NotFound { path: path.clone(), remote: remote.clone() },
         Error::BadRequest { path, remote } => Error::BadRequest { path: path.clone(), remote: remote.clone() },
-        Error::Timeout { path, message, source } => Error::Timeout {
+        Error::Timeout { path, message, remote, source } => Error::Timeout {
             path: path.clone(),
             message: message.clone(),
+            remote: remote.clone(),
             source: text(source),
         },
         Error::Network { path, message, source } => Error::Network {

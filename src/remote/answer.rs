@@ -136,14 +136,9 @@ pub(crate) fn error_for(
         Some(Meaning::Precondition) => Error::PreconditionFailed { path, remote },
         Some(Meaning::Exists) => Error::AlreadyExists { path, remote },
         Some(Meaning::Timeout) => Error::Timeout {
-            message: format!(
-                "the server timed out ({})",
-                remote
-                    .as_deref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ),
+            message: "the server timed out".into(),
             path,
+            remote,
             source: None,
         },
         Some(Meaning::Busy) => Error::Server { path, remote },
@@ -194,6 +189,23 @@ mod tests {
             assert_eq!(e.request_id(), Some("R1"));
             assert!(e.to_string().contains("KeyTooLongError"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_server_timeout_keeps_status_code_and_request_id_and_is_retried() {
+        let e = error_for("k", said(408, "RequestTimeout"), none);
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert!(e.is_transient());
+        assert_eq!(e.http_status(), Some(408));
+        assert_eq!(e.provider_code(), Some("RequestTimeout"));
+        assert_eq!(e.request_id(), Some("R1"));
+        let text = e.to_string();
+        assert!(text.contains("the server timed out") && text.contains("RequestTimeout"), "{text}");
+        // A code that means a timeout, on another status (Azure's 500).
+        let timeout = |_: &str, _: Option<&str>| Some(Meaning::Timeout);
+        let e = error_for("k", said(500, "OperationTimedOut"), timeout);
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert_eq!((e.http_status(), e.provider_code()), (Some(500), Some("OperationTimedOut")));
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub(crate) fn each_failed(chunk: &[(String, String)], e: &Error, what: &str) -> 
         ErrorKind::Timeout => Error::Timeout {
             path,
             message: message.clone(),
+            remote: remote.clone(),
             source: None,
         },
         _ => Error::Other {

@@ -87,6 +87,7 @@ fn wait_for_copy(e: &Engine, to: &str, dst: &str) -> Result<Option<String>> {
     Err(Error::Timeout {
         path: to.to_owned(),
         message: "the server-side copy was still pending at the retry timeout".into(),
+        remote: None,
         source: None,
     })
 }

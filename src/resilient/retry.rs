@@ -59,6 +59,7 @@ mod tests {
         let timeout = Error::Timeout {
             path: "p".into(),
             message: "stall".into(),
+            remote: None,
             source: None,
         };
         for e in [&server, &network, &timeout] {

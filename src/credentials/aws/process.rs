@@ -132,6 +132,7 @@ impl Provider for Process {
                     return Err(Error::Timeout {
                         path: what,
                         message: format!("still running after {:?}; killed", self.timeout),
+                        remote: None,
                         source: None,
                     });
                 }
