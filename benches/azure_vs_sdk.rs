@@ -35,19 +35,6 @@ const SMALL_SIZE: usize = 4096;
 const THREADS: usize = 8;
 const BLOCK: u64 = 8 * MIB;
 
-/// User + system CPU seconds of this process so far.
-#[allow(unsafe_code)]
-fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
-    let usage = unsafe {
-        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()), 0);
-        usage.assume_init()
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
-}
-
 struct Row {
     op: &'static str,
     client: &'static str,
@@ -58,9 +45,9 @@ struct Row {
 }
 
 fn measure(f: impl FnOnce()) -> (f64, f64) {
-    let (c0, t0) = (cpu_seconds(), Instant::now());
+    let (c0, t0) = (support::process_cpu_seconds(), Instant::now());
     f();
-    (t0.elapsed().as_secs_f64(), cpu_seconds() - c0)
+    (t0.elapsed().as_secs_f64(), support::process_cpu_seconds() - c0)
 }
 
 /// `n` bytes of 7s, produced as cheaply as the Python side produces them.

@@ -23,17 +23,6 @@ const OBJECT: usize = 64 * MIB;
 const OBJECTS: usize = 4;
 const ROUNDS: usize = 5;
 
-fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
-    let usage = unsafe {
-        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()), 0);
-        usage.assume_init()
-    };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    t(usage.ru_utime) + t(usage.ru_stime)
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -65,11 +54,11 @@ fn main() {
         let mut order: Vec<usize> = (0..algorithms.len()).collect();
         order.rotate_left(round % algorithms.len());
         for i in order {
-            let (c0, t0) = (cpu_seconds(), Instant::now());
+            let (c0, t0) = (support::process_cpu_seconds(), Instant::now());
             for n in 0..OBJECTS {
                 stores[i].write(&format!("{}/{n}", algorithms[i]), &data).unwrap();
             }
-            cpu[i].push((cpu_seconds() - c0) / gib);
+            cpu[i].push((support::process_cpu_seconds() - c0) / gib);
             wall[i].push(t0.elapsed().as_secs_f64() / gib);
         }
     }

@@ -10,7 +10,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::process::Command;
 use std::time::Instant;
 
 use blobio::{Backend, S3Backend};
@@ -21,25 +20,6 @@ const BIG: u64 = 256 * MIB;
 const SMALL_COUNT: usize = 2000;
 const SMALL_SIZE: usize = 4096;
 const THREADS: usize = 8;
-
-/// User + system CPU seconds of this process so far (Linux /proc).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the parenthesised command name; utime and stime are the
-    // 12th and 13th of them, in clock ticks.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    ticks / clock_ticks_per_second()
-}
-
-fn clock_ticks_per_second() -> f64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output();
-    out.ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
 
 struct Row {
     server: &'static str,
@@ -52,9 +32,9 @@ struct Row {
 }
 
 fn measure(f: impl FnOnce()) -> (f64, f64) {
-    let (c0, t0) = (cpu_seconds(), Instant::now());
+    let (c0, t0) = (support::process_cpu_seconds(), Instant::now());
     f();
-    (t0.elapsed().as_secs_f64(), cpu_seconds() - c0)
+    (t0.elapsed().as_secs_f64(), support::process_cpu_seconds() - c0)
 }
 
 fn blobio_rows(server: S3Server, name: &'static str, rows: &mut Vec<Row>) {

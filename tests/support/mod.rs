@@ -16,6 +16,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use blobio::{S3Backend, S3Config};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
+/// User + system CPU seconds of this process so far (getrusage): what the
+/// benchmarks count as a client's CPU.
+#[allow(unsafe_code)]
+pub fn process_cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()), 0);
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 /// The variable telling a child process of a test binary which test body
 /// to run (see [`run_child`]).
 const CHILD_ENV: &str = "BLOBIO_TEST_CHILD";
