@@ -481,6 +481,24 @@ fn progress_goes_to_the_total_and_a_stop_cancels(store: &dyn Backend, proxy: Opt
     assert!(got == want);
     check_progress(&calls.borrow(), len, t.elapsed(), "read (parallel ranges)");
 
+    if let Some(p) = proxy {
+        // The first answer comes at once, the ranges at 4 MiB/s each: the
+        // caller waits over a second for the range threads of a read into
+        // memory, and tells the callback on the way.
+        let mut cycle = vec![None];
+        cycle.extend(std::iter::repeat(Some(Fault::Throttle(4 * MIB))).take(40));
+        p.flap_methods(&["GET"], cycle);
+        let (calls, cb) = recording(None);
+        let t = Instant::now();
+        let got = with_progress(cb, || store.read("prog/a.bin"));
+        p.clear_faults();
+        assert!(got.unwrap() == want);
+        let seen = calls.borrow();
+        check_progress(&seen, len, t.elapsed(), "read with slow ranges");
+        let waiting = seen.iter().filter(|(done, _)| *done > 4 * MIB && *done < len).count();
+        assert!(waiting >= 3, "calls while the ranges came in: {seen:?}");
+    }
+
     // A callback that says stop on its second call cancels the call.
     let (calls, cb) = recording(Some(2));
     let mut sink = std::io::sink();

@@ -5,11 +5,11 @@
 //! threads included; a request sent again after a failure counts again,
 //! though never past the total), and the bytes a local store copies. The
 //! callback only ever runs on the thread that made the call, when that
-//! thread moves bytes itself or waits for a part or range from the pool
-//! (looking every 100 ms), and then only when 100 ms have passed or 1 MiB
-//! more has moved since it was last called (whichever comes first): it is
-//! rate-limited, not a timer, so a call stuck in one read (or waiting on
-//! the range threads of a `read` into memory) does not call it meanwhile.
+//! thread moves bytes itself or waits for parts or ranges (from the pool,
+//! or the range threads of a `read` into memory; looking every 100 ms),
+//! and then only when 100 ms have passed or 1 MiB more has moved since it
+//! was last called (whichever comes first): it is rate-limited, not a
+//! timer, so a call stuck in one read does not call it meanwhile.
 //! A call that succeeds ends with a call of `(total, total)`, where
 //! `total` is the size when it was known, else the bytes moved (unless the
 //! last call said just that; a call that moved no body, as a stat, a

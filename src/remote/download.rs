@@ -30,6 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::RecvTimeoutError;
+
 use super::{content_range, ByteRange, Engine, GetOptions};
 use crate::checksum::{Checksum, ChecksumAlgorithm, Verifier};
 use crate::error::{Error, Result};
@@ -476,12 +478,17 @@ pub(super) fn in_parallel<J: Send>(
         }
     };
     let budget = retry::current_budget();
+    // Never sent on: `finished` disconnects when every range thread has
+    // dropped its clone of `running`, that is, has ended.
+    let (running, finished) = crossbeam_channel::bounded::<()>(0);
     std::thread::scope(|s| {
         for i in 0..workers {
             let (queue, cancel, fail, at, run, budget) = (&queue, &cancel, &fail, &at, &run, budget.clone());
+            let running = running.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("blobio-range-{i}"))
                 .spawn_scoped(s, move || {
+                    let _running = running;
                     retry::within(budget, || loop {
                         let next = queue.lock().ok().and_then(|mut q| q.pop());
                         let Some(mut job) = next else { break };
@@ -498,8 +505,16 @@ pub(super) fn in_parallel<J: Send>(
                 fail(0, other(path, format!("cannot start a download thread: {err}")));
             }
         }
+        drop(running);
         if let Err(err) = caller(&cancel) {
             fail(caller_at, err);
+        }
+        // With a progress callback, the calling thread tells it what the
+        // range threads move while it waits for them.
+        if crate::cancel::metered() {
+            while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(crate::cancel::PROGRESS_EVERY) {
+                crate::cancel::tick();
+            }
         }
     });
     if let Some((_, err)) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
