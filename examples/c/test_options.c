@@ -145,6 +145,7 @@ static void test_unknown_keys_and_bad_values_name_the_key(void) {
     set_refused(opts, "part_size", "5 PiB", "part_size", NULL);
     set_refused(opts, "part_size", "1.5MiB", "part_size", NULL);
     set_refused(opts, "download_concurrency", "0", "download_concurrency", NULL);
+    set_refused(opts, "download_parallel_below", "fast", "download_parallel_below", NULL);
     set_refused(opts, "upload_concurrency", "257", "upload_concurrency", NULL);
     set_refused(opts, "connect_timeout_ms", "0", "connect_timeout_ms", NULL);
     set_refused(opts, "request_timeout_ms", "10s", "request_timeout_ms", NULL);
