@@ -279,7 +279,8 @@ typedef int32_t blobio_status;
  * a server that sends nothing, a parallel download, or a multipart
  * upload (which is then aborted on S3, the abort given at most 1 s; on
  * Azure its uncommitted blocks are not an object and the service drops
- * them). Only a DNS lookup in progress waits for its timeout.
+ * them), a connect to an address that never answers, or a DNS lookup
+ * that hangs.
  *
  * Cancelling is final: a cancelled token never resets. For new work after
  * a cancel, make (and install) a new token. One token may be installed on

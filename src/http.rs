@@ -154,13 +154,12 @@ impl Agents {
 /// the TCP one wrapped (see `crate::cancel::socket`). No SOCKS proxy: the
 /// ureq features here never had it.
 fn new_agent(config: &ureq::config::Config) -> Agent {
-    use ureq::unversioned::resolver::DefaultResolver;
     use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
     let connector = ()
         .chain(ConnectProxyConnector::default())
         .chain(crate::cancel::socket::CancellableTcp)
         .chain(RustlsConnector::default());
-    Agent::with_parts(config.clone(), connector, DefaultResolver::default())
+    Agent::with_parts(config.clone(), connector, crate::cancel::socket::CancellableResolver)
 }
 
 /// A response with its status and headers; the body is read by the caller.

@@ -252,6 +252,23 @@ fn a_hanging_connect_is_cancelled() {
     drop(stuck);
 }
 
+/// A host name (not an address) is looked up aside for a call with a
+/// token: the calls of a store named by `localhost` work, in a cancel
+/// scope and out of one.
+#[test]
+fn a_host_name_is_looked_up_and_its_calls_work_in_a_cancel_scope() {
+    let s = S3Server::S3sFs;
+    let mut cfg = s.config(&s.new_bucket("cname"));
+    cfg.endpoint = Some(s.endpoint().replace("127.0.0.1", "localhost"));
+    assert!(cfg.endpoint.as_deref().unwrap().contains("://localhost:"));
+    let store = S3Backend::new(cfg).unwrap();
+    let token = CancelToken::new();
+    token.scope(|| store.write("n/a.bin", b"by name")).unwrap();
+    assert_eq!(token.scope(|| store.read("n/a.bin")).unwrap(), b"by name");
+    assert_eq!(store.read("n/a.bin").unwrap(), b"by name");
+    store.delete("n/a.bin").unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // Parallel downloads
 // ---------------------------------------------------------------------------

@@ -14,8 +14,8 @@
 //!   connection with the token while it runs, and the cancel shuts those
 //!   connections down, which wakes the blocked read or write at once (see
 //!   `socket.rs`); a connect in progress (`connect(2)` to an address that
-//!   never answers) too. Only a DNS lookup in progress is not cut short
-//!   (the connect timeout bounds it);
+//!   never answers) and a host name's lookup too, which run aside while
+//!   the call waits on its token;
 //! - pausing before a retry: the pause wakes;
 //! - on worker threads (parts of an upload, ranges of a download, batch
 //!   deletes): the jobs of a call carry its token with them;

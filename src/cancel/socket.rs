@@ -15,9 +15,10 @@
 //! of its own while the call waits on it, looking at the token every 5 ms
 //! (see [`connect_aside`]). A thread per new connection costs tens of
 //! microseconds, against a TCP handshake; calls without a token connect on
-//! their own thread as before. Name resolution, which ureq does before
-//! any connector runs, is the one wait a cancel does not cut short (it is
-//! bounded by the connect timeout).
+//! their own thread as before. Name resolution, which ureq does before any
+//! connector runs, cannot be woken either (`getaddrinfo`): for a call with
+//! a token a host name is looked up aside the same way ([`CancellableResolver`];
+//! an address needs no lookup and no thread).
 //!
 //! Why not short reads that look at the token between them: a server that
 //! sends nothing would cost a wake-up every slice on every idle read, the
@@ -33,7 +34,9 @@ use std::io;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, NextTimeout, ShutdownHandle, TcpConnector,
@@ -136,27 +139,85 @@ fn connect_aside(
         };
         let _ = tx.send(Connector::<()>::connect(&TcpConnector::default(), &owned, None));
     };
+    aside("connect", connect, rx, token)?
+}
+
+/// Runs `work` (which sends its result on the channel of `rx`) on a thread
+/// named `blobio-{what}` and waits for it, looking at `token` every 5 ms: a
+/// cancel returns at once, and the thread finishes on its own.
+fn aside<T>(
+    what: &str,
+    work: impl FnOnce() + Send + 'static,
+    rx: crossbeam_channel::Receiver<T>,
+    token: &super::CancelToken,
+) -> Result<T, ureq::Error> {
     let spawned = std::thread::Builder::new()
-        .name("blobio-connect".into())
-        .spawn(connect);
+        .name(format!("blobio-{what}"))
+        .spawn(work);
     if let Err(e) = spawned {
-        log::warn!("cannot start a connect thread: {e}");
+        log::warn!("cannot start a {what} thread: {e}");
         return Err(ureq::Error::Io(io::Error::other(format!(
-            "cannot start a connect thread: {e}"
+            "cannot start a {what} thread: {e}"
         ))));
     }
     loop {
         match rx.recv_timeout(CONNECT_POLL) {
-            Ok(made) => return made,
+            Ok(made) => return Ok(made),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) if token.is_cancelled() => {
                 return Err(cancelled_io())
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                return Err(ureq::Error::Io(io::Error::other("the connect thread ended")))
+                return Err(ureq::Error::Io(io::Error::other(format!("the {what} thread ended"))))
             }
         }
     }
+}
+
+/// ureq's resolver, with lookups a cancel does not wait for: for a call
+/// that has a token, a host name is looked up on a thread of its own while
+/// the call waits, looking at the token every 5 ms (a cancel returns at
+/// once and leaves the thread to finish within the connect timeout). An IP
+/// address, and any call without a token, goes to ureq's resolver on the
+/// caller's thread.
+#[derive(Debug, Default)]
+pub(crate) struct CancellableResolver;
+
+impl Resolver for CancellableResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let token = match current_token() {
+            Some(token) if !names_an_address(uri) => token,
+            _ => return DefaultResolver::default().resolve(uri, config, timeout),
+        };
+        let (uri, config) = (uri.clone(), config.clone());
+        resolve_aside(&token, move || DefaultResolver::default().resolve(&uri, &config, timeout))
+    }
+}
+
+/// Whether `uri`'s host is an IP address (in brackets for IPv6).
+fn names_an_address(uri: &Uri) -> bool {
+    uri.host().is_some_and(|h| {
+        h.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    })
+}
+
+type Resolved = Result<ResolvedSocketAddrs, ureq::Error>;
+
+/// `lookup` on a thread of its own, while the call waits on `token`.
+fn resolve_aside(
+    token: &super::CancelToken,
+    lookup: impl FnOnce() -> Resolved + Send + 'static,
+) -> Resolved {
+    let (tx, rx) = crossbeam_channel::bounded::<Resolved>(1);
+    aside("resolve", move || drop(tx.send(lookup())), rx, token)?
 }
 
 /// A TCP transport whose blocked reads and writes a cancel wakes.
@@ -221,5 +282,57 @@ impl Transport for Cancellable {
 
     fn is_tls(&self) -> bool {
         self.inner.is_tls()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_lookup_that_hangs_is_left_at_the_cancel() {
+        let token = crate::CancelToken::new();
+        let canceller = token.clone();
+        let (release, hold) = crossbeam_channel::bounded::<()>(0);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            canceller.cancel();
+        });
+        let started = Instant::now();
+        let got = resolve_aside(&token, move || {
+            // A resolver that answers only when the test lets it.
+            let _ = hold.recv_timeout(Duration::from_secs(10));
+            Err(ureq::Error::HostNotFound)
+        });
+        let took = started.elapsed();
+        assert!(matches!(got, Err(ureq::Error::Io(ref e)) if e.kind() == io::ErrorKind::ConnectionAborted), "{got:?}");
+        assert!(took < Duration::from_millis(150), "left after {took:?}");
+        drop(release);
+    }
+
+    #[test]
+    fn a_lookup_that_answers_is_its_answer() {
+        let token = crate::CancelToken::new();
+        let got = resolve_aside(&token, || Err(ureq::Error::HostNotFound));
+        assert!(matches!(got, Err(ureq::Error::HostNotFound)), "{got:?}");
+        let mut addrs = DefaultResolver::default().empty();
+        addrs.push("127.0.0.1:9".parse().unwrap());
+        let want = addrs.clone();
+        let got = resolve_aside(&token, move || Ok(addrs)).unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn addresses_need_no_lookup() {
+        for (url, address) in [
+            ("http://127.0.0.1:9000/b", true),
+            ("https://[::1]:443/", true),
+            ("https://s3.us-east-1.amazonaws.com/", false),
+            ("http://localhost:10000/devstoreaccount1", false),
+        ] {
+            let uri: Uri = url.parse().unwrap();
+            assert_eq!(names_an_address(&uri), address, "{url}");
+        }
     }
 }
