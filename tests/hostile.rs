@@ -107,6 +107,11 @@ fn quick_timeouts() -> Timeouts {
 
 /// An S3 store on `bucket` of the hostile server (path style, static keys).
 fn s3_store(server: &HostileServer, bucket: &str) -> S3Backend {
+    S3Backend::new(s3_config(server, bucket)).expect("S3 store on the hostile server")
+}
+
+/// The configuration of [`s3_store`].
+fn s3_config(server: &HostileServer, bucket: &str) -> S3Config {
     let mut cfg = S3Config::new(bucket);
     cfg.endpoint = Some(server.url());
     cfg.region = Some("us-east-1".into());
@@ -114,7 +119,7 @@ fn s3_store(server: &HostileServer, bucket: &str) -> S3Backend {
     cfg.access_key = Some("hostile-access-key".into());
     cfg.secret_key = Some("hostile-secret-key".into());
     cfg.http.timeouts = quick_timeouts();
-    S3Backend::new(cfg).expect("S3 store on the hostile server")
+    cfg
 }
 
 /// An Azure store on `container` of the hostile server, from a connection
@@ -826,13 +831,7 @@ fn a_408_is_a_timeout_that_keeps_its_detail_and_is_retried() {
              within the timeout period.</Message><RequestId>{REQUEST_ID}</RequestId></Error>"
         ))
     });
-    let mut cfg = S3Config::new("timeouts");
-    cfg.endpoint = Some(server.url());
-    cfg.region = Some("us-east-1".into());
-    cfg.path_style = true;
-    cfg.access_key = Some("hostile-access-key".into());
-    cfg.secret_key = Some("hostile-secret-key".into());
-    cfg.http.timeouts = quick_timeouts();
+    let mut cfg = s3_config(&server, "timeouts");
     cfg.retry.max_retries = 2;
     cfg.retry.base_delay = Duration::from_millis(1);
     cfg.retry.max_delay = Duration::from_millis(5);
