@@ -426,6 +426,25 @@ pub(crate) fn read_small_body(path: &str, resp: Response, limit: u64) -> Result<
     Ok(out)
 }
 
+/// A writer that counts what it passed on, so a failed read knows where to
+/// resume.
+pub(crate) struct CountingWriter<'a> {
+    pub(crate) inner: &'a mut dyn Write,
+    pub(crate) count: u64,
+}
+
+impl Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Copies `reader` (a response body) into `writer` until it ends, and
 /// fails unless that was after exactly `expected` bytes when given.
 pub(crate) fn copy_exact(

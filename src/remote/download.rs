@@ -35,7 +35,7 @@ use crossbeam_channel::RecvTimeoutError;
 use super::{content_range, ByteRange, Engine, GetOptions};
 use crate::checksum::{Checksum, ChecksumAlgorithm, Verifier};
 use crate::error::{Error, Result};
-use crate::http::{copy_exact, header, io_error, Response};
+use crate::http::{copy_exact, header, io_error, CountingWriter, Response};
 use crate::pool::{Pool, Ticket};
 use crate::retry;
 
@@ -704,10 +704,10 @@ fn stream_rest(
     writer: &mut dyn Write,
     delivered: u64,
 ) -> Result<u64> {
-    let mut writer = Counting { inner: writer, written: 0 };
+    let mut writer = CountingWriter { inner: writer, count: 0 };
     let what = || format!("the rest of {path} from {}", rest.start);
     let result = retry::retrying(&e.settings.retry, &what, || {
-        let at = rest.start + writer.written;
+        let at = rest.start + writer.count;
         if at == rest.end {
             return Ok(());
         }
@@ -726,7 +726,7 @@ fn stream_rest(
         let mut body = got.resp.into_body().into_reader();
         copy_exact(path, &mut body, Some(rest.end - at), &mut writer).map(drop)
     });
-    let delivered = delivered + writer.written;
+    let delivered = delivered + writer.count;
     result.map_err(|e| changed(path, delivered, e))?;
     Ok(delivered)
 }
@@ -739,23 +739,6 @@ fn rest_from(e: &Engine, path: &str, key: &str, range: Range<u64>, etag: &str) -
             format!("the range at {} is past the end: the object shrank", range.start),
         )
     })
-}
-
-/// Counts what it passes on.
-struct Counting<'a> {
-    inner: &'a mut dyn Write,
-    written: u64,
-}
-
-impl Write for Counting<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// A range refused for its version means the object changed under the read.

@@ -49,6 +49,7 @@ use crate::backend::{
     ObjectLister, ObjectMeta, PresignMethod, PutOptions, PutResult, ReadRange,
 };
 use crate::error::{Error, Result};
+use crate::http::CountingWriter;
 use crate::retry::{self as policy, RetryPolicy};
 
 /// Default consecutive failures that open the circuit.
@@ -165,25 +166,6 @@ pub struct ResilientBackend {
     cfg: ResilientConfig,
     policy: RetryPolicy,
     breaker: Arc<CircuitBreaker>,
-}
-
-/// A writer that counts what it passed on, so a failed read knows where to
-/// resume.
-struct CountingWriter<'a> {
-    inner: &'a mut dyn Write,
-    count: u64,
-}
-
-impl Write for CountingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// A failed attempt, as the retry loop sees it.
