@@ -713,16 +713,8 @@ fn stream_rest(
         }
         let got = match asked.take() {
             Some(ticket) => ticket.wait()?,
-            None => rest_from(e, path, key, at..rest.end, etag)?,
+            None => range_of_version(e, path, key, at..rest.end, etag)?,
         };
-        let status = got.resp.status().as_u16();
-        if status != 206 || got.start != at || got.end != Some(rest.end) {
-            return Err(other(
-                path,
-                format!("the server answered a range request with HTTP {status} and another range"),
-            ));
-        }
-        check_version(path, Some(etag), got.etag.as_deref())?;
         let mut body = got.resp.into_body().into_reader();
         copy_exact(path, &mut body, Some(rest.end - at), &mut writer).map(drop)
     });
@@ -731,14 +723,25 @@ fn stream_rest(
     Ok(delivered)
 }
 
-/// GET of `range` of version `etag`.
-fn rest_from(e: &Engine, path: &str, key: &str, range: Range<u64>, etag: &str) -> Result<Got> {
-    get(e, path, key, Some(ByteRange::Span(range.start, range.end - 1)), Some(etag))?.ok_or_else(|| {
-        other(
+/// GET of exactly `range` of version `etag`: any other answer (past the
+/// end, another range, another version) is an error.
+fn range_of_version(e: &Engine, path: &str, key: &str, range: Range<u64>, etag: &str) -> Result<Got> {
+    let got = get(e, path, key, Some(ByteRange::Span(range.start, range.end - 1)), Some(etag))?
+        .ok_or_else(|| {
+            other(
+                path,
+                format!("the range at {} is past the end: the object shrank", range.start),
+            )
+        })?;
+    let status = got.resp.status().as_u16();
+    if status != 206 || got.start != range.start || got.end != Some(range.end) {
+        return Err(other(
             path,
-            format!("the range at {} is past the end: the object shrank", range.start),
-        )
-    })
+            format!("the server answered a range request with HTTP {status} and another range"),
+        ));
+    }
+    check_version(path, Some(etag), got.etag.as_deref())?;
+    Ok(got)
 }
 
 /// A range refused for its version means the object changed under the read.
@@ -813,7 +816,8 @@ impl Ranges {
             self.budget.clone(),
         );
         let range = self.next..self.end;
-        self.pool().submit(move || retry::within(budget, || rest_from(&e, &path, &key, range, &etag)))
+        self.pool()
+            .submit(move || retry::within(budget, || range_of_version(&e, &path, &key, range, &etag)))
     }
 
     /// The store's pool, taken on first use: a read that needs no range
@@ -863,7 +867,7 @@ fn fetch_range(
     cancel: &AtomicBool,
     buf: &mut [u8],
 ) -> Result<()> {
-    let last = start + buf.len() as u64 - 1;
+    let end = start + buf.len() as u64;
     let what = || format!("range at {start} of {path}");
     retry::retrying(&e.settings.retry, &what, || {
         if cancel.load(Ordering::Relaxed) {
@@ -871,22 +875,7 @@ fn fetch_range(
                 path: path.to_owned(),
             });
         }
-        let got = get(e, path, key, Some(ByteRange::Span(start, last)), Some(etag))?.ok_or_else(
-            || {
-                other(
-                    path,
-                    format!("the range at {start} is past the end: the object shrank"),
-                )
-            },
-        )?;
-        let status = got.resp.status().as_u16();
-        if status != 206 || got.end != Some(last + 1) {
-            return Err(other(
-                path,
-                format!("the server answered a range request with HTTP {status} and another range"),
-            ));
-        }
-        check_version(path, Some(etag), got.etag.as_deref())?;
+        let got = range_of_version(e, path, key, start..end, etag)?;
         let mut body = got.resp.into_body().into_reader();
         read_body(path, &mut body, buf, Some(cancel))
     })
